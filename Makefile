@@ -1,0 +1,35 @@
+# twin: `make demo` and `make test` are the whole set-up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages the viewer needs for offscreen OpenGL (EGL on Mesa's llvmpipe).
+DEBS := libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri libglx-mesa0 libxrender1
+export VTK_DEFAULT_OPENGL_WINDOW ?= vtkEGLRenderWindow
+
+.PHONY: demo test test-all bench clean
+
+$(STAMP): pyproject.toml
+	@dpkg -s $(DEBS) >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBS); \
+	  else echo "twin: please install the Debian packages: $(DEBS)"; fi; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[viewer,test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/twin run scenes/merewether.py --out out/merewether --pictures
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/flood_throughput.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

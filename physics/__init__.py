@@ -1,0 +1,1 @@
+"""Physics of twin: solvers as Warp kernels, the shared simulation loop."""

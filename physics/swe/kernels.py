@@ -1,0 +1,356 @@
+"""Warp kernels of the shallow-water solver, one action each.
+
+The scheme (see docs/flood-solver.md): cell-centred finite volumes on a
+structured grid, hydrostatic reconstruction (Audusse et al. 2004) of a MUSCL
+minmod reconstruction of (stage, depth, u, v), HLL fluxes with an upwinded
+tangential momentum, a centred bed-slope term folded into the face fluxes,
+fully implicit Manning friction, SSP-RK2 (Heun) in time.
+
+Cells are flattened row-major: cell ``k = j * nx + i`` (i east, j north).
+x-faces: ``f = j * (nx + 1) + i`` is the west face of cell (i, j), i in [0, nx].
+y-faces: ``f = j * nx + i`` is the south face of cell (i, j), j in [0, ny].
+Every face stores four fluxes: mass ``fh`` [m^2/s], the normal momentum flux as
+seen by the cell on its low side ``fn_lo`` and on its high side ``fn_hi``
+[m^3/s^2] (they differ by the hydrostatic and centred bed terms), and the
+tangential momentum flux ``ft`` [m^3/s^2].
+
+Kernels are built per floating-point type by :func:`kernels_for` (float32 or
+float64) and cached.
+"""
+
+
+import functools
+from types import SimpleNamespace
+
+import warp as wp
+
+WALL = 0
+TRANSMISSIVE = 1
+STAGE = 2
+DISCHARGE = 3
+BOUNDARY_CODES = {"wall": WALL, "transmissive": TRANSMISSIVE, "stage": STAGE, "discharge": DISCHARGE}
+
+
+@functools.cache
+def kernels_for(real) -> SimpleNamespace:
+    """The solver's kernels for ``real`` = ``wp.float32`` or ``wp.float64``."""
+    zero = real(0.0)
+    half = real(0.5)
+
+    @wp.func
+    def minmod(a: real, b: real):
+        if a * b <= zero:
+            return zero
+        if wp.abs(a) < wp.abs(b):
+            return a
+        return b
+
+    @wp.func
+    def velocity(h: real, q: real, h_dry: real):
+        if h > h_dry:
+            return q / h
+        return zero
+
+    @wp.func
+    def face_state(
+        h: wp.array(dtype=real), qn: wp.array(dtype=real), qt: wp.array(dtype=real), z: wp.array(dtype=real),
+        km: int, k: int, kp: int, has_m: int, has_p: int, side: real, order: int, h_dry: real,
+    ):
+        """Reconstructed (h, un, ut, z) of cell k on its face towards ``side`` (+1 high, -1 low),
+        and the cell's centred bed term g-free part h_c * (z_c - z_face)."""
+        hc = h[k]
+        zc = z[k]
+        uc = velocity(hc, qn[k], h_dry)
+        vc = velocity(hc, qt[k], h_dry)
+        if order < 2 or hc <= zero or has_m * has_p == 0:
+            return hc, uc, vc, zc, zero
+        hm = h[km]
+        hp = h[kp]
+        zm = z[km]
+        zp = z[kp]
+        um = velocity(hm, qn[km], h_dry)
+        up = velocity(hp, qn[kp], h_dry)
+        vm = velocity(hm, qt[km], h_dry)
+        vp = velocity(hp, qt[kp], h_dry)
+        s = half * side
+        hf = hc + s * minmod(hc - hm, hp - hc)
+        ec = hc + zc
+        ef = ec + s * minmod(ec - (hm + zm), (hp + zp) - ec)
+        uf = uc + s * minmod(uc - um, up - uc)
+        vf = vc + s * minmod(vc - vm, vp - vc)
+        zf = ef - hf
+        return hf, uf, vf, zf, hc * (zc - zf)
+
+    @wp.func
+    def ghost_state(hi: real, ui: real, vi: real, zi: real, kind: int, value: real, inward: real, g: real):
+        """Ghost (h, un, ut) beyond a boundary face, from the interior face state."""
+        if kind == 0:  # wall
+            return hi, -ui, vi
+        if kind == 2:  # stage [m]
+            return wp.max(value - zi, zero), ui, vi
+        if kind == 3:  # discharge per unit width [m^2/s], positive inwards
+            hg = wp.max(hi, wp.cbrt(value * value / g))
+            ug = zero
+            if hg > zero:
+                ug = inward * value / hg
+            return hg, ug, zero
+        return hi, ui, vi  # transmissive
+
+    @wp.func
+    def hll_flux(hl: real, ul: real, vl: real, zl: real, hr: real, ur: real, vr: real, zr: real, g: real):
+        """Hydrostatic-reconstruction HLL flux: (fh, fn_lo, fn_hi, ft), pressure terms included."""
+        zs = wp.max(zl, zr)
+        hsl = wp.max(zero, hl + zl - zs)
+        hsr = wp.max(zero, hr + zr - zs)
+        fh = zero
+        fn = zero
+        if hsl > zero or hsr > zero:
+            cl = wp.sqrt(g * hsl)
+            cr = wp.sqrt(g * hsr)
+            sl = wp.min(ul - cl, ur - cr)
+            sr = wp.max(ul + cl, ur + cr)
+            if hsl <= zero:
+                sl = ur - real(2.0) * cr
+            if hsr <= zero:
+                sr = ul + real(2.0) * cl
+            fhl = hsl * ul
+            fhr = hsr * ur
+            fnl = fhl * ul + half * g * hsl * hsl
+            fnr = fhr * ur + half * g * hsr * hsr
+            if sl >= zero:
+                fh = fhl
+                fn = fnl
+            elif sr <= zero:
+                fh = fhr
+                fn = fnr
+            else:
+                inv = real(1.0) / (sr - sl)
+                fh = (sr * fhl - sl * fhr + sl * sr * (hsr - hsl)) * inv
+                fn = (sr * fnl - sl * fnr + sl * sr * (fhr - fhl)) * inv
+        ft = fh * vr
+        if fh > zero:
+            ft = fh * vl
+        fn_lo = fn + half * g * (hl * hl - hsl * hsl)
+        fn_hi = fn + half * g * (hr * hr - hsr * hsr)
+        return fh, fn_lo, fn_hi, ft
+
+    @wp.func
+    def face_flux(
+        h: wp.array(dtype=real), qn: wp.array(dtype=real), qt: wp.array(dtype=real), z: wp.array(dtype=real),
+        solid: wp.array(dtype=wp.uint8),
+        a: int, n_along: int, k_lo: int, stride: int, order: int, h_dry: real, g: real,
+        lo_kind: int, lo_value: real, hi_kind: int, hi_value: real,
+    ):
+        """Fluxes through the face between cell ``k_lo`` (position ``a - 1`` along the axis)
+        and ``k_lo + stride`` (position ``a``); ``n_along`` cells on the axis."""
+        k_hi = k_lo + stride
+        has_lo = 0
+        has_hi = 0
+        if a > 0:
+            if solid[k_lo] == wp.uint8(0):
+                has_lo = 1
+        if a < n_along:
+            if solid[k_hi] == wp.uint8(0):
+                has_hi = 1
+        if has_lo == 0 and has_hi == 0:
+            return zero, zero, zero, zero
+        if has_lo == 1 and has_hi == 1:
+            if h[k_lo] <= zero and h[k_hi] <= zero:
+                return zero, zero, zero, zero
+        hl = zero
+        ul = zero
+        vl = zero
+        zl = zero
+        cl = zero
+        hr = zero
+        ur = zero
+        vr = zero
+        zr = zero
+        cr = zero
+        if has_lo == 1:
+            has_lm = 0
+            if a > 1:
+                if solid[k_lo - stride] == wp.uint8(0):
+                    has_lm = 1
+            hl, ul, vl, zl, cl = face_state(h, qn, qt, z, k_lo - stride, k_lo, k_hi, has_lm, has_hi, real(1.0), order, h_dry)
+        if has_hi == 1:
+            has_hp = 0
+            if a < n_along - 1:
+                if solid[k_hi + stride] == wp.uint8(0):
+                    has_hp = 1
+            hr, ur, vr, zr, cr = face_state(h, qn, qt, z, k_lo, k_hi, k_hi + stride, has_lo, has_hp, real(-1.0), order, h_dry)
+        if has_lo == 0:
+            kind = WALL
+            if a == 0:
+                kind = lo_kind
+            hl, ul, vl = ghost_state(hr, ur, vr, zr, kind, lo_value, real(1.0), g)
+            zl = zr
+        if has_hi == 0:
+            kind = WALL
+            if a == n_along:
+                kind = hi_kind
+            hr, ur, vr = ghost_state(hl, ul, vl, zl, kind, hi_value, real(-1.0), g)
+            zr = zl
+        fh, fn_lo, fn_hi, ft = hll_flux(hl, ul, vl, zl, hr, ur, vr, zr, g)
+        return fh, fn_lo - g * cl, fn_hi + g * cr, ft
+
+    @wp.kernel(module="unique")
+    def compute_x_fluxes(
+        h: wp.array(dtype=real), hu: wp.array(dtype=real), hv: wp.array(dtype=real),
+        z: wp.array(dtype=real), solid: wp.array(dtype=wp.uint8),
+        nx: int, order: int, h_dry: real, g: real,
+        west_kind: int, west_value: real, east_kind: int, east_value: real,
+        fh: wp.array(dtype=real), fn_lo: wp.array(dtype=real), fn_hi: wp.array(dtype=real), ft: wp.array(dtype=real),
+    ):
+        f = wp.tid()
+        j = f / (nx + 1)
+        i = f - j * (nx + 1)
+        a, b, c, d = face_flux(h, hu, hv, z, solid, i, nx, j * nx + i - 1, 1, order, h_dry, g,
+                               west_kind, west_value, east_kind, east_value)
+        fh[f] = a
+        fn_lo[f] = b
+        fn_hi[f] = c
+        ft[f] = d
+
+    @wp.kernel(module="unique")
+    def compute_y_fluxes(
+        h: wp.array(dtype=real), hu: wp.array(dtype=real), hv: wp.array(dtype=real),
+        z: wp.array(dtype=real), solid: wp.array(dtype=wp.uint8),
+        nx: int, ny: int, order: int, h_dry: real, g: real,
+        south_kind: int, south_value: real, north_kind: int, north_value: real,
+        fh: wp.array(dtype=real), fn_lo: wp.array(dtype=real), fn_hi: wp.array(dtype=real), ft: wp.array(dtype=real),
+    ):
+        f = wp.tid()
+        j = f / nx
+        i = f - j * nx
+        a, b, c, d = face_flux(h, hv, hu, z, solid, j, ny, (j - 1) * nx + i, nx, order, h_dry, g,
+                               south_kind, south_value, north_kind, north_value)
+        fh[f] = a
+        fn_lo[f] = b
+        fn_hi[f] = c
+        ft[f] = d
+
+    @wp.kernel(module="unique")
+    def update_cells(
+        h: wp.array(dtype=real), hu: wp.array(dtype=real), hv: wp.array(dtype=real),
+        h_base: wp.array(dtype=real), hu_base: wp.array(dtype=real), hv_base: wp.array(dtype=real),
+        fxh: wp.array(dtype=real), fxn_lo: wp.array(dtype=real), fxn_hi: wp.array(dtype=real), fxt: wp.array(dtype=real),
+        fyh: wp.array(dtype=real), fyn_lo: wp.array(dtype=real), fyn_hi: wp.array(dtype=real), fyt: wp.array(dtype=real),
+        solid: wp.array(dtype=wp.uint8), manning_n: wp.array(dtype=real),
+        rain_rate: wp.array(dtype=real), rain_scale: real,
+        source_of_cell: wp.array(dtype=wp.int32), source_rate: wp.array(dtype=real),
+        nx: int, dx: real, dy: real, dt: real, base_weight: real, h_dry: real, g: real,
+        h_out: wp.array(dtype=real), hu_out: wp.array(dtype=real), hv_out: wp.array(dtype=real),
+    ):
+        """One forward-Euler stage with implicit friction, blended with a base state:
+        out = w * base + (1 - w) * (U + dt * L(U)); w = 0 (Euler), 1/2 (Heun's 2nd stage)."""
+        k = wp.tid()
+        if solid[k] != wp.uint8(0):
+            return
+        j = k / nx
+        i = k - j * nx
+        w = j * (nx + 1) + i
+        e = w + 1
+        s = k
+        n = k + nx
+        rdx = real(1.0) / dx
+        rdy = real(1.0) / dy
+        hn = h[k] - dt * ((fxh[e] - fxh[w]) * rdx + (fyh[n] - fyh[s]) * rdy)
+        qx = hu[k] - dt * ((fxn_lo[e] - fxn_hi[w]) * rdx + (fyt[n] - fyt[s]) * rdy)
+        qy = hv[k] - dt * ((fxt[e] - fxt[w]) * rdx + (fyn_lo[n] - fyn_hi[s]) * rdy)
+        if rain_rate.shape[0] > 0:
+            hn = hn + dt * rain_scale * rain_rate[k]
+        if source_of_cell.shape[0] > 0:
+            src = source_of_cell[k]
+            if src >= 0:
+                hn = hn + dt * source_rate[src]
+        hn = wp.max(hn, zero)
+        if hn > h_dry:
+            nm = manning_n[k]
+            qabs = wp.sqrt(qx * qx + qy * qy)
+            a = dt * g * nm * nm / (hn * hn * wp.cbrt(hn))  # n^2 g dt / h^(7/3)
+            damp = real(2.0) / (real(1.0) + wp.sqrt(real(1.0) + real(4.0) * a * qabs))
+            qx = qx * damp
+            qy = qy * damp
+        else:
+            qx = zero
+            qy = zero
+        keep = real(1.0) - base_weight
+        h_out[k] = base_weight * h_base[k] + keep * hn
+        hu_out[k] = base_weight * hu_base[k] + keep * qx
+        hv_out[k] = base_weight * hv_base[k] + keep * qy
+
+    @wp.kernel(module="unique")
+    def compute_wave_speed(
+        h: wp.array(dtype=real), hu: wp.array(dtype=real), hv: wp.array(dtype=real),
+        solid: wp.array(dtype=wp.uint8), dx: real, dy: real, h_dry: real, g: real,
+        max_rate: wp.array(dtype=real), first_bad: wp.array(dtype=wp.int32),
+    ):
+        """max over cells of (|u|+c)/dx + (|v|+c)/dy [1/s]; the first cell with a
+        non-finite or negative value goes to ``first_bad`` (atomic min)."""
+        k = wp.tid()
+        hk = h[k]
+        qx = hu[k]
+        qy = hv[k]
+        if not (wp.isfinite(hk) and wp.isfinite(qx) and wp.isfinite(qy)) or hk < zero:
+            wp.atomic_min(first_bad, 0, k)
+            return
+        if hk <= h_dry or solid[k] != wp.uint8(0):
+            return
+        c = wp.sqrt(g * hk)
+        rate = (wp.abs(qx / hk) + c) / dx + (wp.abs(qy / hk) + c) / dy
+        wp.atomic_max(max_rate, 0, rate)
+
+    @wp.kernel(module="unique")
+    def accumulate_boundary_inflow(
+        fxh: wp.array(dtype=real), fyh: wp.array(dtype=real), nx: int, ny: int,
+        dx: real, dy: real, weight_dt: real, inflow: wp.array(dtype=wp.float64),
+    ):
+        """Volume [m^3] entering through each edge (west, east, south, north) during
+        ``weight_dt`` seconds of these fluxes; thread t walks the boundary faces."""
+        t = wp.tid()
+        if t < ny:
+            wp.atomic_add(inflow, 0, wp.float64(fxh[t * (nx + 1)] * dy * weight_dt))
+            wp.atomic_add(inflow, 1, -wp.float64(fxh[t * (nx + 1) + nx] * dy * weight_dt))
+        else:
+            i = t - ny
+            wp.atomic_add(inflow, 2, wp.float64(fyh[i] * dx * weight_dt))
+            wp.atomic_add(inflow, 3, -wp.float64(fyh[ny * nx + i] * dx * weight_dt))
+
+    @wp.kernel(module="unique")
+    def apply_infiltration(
+        h: wp.array(dtype=real), rate: wp.array(dtype=real), dt: real, infiltrated: wp.array(dtype=real),
+    ):
+        """Remove min(h, rate * dt) of water [m] and add it to ``infiltrated``."""
+        k = wp.tid()
+        loss = wp.min(h[k], rate[k] * dt)
+        if loss > zero:
+            h[k] = h[k] - loss
+            infiltrated[k] = infiltrated[k] + loss
+
+    @wp.kernel(module="unique")
+    def track_maxima(
+        h: wp.array(dtype=real), hu: wp.array(dtype=real), hv: wp.array(dtype=real),
+        t: wp.float64, h_dry: real,
+        max_depth: wp.array(dtype=real), max_speed: wp.array(dtype=real), time_of_max_depth: wp.array(dtype=wp.float64),
+    ):
+        """Running maxima of depth [m] and speed [m/s], and when the depth peaked [s]."""
+        k = wp.tid()
+        hk = h[k]
+        if hk > max_depth[k]:
+            max_depth[k] = hk
+            time_of_max_depth[k] = t
+        if hk > h_dry:
+            speed = wp.sqrt(hu[k] * hu[k] + hv[k] * hv[k]) / hk
+            if speed > max_speed[k]:
+                max_speed[k] = speed
+
+    return SimpleNamespace(
+        compute_x_fluxes=compute_x_fluxes,
+        compute_y_fluxes=compute_y_fluxes,
+        update_cells=update_cells,
+        compute_wave_speed=compute_wave_speed,
+        accumulate_boundary_inflow=accumulate_boundary_inflow,
+        apply_infiltration=apply_infiltration,
+        track_maxima=track_maxima,
+    )

@@ -1,0 +1,267 @@
+"""Model / State / Control of the shallow-water solver (Newton's split by lifetime).
+
+* :class:`Model` — what never changes during a run: the grid, the bed, Manning's
+  n, solid cells, boundary kinds, the numerical options. Built on the host by
+  :meth:`Model.from_arrays` (or :meth:`Model.from_scene`), uploaded once.
+* :class:`State` — what changes each step: depth and discharges, plus the
+  infiltrated depth. Double-buffered by the caller.
+* :class:`Control` — what is driven from outside: rain, inflows, boundary stage
+  or discharge, each a function of time evaluated on the host every stage.
+
+All cell arrays are flattened row-major, ``k = j * nx + i`` (shape (ny * nx,) on
+the device); NumPy views of shape (ny, nx) have row 0 in the south.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import warp as wp
+
+from physics.swe.kernels import BOUNDARY_CODES
+from twin.errors import InputError
+from twin.scene import EDGES, TimeSeries
+
+GRAVITY = 9.80665
+"""Standard gravity [m/s^2]."""
+
+DTYPES = {"float32": wp.float32, "float64": wp.float64}
+
+
+def _cell_name(k: int, nx: int) -> str:
+    j, i = divmod(int(k), nx)
+    return f"cell (i={i}, j={j})"
+
+
+def check_field(name: str, values: np.ndarray, shape: tuple[int, int], *, minimum: float | None = None) -> np.ndarray:
+    """Return ``values`` as a float64 (ny, nx) array or raise an InputError naming
+    ``name`` and the first offending cell (wrong shape, NaN/Inf, below ``minimum``)."""
+    a = np.asarray(values, dtype=np.float64)
+    if a.ndim == 0:
+        a = np.full(shape, float(a))
+    if a.shape != shape:
+        raise InputError(name, "", f"shape {a.shape} does not match the grid {shape}")
+    bad = ~np.isfinite(a)
+    if bad.any():
+        k = int(np.flatnonzero(bad.ravel())[0])
+        raise InputError(name, _cell_name(k, shape[1]), f"value {a.ravel()[k]} is not finite")
+    if minimum is not None and (a < minimum).any():
+        k = int(np.flatnonzero((a < minimum).ravel())[0])
+        raise InputError(name, _cell_name(k, shape[1]), f"value {a.ravel()[k]} is below {minimum}")
+    return a
+
+
+@dataclass
+class Model:
+    """Static description of a shallow-water problem on a structured grid.
+
+    Attributes:
+        nx, ny: number of cells along x (east) and y (north).
+        dx, dy: cell size [m].
+        x0, y0: lower-left corner of the grid [m, scene CRS].
+        z_ref: elevation subtracted from the bed on the device [m] (keeps float32 precise).
+        bed: bed elevation on the device, relative to ``z_ref`` [m], (ny*nx,).
+        manning_n: Manning's n [s m^-1/3], (ny*nx,).
+        solid: 1 where a cell is a wall (a building cut out), (ny*nx,) uint8.
+        boundary_kinds: edge -> "wall" | "transmissive" | "stage" | "discharge".
+        order: 1 (first order in space and time) or 2 (MUSCL-minmod + Heun).
+        cfl: Courant number of the adaptive step, dt * ((|u|+c)/dx + (|v|+c)/dy) <= cfl;
+            0.5 is the positivity limit of the second-order scheme.
+        h_dry: depth [m] below which a cell's velocity is zero and its momentum is dropped.
+        dtype: "float32" or "float64", the precision of the state and the kernels.
+        device: the Warp device the arrays live on.
+    """
+
+    nx: int
+    ny: int
+    dx: float
+    dy: float
+    x0: float
+    y0: float
+    z_ref: float
+    bed: wp.array
+    manning_n: wp.array
+    solid: wp.array
+    boundary_kinds: dict[str, str]
+    order: int = 2
+    cfl: float = 0.45
+    h_dry: float = 1e-4
+    g: float = GRAVITY
+    dtype: str = "float32"
+    device: str = "cpu"
+
+    @property
+    def real(self):
+        return DTYPES[self.dtype]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.ny, self.nx)
+
+    @property
+    def cell_area(self) -> float:
+        return self.dx * self.dy
+
+    def x_centres(self) -> np.ndarray:
+        """Cell-centre x [m, scene CRS], (nx,)."""
+        return self.x0 + (np.arange(self.nx) + 0.5) * self.dx
+
+    def y_centres(self) -> np.ndarray:
+        """Cell-centre y [m, scene CRS], (ny,)."""
+        return self.y0 + (np.arange(self.ny) + 0.5) * self.dy
+
+    def bed_elevation(self) -> np.ndarray:
+        """Bed elevation [m] in the scene's datum, (ny, nx) float64."""
+        return self.bed.numpy().astype(np.float64).reshape(self.shape) + self.z_ref
+
+    @classmethod
+    def from_arrays(
+        cls,
+        bed: np.ndarray,
+        *,
+        dx: float,
+        dy: float | None = None,
+        x0: float = 0.0,
+        y0: float = 0.0,
+        manning_n: float | np.ndarray = 0.0,
+        solid: np.ndarray | None = None,
+        boundaries: dict[str, str] | None = None,
+        order: int = 2,
+        cfl: float = 0.45,
+        h_dry: float = 1e-4,
+        g: float = GRAVITY,
+        dtype: str = "float32",
+        device: str | None = None,
+    ) -> "Model":
+        """Build and upload a Model from host arrays of shape (ny, nx) (row 0 south).
+
+        ``boundaries`` maps edges to kinds; missing edges are walls.
+        """
+        bed = np.asarray(bed, dtype=np.float64)
+        if bed.ndim != 2 or min(bed.shape) < 1:
+            raise InputError("bed", "", f"expected a 2-D array of shape (ny, nx), got {bed.shape}")
+        shape = bed.shape
+        bed = check_field("bed", bed, shape)
+        n = check_field("manning_n", manning_n, shape, minimum=0.0)
+        dy = dx if dy is None else dy
+        for name, v in (("dx", dx), ("dy", dy)):
+            if not (np.isfinite(v) and v > 0):
+                raise InputError(name, "", f"cell size must be a positive number of metres, got {v}")
+        if dtype not in DTYPES:
+            raise InputError("dtype", "", f"unknown precision {dtype!r}; expected float32 or float64")
+        if order not in (1, 2):
+            raise InputError("order", "", f"order must be 1 or 2, got {order}")
+        if not (0 < cfl <= 1.0):
+            raise InputError("cfl", "", f"Courant number must lie in (0, 1], got {cfl}")
+        kinds = {e: "wall" for e in EDGES}
+        for edge, kind in (boundaries or {}).items():
+            if edge not in kinds:
+                raise InputError("boundaries", edge, f"unknown edge; expected one of {', '.join(EDGES)}")
+            if kind not in BOUNDARY_CODES:
+                raise InputError("boundaries", edge, f"unknown boundary kind {kind!r}; expected one of {', '.join(BOUNDARY_CODES)}")
+            kinds[edge] = kind
+        solid_u8 = np.zeros(shape, np.uint8) if solid is None else np.asarray(solid).astype(bool).astype(np.uint8)
+        if solid_u8.shape != shape:
+            raise InputError("solid", "", f"shape {solid_u8.shape} does not match the grid {shape}")
+        device = wp.get_device(device)
+        real = DTYPES[dtype]
+        z_ref = float(np.min(bed))
+        return cls(
+            nx=shape[1], ny=shape[0], dx=float(dx), dy=float(dy), x0=float(x0), y0=float(y0), z_ref=z_ref,
+            bed=wp.array((bed - z_ref).ravel(), dtype=real, device=device),
+            manning_n=wp.array(n.ravel(), dtype=real, device=device),
+            solid=wp.array(solid_u8.ravel(), dtype=wp.uint8, device=device),
+            boundary_kinds=kinds, order=order, cfl=float(cfl), h_dry=float(h_dry), g=float(g),
+            dtype=dtype, device=str(device),
+        )
+
+    def state(self, depth: float | np.ndarray = 0.0, u: float | np.ndarray = 0.0, v: float | np.ndarray = 0.0) -> "State":
+        """A State from depth [m] and velocities [m/s] (scalars or (ny, nx) arrays).
+
+        Depth must be finite and non-negative; solid cells are emptied.
+        """
+        h = check_field("depth", depth, self.shape, minimum=0.0)
+        uu = check_field("u", u, self.shape)
+        vv = check_field("v", v, self.shape)
+        solid = self.solid.numpy().reshape(self.shape).astype(bool)
+        h = np.where(solid, 0.0, h)
+        return State.from_numpy(self, h, h * uu, h * vv)
+
+    def state_from_stage(self, stage: float | np.ndarray) -> "State":
+        """A State at rest with water surface ``stage`` [m] (depth = max(stage - bed, 0))."""
+        stage = check_field("stage", stage, self.shape)
+        return self.state(np.maximum(stage - self.bed_elevation(), 0.0))
+
+
+@dataclass
+class State:
+    """What changes every step: depth h [m], discharges hu, hv [m^2/s] and the
+    cumulative infiltrated depth [m], each (ny*nx,) on the device."""
+
+    h: wp.array
+    hu: wp.array
+    hv: wp.array
+    infiltrated: wp.array
+
+    @classmethod
+    def from_numpy(cls, model: Model, h: np.ndarray, hu: np.ndarray, hv: np.ndarray, infiltrated: np.ndarray | None = None) -> "State":
+        """Upload (ny, nx) host arrays; values are checked (NaN/Inf, negative depth)."""
+        shape = model.shape
+        arrays = {
+            "h": check_field("state.h", h, shape, minimum=0.0),
+            "hu": check_field("state.hu", hu, shape),
+            "hv": check_field("state.hv", hv, shape),
+            "infiltrated": check_field("state.infiltrated", 0.0 if infiltrated is None else infiltrated, shape, minimum=0.0),
+        }
+        return cls(**{k: wp.array(a.ravel(), dtype=model.real, device=model.device) for k, a in arrays.items()})
+
+    def numpy(self) -> dict[str, np.ndarray]:
+        """Host copies, flattened (ny*nx,) in the state's precision."""
+        return {name: getattr(self, name).numpy() for name in ("h", "hu", "hv", "infiltrated")}
+
+    def assign(self, other: "State") -> None:
+        """Copy ``other`` into this state's buffers."""
+        for name in ("h", "hu", "hv", "infiltrated"):
+            wp.copy(getattr(self, name), getattr(other, name))
+
+    def clone(self) -> "State":
+        return State(*(wp.clone(getattr(self, n)) for n in ("h", "hu", "hv", "infiltrated")))
+
+
+@dataclass
+class Control:
+    """What drives the flow from outside, as functions of time.
+
+    Attributes:
+        rain_rate: rain pattern [m/s] per cell, (ny, nx) host array, or None.
+        rain_scale: multiplier of the pattern over time (1 = the pattern itself).
+        infiltration_rate: loss rate [m/s] per cell, (ny, nx), or None.
+        source_of_cell: index of the inflow feeding each cell, -1 for none, (ny, nx) int, or None.
+        source_discharge: one TimeSeries per inflow [m^3/s].
+        boundary_series: edge -> stage [m] or discharge over the whole edge [m^3/s]
+            for "stage" and "discharge" boundaries.
+    """
+
+    rain_rate: np.ndarray | None = None
+    rain_scale: TimeSeries = field(default_factory=lambda: TimeSeries.constant(1.0))
+    infiltration_rate: np.ndarray | None = None
+    source_of_cell: np.ndarray | None = None
+    source_discharge: list[TimeSeries] = field(default_factory=list)
+    boundary_series: dict[str, TimeSeries] = field(default_factory=dict)
+
+    def validate(self, model: Model) -> None:
+        """Raise an InputError naming the field and cell of the first bad value."""
+        if self.rain_rate is not None:
+            check_field("control.rain_rate", self.rain_rate, model.shape, minimum=0.0)
+        if self.infiltration_rate is not None:
+            check_field("control.infiltration_rate", self.infiltration_rate, model.shape, minimum=0.0)
+        if self.source_of_cell is not None:
+            s = np.asarray(self.source_of_cell)
+            if s.shape != model.shape:
+                raise InputError("control.source_of_cell", "", f"shape {s.shape} does not match the grid {model.shape}")
+            if s.max(initial=-1) >= len(self.source_discharge):
+                raise InputError("control.source_of_cell", "", f"names inflow {s.max()} but only {len(self.source_discharge)} are given")
+        for edge, kind in model.boundary_kinds.items():
+            if kind in ("stage", "discharge") and edge not in self.boundary_series:
+                raise InputError("control.boundary_series", edge, f"a {kind} boundary needs a time series")

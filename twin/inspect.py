@@ -1,0 +1,205 @@
+"""What twin's importers read from a file: kind, CRS, extent, sizes, values.
+
+:func:`describe` returns a plain dict (for scripts and tests);
+:func:`format_description` turns it into a few aligned lines (for people).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyproj
+
+from twin.errors import InputError
+from twin.io.csv_geometry import read_points, read_polygon
+from twin.io.esri_ascii import read_esri_ascii, read_esri_ascii_header
+from twin.io.prj import crs_from_prj, crs_from_prj_text
+from twin.scene import Heightfield, load_scene
+
+__all__ = ["describe", "format_description"]
+
+SUPPORTED = ".asc, .zip (holding an .asc), .prj, .csv, .twin, .zarr (directory)"
+
+
+def _heights(h: Heightfield) -> dict[str, Any]:
+    """Shape, cell size, no-data count and elevation range of a heightfield."""
+    e = h.elevation
+    nodata = int(np.count_nonzero(np.isnan(e)))
+    return {
+        "shape": tuple(e.shape),
+        "cellsize": (h.dx, h.dy),
+        "nodata_cells": nodata,
+        "elevation_range": (float(np.nanmin(e)), float(np.nanmax(e))) if nodata < e.size else None,
+    }
+
+
+def _grid_crs(path: Path, member: str | None) -> dict[str, Any]:
+    """CRS of a grid from the .prj beside it (same stem) or, in a zip, beside its member."""
+    prj = path.with_suffix(".prj")
+    try:
+        if prj.is_file():
+            return {"crs": crs_from_prj(prj), "crs_source": str(prj)}
+        if member is not None:
+            name = str(Path(member).with_suffix(".prj"))
+            with zipfile.ZipFile(path) as z:
+                if name in z.namelist():
+                    return {"crs": crs_from_prj_text(z.read(name).decode("utf-8"), f"{path}!{name}"), "crs_source": f"{path}!{name}"}
+    except InputError as e:
+        return {"crs": None, "crs_error": str(e)}
+    return {"crs": None, "crs_error": f"no {prj.name} beside it"}
+
+
+def _describe_grid(path: Path) -> dict[str, Any]:
+    header = read_esri_ascii_header(path)
+    member = header.source.split("!", 1)[1] if "!" in header.source else None
+    h = read_esri_ascii(path)
+    d: dict[str, Any] = {"kind": "esri-ascii-grid (zip)" if member else "esri-ascii-grid"}
+    if member:
+        d["member"] = member
+    d.update(_grid_crs(path, member))
+    d["extent"] = h.extent
+    d.update(_heights(h))
+    d["nodata_value"] = header.nodata
+    return d
+
+
+def _describe_csv(path: Path) -> dict[str, Any]:
+    """A ``name,x,y`` header makes a points file; anything else is read as a polygon."""
+    with open(path, encoding="utf-8-sig") as f:
+        first = next((line for line in f if line.strip()), "")
+    if [c.strip().lower() for c in first.split(",")] == ["name", "x", "y"]:
+        points = read_points(path)
+        xy = np.array([(x, y) for _, x, y in points])
+        return {
+            "kind": "points",
+            "points": len(points),
+            "names": [name for name, _, _ in points],
+            "extent": (*map(float, xy.min(axis=0)), *map(float, xy.max(axis=0))),
+        }
+    pts = read_polygon(path)
+    x, y = pts[:, 0], pts[:, 1]
+    area = 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+    return {
+        "kind": "polygon",
+        "vertices": len(pts),
+        "extent": (float(x.min()), float(y.min()), float(x.max()), float(y.max())),
+        "area": area,
+    }
+
+
+def _describe_prj(path: Path) -> dict[str, Any]:
+    crs = crs_from_prj(path)
+    c = pyproj.CRS.from_user_input(crs)
+    return {"kind": "projection", "crs": crs, "crs_name": c.name, "units": c.axis_info[0].unit_name}
+
+
+def _describe_scene(path: Path) -> dict[str, Any]:
+    s = load_scene(path)
+    d: dict[str, Any] = {"kind": "twin-scene", "name": s.name, "crs": s.crs, "extent": s.extent, "origin": s.origin}
+    d["terrain_extent"] = s.terrain.extent
+    d.update(_heights(s.terrain))
+    d.update(
+        buildings=len(s.buildings),
+        friction_zones=len(s.friction_zones),
+        inflows=len(s.inflows),
+        probes=len(s.probes),
+        rain=s.rain is not None,
+        boundaries={edge: b.kind for edge, b in s.boundaries.items()},
+    )
+    return d
+
+
+def _describe_zarr(path: Path) -> dict[str, Any]:
+    import xarray as xr  # heavy; only for results
+
+    try:
+        ds = xr.open_zarr(path, consolidated=False)  # reads consolidated stores too
+    except (OSError, ValueError, KeyError) as e:
+        raise InputError(path, "", f"not a zarr store xarray can open ({e})") from None
+    with ds:
+        return {
+            "kind": "zarr-result",
+            "crs": ds.attrs.get("crs"),
+            "dims": {str(k): int(v) for k, v in ds.sizes.items()},
+            "variables": {str(k): f"({', '.join(map(str, v.dims))}) {v.dtype}" for k, v in ds.data_vars.items()},
+            "attrs": {str(k): v for k, v in ds.attrs.items() if k != "crs"},
+        }
+
+
+def describe(path: str | Path) -> dict[str, Any]:
+    """What twin reads from ``path``.
+
+    Returns:
+        A dict with "path" and "kind" ("esri-ascii-grid", "esri-ascii-grid (zip)",
+        "projection", "polygon", "points", "twin-scene", "zarr-result") and, as
+        the kind has them: "crs" ("EPSG:n" or None), "extent" (xmin, ymin, xmax,
+        ymax) [CRS units], "shape" (ny, nx), "cellsize" (dx, dy), "nodata_cells",
+        "elevation_range" (min, max) [m], "vertices", "points", "variables", ...
+
+    Raises:
+        InputError: a missing file, an extension twin does not read, or any
+            error the importer for that kind raises.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not path.exists():
+        raise InputError(path, "", "no such file")
+    readers = {
+        ".asc": _describe_grid,
+        ".zip": _describe_grid,
+        ".prj": _describe_prj,
+        ".csv": _describe_csv,
+        ".twin": _describe_scene,
+        ".zarr": _describe_zarr,
+    }
+    if suffix not in readers or (suffix == ".zarr") != path.is_dir():
+        raise InputError(path, "", f"not a kind of file twin reads (it reads {SUPPORTED})")
+    return {"path": str(path), **readers[suffix](path)}
+
+
+_LABELS = {
+    "crs_source": "crs from",
+    "crs_error": "crs problem",
+    "crs_name": "crs name",
+    "terrain_extent": "terrain extent",
+    "nodata_value": "nodata value",
+    "nodata_cells": "nodata cells",
+    "elevation_range": "elevation [m]",
+    "friction_zones": "friction zones",
+}
+
+
+def _fmt(key: str, v: Any) -> str:
+    if key == "shape":
+        return f"{v[0]} rows x {v[1]} columns"
+    if key in ("extent", "terrain_extent"):
+        return f"x {v[0]:.10g} .. {v[2]:.10g}, y {v[1]:.10g} .. {v[3]:.10g}"
+    if key == "elevation_range":
+        return "all no data" if v is None else f"{v[0]:.6g} .. {v[1]:.6g}"
+    if key == "names" and len(v) > 8:
+        return ", ".join(v[:8]) + f", ... ({len(v)} in all)"
+    if isinstance(v, float):
+        return f"{v:.10g}"
+    if isinstance(v, (tuple, list)):
+        return ", ".join(_fmt("", x) for x in v)
+    if v is None:
+        return "unknown" if key == "crs" else "none"
+    return str(v)
+
+
+def format_description(d: dict[str, Any]) -> str:
+    """A few aligned ``label  value`` lines for a :func:`describe` dict; dicts nest indented."""
+    lines: list[str] = []
+    width = max(len(_LABELS.get(k, k)) for k in d)
+    for key, value in d.items():
+        label = _LABELS.get(key, key).ljust(width)
+        if isinstance(value, dict):
+            lines.append(f"{label}  {len(value) or 'none'}")
+            sub = max((len(str(k)) for k in value), default=0)
+            lines.extend(f"  {str(k).ljust(sub)}  {_fmt(str(k), v)}" for k, v in value.items())
+        else:
+            lines.append(f"{label}  {_fmt(key, value)}")
+    return "\n".join(lines)
