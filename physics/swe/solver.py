@@ -129,10 +129,12 @@ class FloodSolver:
                           code[bk["south"]], self._edge_value("south", t), code[bk["north"]], self._edge_value("north", t)],
                   outputs=self._fy, device=m.device)
 
-    def _stage_update(self, s: State, base: State, out: State, t: float, dt: float, base_weight: float) -> None:
+    def _stage_update(self, s: State, base: State, out: State, t: float, dt: float, base_weight: float, step_weight: float) -> None:
+        """One stage; ``step_weight`` is this stage's share of the step's fluxes and
+        sources (1 for Euler, 1/2 for each of Heun's stages), for the volume counters."""
         m = self.model
         scale, volume_rate = self._set_sources(t)
-        weight_dt = dt * (1.0 - base_weight)
+        weight_dt = dt * step_weight
         self.volume_from_sources += volume_rate * weight_dt
         wp.launch(self.k.update_cells, dim=m.nx * m.ny,
                   inputs=[s.h, s.hu, s.hv, base.h, base.hu, base.hv, *self._fx, *self._fy,
@@ -149,13 +151,13 @@ class FloodSolver:
             self.set_control(control)
         if self.model.order == 1:
             self._fluxes(state_in, t)
-            self._stage_update(state_in, state_in, state_out, t, dt, 0.0)
+            self._stage_update(state_in, state_in, state_out, t, dt, 0.0, 1.0)
         else:
             mid = self._stage
             self._fluxes(state_in, t)
-            self._stage_update(state_in, state_in, mid, t, dt, 0.0)
+            self._stage_update(state_in, state_in, mid, t, dt, 0.0, 0.5)
             self._fluxes(mid, t + dt)
-            self._stage_update(mid, state_in, state_out, t + dt, dt, 0.5)
+            self._stage_update(mid, state_in, state_out, t + dt, dt, 0.5, 0.5)
         if self._infiltration is not None:
             wp.copy(state_out.infiltrated, state_in.infiltrated)
             wp.launch(self.k.apply_infiltration, dim=self.model.nx * self.model.ny,

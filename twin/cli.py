@@ -1,0 +1,115 @@
+"""The ``twin`` command.
+
+    twin run SCENE [--set name=value ...] --out DIR [--device cpu|cuda] [--resume DIR] [--pictures]
+    twin run SCENE --help
+    twin inspect FILE [--json]
+
+Bad input is one line on stderr and exit status 2; a run stopped by a guard
+(NaN, negative depth) exits with 3, one interrupted by Ctrl-C with 130, after
+writing the result up to its last output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from twin.errors import EXIT_INPUT, InputError, SimulationError, TwinError
+
+EXIT_FAILED = 3
+EXIT_INTERRUPTED = 130
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="twin run", add_help=False, description="Run a scene script and write DIR/result.zarr and DIR/summary.json.")
+    p.add_argument("scene", help="path of the scene script (e.g. scenes/merewether.py)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="set a scene parameter (repeatable)")
+    p.add_argument("--out", type=Path, help="output folder")
+    p.add_argument("--device", default=os.environ.get("TWIN_DEVICE"), help="cpu or cuda[:N] (default: TWIN_DEVICE, else cuda when present)")
+    p.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    p.add_argument("--pictures", action="store_true", help="also write pictures of the result into DIR")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-h", "--help", action="store_true", help="show the scene's parameters and exit")
+    return p
+
+
+def cmd_run(argv: list[str]) -> int:
+    from twin.runner import load_script, parameters_of, run_flood
+
+    parser = _run_parser()
+    if not argv or argv[0] in ("-h", "--help"):
+        parser.print_help()
+        return 0
+    args = parser.parse_args(argv)
+    script = load_script(args.scene)
+    if args.help:
+        parser.print_help()
+        print(f"\nparameters of {args.scene} (set with --set name=value):")
+        for prm in script.PARAMETERS:
+            print("  " + prm.describe())
+        return 0
+    out = args.resume or args.out
+    if out is None:
+        raise InputError("twin run", "", "--out DIR (or --resume DIR) is required")
+    if args.resume and args.out and args.out.resolve() != args.resume.resolve():
+        raise InputError("twin run", "", "--resume continues in its own folder; leave out --out or give the same one")
+    params = parameters_of(script, args.scene, args.set)
+    run = script.setup(params)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        summary = run_flood(run, out, parameters=params, script=args.scene, device=args.device,
+                            resume=args.resume is not None, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(f"twin: interrupted; the result up to the last output is in {out}/result.zarr (continue with --resume {out})", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    vb = summary["volume_balance"]
+    print(f"twin: {summary['steps']} steps, {summary['simulated_time_s']:.0f} s simulated in {summary['wall_time_s']:.1f} s wall "
+          f"on {summary['device']}; volume error {vb['relative_error']:.2e} of the water moved")
+    print(f"twin: result {out / 'result.zarr'}, summary {out / 'summary.json'}")
+    if args.pictures:
+        from viewer.flood_report import write_flood_pictures
+
+        pictures = write_flood_pictures(out / "result.zarr", out)
+        for name, path in pictures.items():
+            print(f"twin: picture {name}: {path}")
+    return 0
+
+
+def cmd_inspect(argv: list[str]) -> int:
+    from twin.inspect import describe, format_description
+
+    p = argparse.ArgumentParser(prog="twin inspect", description="Say what twin's importers read from a file.")
+    p.add_argument("file", type=Path)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    args = p.parse_args(argv)
+    d = describe(args.file)
+    print(json.dumps(d, indent=2, default=str) if args.json else format_description(d))
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "inspect": cmd_inspect}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in COMMANDS:
+        print(__doc__.strip(), file=sys.stderr if argv else sys.stdout)
+        return 0 if not argv or argv[0] in ("-h", "--help") else EXIT_INPUT
+    try:
+        return COMMANDS[argv[0]](argv[1:])
+    except SimulationError as e:
+        print(f"twin: run stopped: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except TwinError as e:
+        print(f"twin: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("twin: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
