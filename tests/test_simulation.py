@@ -1,0 +1,227 @@
+"""The twin core end to end: scene scripts, `twin run`, results, resume, Ctrl-C, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from twin.cli import main
+from twin.runner import load_script, parameters_of, run_flood
+from twin.scene import load_scene, save_scene
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENE = ROOT / "scenes" / "merewether.py"
+DATA = ROOT.parent / "shared" / "data" / "flood" / "merewether"
+TWIN = [sys.executable, "-m", "twin.cli"]
+COARSE = ["--set", "resolution=8", "--set", "duration=120", "--set", "output_interval=20", "--set", "probe_interval=5"]
+
+needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="the Merewether case needs ../shared/data (CI lays it beside the clone)")
+
+
+def _assignments(args: list[str]) -> list[str]:
+    return [a for a in args if a != "--set"]
+
+
+def _run(out: Path, args=COARSE, **kw) -> dict:
+    script = load_script(SCENE)
+    params = parameters_of(script, SCENE, _assignments(args))
+    return run_flood(script.setup(params), out, parameters=params, script=str(SCENE), progress=False, **kw)
+
+
+def _assert_same_result(a: Path, b: Path) -> None:
+    da, db = xr.open_zarr(a / "result.zarr"), xr.open_zarr(b / "result.zarr")
+    assert set(da.data_vars) == set(db.data_vars)
+    for name in da.data_vars:
+        assert np.array_equal(da[name].values, db[name].values, equal_nan=True), name
+    np.testing.assert_array_equal(da["time"].values, db["time"].values)
+    np.testing.assert_array_equal(da["probe_time"].values, db["probe_time"].values)
+
+
+@needs_data
+def test_result_has_cf_names_units_and_crs(tmp_path):
+    summary = _run(tmp_path)
+    ds = xr.open_zarr(tmp_path / "result.zarr")
+    for name in ("depth", "stage", "u", "v"):
+        assert ds[name].dims == ("time", "y", "x")
+    for name in ("max_depth", "max_stage", "max_speed", "time_of_max_depth"):
+        assert ds[name].dims == ("y", "x")
+    assert ds["depth"].attrs["units"] == "m" and ds["u"].attrs["units"] == "m s-1"
+    assert ds["time_of_max_depth"].attrs["units"] == "s" and ds["time"].attrs["units"] == "s"
+    assert ds.attrs["crs"] == "EPSG:32756"
+    np.testing.assert_allclose(ds["time"].values, np.arange(0, 121, 20.0))
+    assert ds.sizes["probe"] == 12
+    # cell centres in the scene CRS, 8 m apart, inside extent.csv
+    assert 382250 < ds["x"].values[0] < ds["x"].values[-1] < 382571
+    assert np.allclose(np.diff(ds["x"].values), ds["x"].values[1] - ds["x"].values[0])
+    assert summary["steps"] > 0 and summary["cells"] == ds.sizes["x"] * ds.sizes["y"]
+    assert summary["volume_balance"]["sources_m3"] == pytest.approx(19.7 * 120, rel=1e-9)
+    assert abs(summary["volume_balance"]["relative_error"]) < 1e-5  # float32 state, float64 sums
+    assert np.nanmax(ds["max_depth"].values) > 0.1
+    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    assert on_disk["parameters"]["resolution"] == 8.0 and "warp" in on_disk["versions"]
+
+
+@needs_data
+def test_resume_after_interrupt_is_bitwise_equal(tmp_path):
+    _run(tmp_path / "whole")
+
+    def interrupt(sim):
+        if sim.t > 50:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path / "parts", on_step=interrupt)
+    partial = xr.open_zarr(tmp_path / "parts" / "result.zarr")
+    assert partial.attrs["status"] == "interrupted"
+    assert partial["time"].values[-1] == 40.0  # valid up to the last output
+    summary = _run(tmp_path / "parts", resume=True)
+    assert summary["status"] == "complete"
+    _assert_same_result(tmp_path / "whole", tmp_path / "parts")
+
+
+@needs_data
+def test_killed_process_resumes_bitwise(tmp_path):
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    args = [*TWIN, "run", str(SCENE), *COARSE, "--set", "duration=300", "--quiet"]
+    subprocess.run([*args, "--out", str(whole)], check=True, cwd=ROOT)
+    proc = subprocess.Popen([*args, "--out", str(killed)], cwd=ROOT)
+    ckpt = killed / "run" / "checkpoint.npz"
+    deadline = time.time() + 60
+    while time.time() < deadline and not (killed / "run" / "snapshot_00003.npz").exists():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert ckpt.exists() and not (killed / "result.zarr").exists()
+    subprocess.run([*TWIN, "run", str(SCENE), *COARSE, "--set", "duration=300", "--quiet", "--resume", str(killed)], check=True, cwd=ROOT)
+    _assert_same_result(whole, killed)
+
+
+@needs_data
+def test_ctrl_c_leaves_a_valid_result(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([*TWIN, "run", str(SCENE), "--set", "resolution=4", "--set", "output_interval=10", "--quiet", "--out", str(out)],
+                            cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out / "run" / "snapshot_00002.npz").exists():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    ds = xr.open_zarr(out / "result.zarr")
+    assert ds.attrs["status"] == "interrupted" and ds.sizes["time"] >= 3
+    assert "--resume" in err and "Traceback" not in err
+
+
+def _cli(args: list[str], capsys) -> tuple[int, str]:
+    rc = main(args)
+    captured = capsys.readouterr()
+    return rc, captured.err
+
+
+@needs_data
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--set", "nope=1"], "unknown parameter 'nope'"),
+        (["--set", "resolution=abc"], "parameter resolution: 'abc' is not a valid float"),
+        (["--set", "resolution=-1"], "parameter resolution: must be > 0"),
+        (["--set", "buildings=melt"], "parameter buildings: 'melt' is not one of raise, wall"),
+        (["--set", "data=/nonexistent"], "/nonexistent/extent.csv"),
+    ],
+)
+def test_bad_parameters_are_one_line_and_exit_2(tmp_path, capsys, args, expected):
+    rc, err = _cli(["run", str(SCENE), *args, "--out", str(tmp_path / "o")], capsys)
+    assert rc == 2
+    assert expected in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o" / "result.zarr").exists()
+
+
+def _broken_copy(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data)
+    return data
+
+
+@needs_data
+def test_bad_files_are_one_line_and_exit_2(tmp_path, capsys):
+    data = _broken_copy(tmp_path)
+    import zipfile
+
+    with zipfile.ZipFile(DATA / "topography1.zip") as z:
+        text = z.read("topography1.asc").decode()
+    lines = text.splitlines()
+    with zipfile.ZipFile(data / "topography1.zip", "w") as z:  # the header says 416 rows, 415 follow
+        z.writestr("topography1.asc", "\n".join(lines[:-1]) + "\n")
+    rc, err = _cli(["run", str(SCENE), "--set", f"data={data}", "--out", str(tmp_path / "o")], capsys)
+    assert rc == 2 and "topography1.zip!topography1.asc" in err and "416" in err, err
+    shutil.copy(DATA / "topography1.zip", data / "topography1.zip")
+    (data / "RoadPolygon.csv").write_text("382213.8,6354235.2\n382229.8,6354242.9\n")
+    rc, err = _cli(["run", str(SCENE), "--set", f"data={data}", "--out", str(tmp_path / "o")], capsys)
+    assert rc == 2 and "RoadPolygon.csv" in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o" / "result.zarr").exists()
+
+
+@needs_data
+def test_probe_outside_domain_is_rejected(tmp_path):
+    from twin.errors import InputError
+    from twin.scene import Probe
+
+    script = load_script(SCENE)
+    run = script.setup(parameters_of(script, SCENE, []))
+    run.scene.probes.append(Probe("far", 0.0, 0.0))
+    with pytest.raises(InputError, match="probe 'far'.*outside the domain"):
+        type(run.scene)(**{k: getattr(run.scene, k) for k in run.scene.__dataclass_fields__})
+
+
+@needs_data
+def test_scene_saves_and_loads_losslessly(tmp_path):
+    script = load_script(SCENE)
+    scene = script.setup(parameters_of(script, SCENE, [])).scene
+    path = save_scene(scene, tmp_path / "merewether.twin")
+    back = load_scene(path)
+    assert back.crs == scene.crs and back.extent == scene.extent and back.origin == scene.origin
+    assert np.array_equal(back.terrain.elevation, scene.terrain.elevation, equal_nan=True)
+    assert [b.name for b in back.buildings] == [b.name for b in scene.buildings]
+    for a, b in zip(back.buildings, scene.buildings):
+        assert np.array_equal(a.footprint, b.footprint) and a.height == b.height
+    assert back.inflows[0].center == scene.inflows[0].center
+    assert back.inflows[0].discharge(500.0) == scene.inflows[0].discharge(500.0)
+    assert back.boundaries["east"].kind == "transmissive"
+    assert [(p.name, p.x, p.y) for p in back.probes] == [(p.name, p.x, p.y) for p in scene.probes]
+
+
+@needs_data
+def test_inspect_reads_the_dem(capsys):
+    assert main(["inspect", str(DATA / "topography1.zip"), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["crs"] == "EPSG:32756" and list(d["shape"]) == [416, 321]
+
+
+def test_run_help_lists_parameters(capsys):
+    assert main(["run", str(SCENE), "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "resolution [m] = 1.0" in out and "inflow [m3/s] = 19.7" in out
+
+
+@needs_data
+@pytest.mark.parametrize("script", sorted(p for p in (ROOT / "scenes").glob("*.py") if not p.stem.startswith("_")), ids=lambda p: p.stem)
+def test_every_scene_script_runs_a_few_seconds(tmp_path, script):
+    module = load_script(script)
+    params = parameters_of(module, script, [])
+    for name, value in (("duration", 10.0), ("output_interval", 5.0), ("resolution", 8.0)):
+        if name in params:
+            params[name] = value
+    run_flood(module.setup(params), tmp_path, parameters=params, script=str(script), progress=False)
+    ds = xr.open_zarr(tmp_path / "result.zarr")
+    assert np.isfinite(ds["depth"].values).all()
