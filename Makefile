@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the viewer needs for offscreen OpenGL (EGL on Mesa's llvmpipe).
-DEBS := libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri libglx-mesa0 libxrender1
+# Debian packages the viewer needs: offscreen OpenGL (EGL on Mesa's llvmpipe) and a
+# virtual screen (Xvfb) for the desktop window.
+DEBS := libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri libglx-mesa0 libxrender1 xvfb
 export VTK_DEFAULT_OPENGL_WINDOW ?= vtkEGLRenderWindow
 
 .PHONY: demo test test-all bench clean
@@ -16,7 +17,7 @@ $(STAMP): pyproject.toml
 	  else echo "twin: please install the Debian packages: $(DEBS)"; fi; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[viewer,test]'
+	$(BIN)/python -m pip install -q -e '.[viewer,city,test]'
 	touch $(STAMP)
 
 demo: $(STAMP)

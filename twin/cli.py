@@ -3,6 +3,9 @@
     twin run SCENE [--set name=value ...] --out DIR [--device cpu|cuda] [--resume DIR] [--pictures]
     twin run SCENE --help
     twin inspect FILE [--json]
+    twin render SCENE|RESULT_DIR --out FILE.png|FILE.mp4 [--time T] [--quality draft|high|cinematic] [--camera NAME|FILE.json] [--size WxH]
+    twin view SCENE|RESULT_DIR
+    twin export SCENE --usd FILE.usd|.usda|.usdc [--result DIR]
 
 Bad input is one line on stderr and exit status 2; a run stopped by a guard
 (NaN, negative depth) exits with 3, one interrupted by Ctrl-C with 130, after
@@ -90,7 +93,24 @@ def cmd_inspect(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "inspect": cmd_inspect}
+def _lazy(module: str, name: str):
+    """A command implemented elsewhere, imported when it runs (keeps `twin` start-up light)."""
+
+    def command(argv: list[str]) -> int:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(argv)
+
+    return command
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "inspect": cmd_inspect,
+    "render": _lazy("viewer.cli", "cmd_render"),
+    "view": _lazy("viewer.cli", "cmd_view"),
+    "export": _lazy("twin.usd", "cmd_export"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
