@@ -53,25 +53,25 @@ def kernels_for(real) -> SimpleNamespace:
 
     @wp.func
     def face_state(
-        h: wp.array(dtype=real), qn: wp.array(dtype=real), qt: wp.array(dtype=real), z: wp.array(dtype=real),
-        km: int, k: int, kp: int, has_m: int, has_p: int, side: real, order: int, h_dry: real,
+        h: wp.array(dtype=real), un: wp.array(dtype=real), ut: wp.array(dtype=real), z: wp.array(dtype=real),
+        km: int, k: int, kp: int, has_m: int, has_p: int, side: real, order: int,
     ):
         """Reconstructed (h, un, ut, z) of cell k on its face towards ``side`` (+1 high, -1 low),
         and the cell's centred bed term g-free part h_c * (z_c - z_face)."""
         hc = h[k]
         zc = z[k]
-        uc = velocity(hc, qn[k], h_dry)
-        vc = velocity(hc, qt[k], h_dry)
+        uc = un[k]
+        vc = ut[k]
         if order < 2 or hc <= zero or has_m * has_p == 0:
             return hc, uc, vc, zc, zero
         hm = h[km]
         hp = h[kp]
         zm = z[km]
         zp = z[kp]
-        um = velocity(hm, qn[km], h_dry)
-        up = velocity(hp, qn[kp], h_dry)
-        vm = velocity(hm, qt[km], h_dry)
-        vp = velocity(hp, qt[kp], h_dry)
+        um = un[km]
+        up = un[kp]
+        vm = ut[km]
+        vp = ut[kp]
         s = half * side
         hf = hc + s * minmod(hc - hm, hp - hc)
         ec = hc + zc
@@ -136,9 +136,9 @@ def kernels_for(real) -> SimpleNamespace:
 
     @wp.func
     def face_flux(
-        h: wp.array(dtype=real), qn: wp.array(dtype=real), qt: wp.array(dtype=real), z: wp.array(dtype=real),
+        h: wp.array(dtype=real), un: wp.array(dtype=real), ut: wp.array(dtype=real), z: wp.array(dtype=real),
         solid: wp.array(dtype=wp.uint8),
-        a: int, n_along: int, k_lo: int, stride: int, order: int, h_dry: real, g: real,
+        a: int, n_along: int, k_lo: int, stride: int, order: int, g: real,
         lo_kind: int, lo_value: real, hi_kind: int, hi_value: real,
     ):
         """Fluxes through the face between cell ``k_lo`` (position ``a - 1`` along the axis)
@@ -172,13 +172,13 @@ def kernels_for(real) -> SimpleNamespace:
             if a > 1:
                 if solid[k_lo - stride] == wp.uint8(0):
                     has_lm = 1
-            hl, ul, vl, zl, cl = face_state(h, qn, qt, z, k_lo - stride, k_lo, k_hi, has_lm, has_hi, real(1.0), order, h_dry)
+            hl, ul, vl, zl, cl = face_state(h, un, ut, z, k_lo - stride, k_lo, k_hi, has_lm, has_hi, real(1.0), order)
         if has_hi == 1:
             has_hp = 0
             if a < n_along - 1:
                 if solid[k_hi + stride] == wp.uint8(0):
                     has_hp = 1
-            hr, ur, vr, zr, cr = face_state(h, qn, qt, z, k_lo, k_hi, k_hi + stride, has_lo, has_hp, real(-1.0), order, h_dry)
+            hr, ur, vr, zr, cr = face_state(h, un, ut, z, k_lo, k_hi, k_hi + stride, has_lo, has_hp, real(-1.0), order)
         if has_lo == 0:
             kind = WALL
             if a == 0:
@@ -195,17 +195,27 @@ def kernels_for(real) -> SimpleNamespace:
         return fh, fn_lo - g * cl, fn_hi + g * cr, ft
 
     @wp.kernel(module="unique")
+    def compute_velocities(
+        h: wp.array(dtype=real), hu: wp.array(dtype=real), hv: wp.array(dtype=real), h_dry: real,
+        u: wp.array(dtype=real), v: wp.array(dtype=real),
+    ):
+        """Velocities u, v [m/s] of every cell, zero where h <= h_dry."""
+        k = wp.tid()
+        u[k] = velocity(h[k], hu[k], h_dry)
+        v[k] = velocity(h[k], hv[k], h_dry)
+
+    @wp.kernel(module="unique")
     def compute_x_fluxes(
-        h: wp.array(dtype=real), hu: wp.array(dtype=real), hv: wp.array(dtype=real),
+        h: wp.array(dtype=real), u: wp.array(dtype=real), v: wp.array(dtype=real),
         z: wp.array(dtype=real), solid: wp.array(dtype=wp.uint8),
-        nx: int, order: int, h_dry: real, g: real,
+        nx: int, order: int, g: real,
         west_kind: int, west_value: real, east_kind: int, east_value: real,
         fh: wp.array(dtype=real), fn_lo: wp.array(dtype=real), fn_hi: wp.array(dtype=real), ft: wp.array(dtype=real),
     ):
         f = wp.tid()
         j = f / (nx + 1)
         i = f - j * (nx + 1)
-        a, b, c, d = face_flux(h, hu, hv, z, solid, i, nx, j * nx + i - 1, 1, order, h_dry, g,
+        a, b, c, d = face_flux(h, u, v, z, solid, i, nx, j * nx + i - 1, 1, order, g,
                                west_kind, west_value, east_kind, east_value)
         fh[f] = a
         fn_lo[f] = b
@@ -214,16 +224,16 @@ def kernels_for(real) -> SimpleNamespace:
 
     @wp.kernel(module="unique")
     def compute_y_fluxes(
-        h: wp.array(dtype=real), hu: wp.array(dtype=real), hv: wp.array(dtype=real),
+        h: wp.array(dtype=real), u: wp.array(dtype=real), v: wp.array(dtype=real),
         z: wp.array(dtype=real), solid: wp.array(dtype=wp.uint8),
-        nx: int, ny: int, order: int, h_dry: real, g: real,
+        nx: int, ny: int, order: int, g: real,
         south_kind: int, south_value: real, north_kind: int, north_value: real,
         fh: wp.array(dtype=real), fn_lo: wp.array(dtype=real), fn_hi: wp.array(dtype=real), ft: wp.array(dtype=real),
     ):
         f = wp.tid()
         j = f / nx
         i = f - j * nx
-        a, b, c, d = face_flux(h, hv, hu, z, solid, j, ny, (j - 1) * nx + i, nx, order, h_dry, g,
+        a, b, c, d = face_flux(h, v, u, z, solid, j, ny, (j - 1) * nx + i, nx, order, g,
                                south_kind, south_value, north_kind, north_value)
         fh[f] = a
         fn_lo[f] = b
@@ -346,6 +356,7 @@ def kernels_for(real) -> SimpleNamespace:
                 max_speed[k] = speed
 
     return SimpleNamespace(
+        compute_velocities=compute_velocities,
         compute_x_fluxes=compute_x_fluxes,
         compute_y_fluxes=compute_y_fluxes,
         update_cells=update_cells,

@@ -30,6 +30,8 @@ class FloodSolver:
         self._stage = State(*(wp.zeros(n, dtype=real, device=dev) for _ in range(4)))
         nfx = (model.nx + 1) * model.ny
         nfy = model.nx * (model.ny + 1)
+        self._u = wp.zeros(n, dtype=real, device=dev)
+        self._v = wp.zeros(n, dtype=real, device=dev)
         self._fx = [wp.zeros(nfx, dtype=real, device=dev) for _ in range(4)]
         self._fy = [wp.zeros(nfy, dtype=real, device=dev) for _ in range(4)]
         self._max_rate = wp.zeros(1, dtype=real, device=dev)
@@ -120,12 +122,14 @@ class FloodSolver:
         m = self.model
         bk = m.boundary_kinds
         code = BOUNDARY_CODES
+        wp.launch(self.k.compute_velocities, dim=m.nx * m.ny, inputs=[s.h, s.hu, s.hv, m.h_dry],
+                  outputs=[self._u, self._v], device=m.device)
         wp.launch(self.k.compute_x_fluxes, dim=(m.nx + 1) * m.ny,
-                  inputs=[s.h, s.hu, s.hv, m.bed, m.solid, m.nx, m.order, m.h_dry, m.g,
+                  inputs=[s.h, self._u, self._v, m.bed, m.solid, m.nx, m.order, m.g,
                           code[bk["west"]], self._edge_value("west", t), code[bk["east"]], self._edge_value("east", t)],
                   outputs=self._fx, device=m.device)
         wp.launch(self.k.compute_y_fluxes, dim=m.nx * (m.ny + 1),
-                  inputs=[s.h, s.hu, s.hv, m.bed, m.solid, m.nx, m.ny, m.order, m.h_dry, m.g,
+                  inputs=[s.h, self._u, self._v, m.bed, m.solid, m.nx, m.ny, m.order, m.g,
                           code[bk["south"]], self._edge_value("south", t), code[bk["north"]], self._edge_value("north", t)],
                   outputs=self._fy, device=m.device)
 
