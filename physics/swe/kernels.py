@@ -57,7 +57,9 @@ def kernels_for(real) -> SimpleNamespace:
         km: int, k: int, kp: int, has_m: int, has_p: int, side: real, order: int,
     ):
         """Reconstructed (h, un, ut, z) of cell k on its face towards ``side`` (+1 high, -1 low),
-        and the cell's centred bed term g-free part h_c * (z_c - z_face)."""
+        and the cell's share of the centred bed-slope term, h_c * (z_c - z_face): g times it
+        is subtracted from the normal momentum flux the cell sees through that face (on
+        either side), so that the two faces of a cell add up to -g h_c (z_high - z_low)."""
         hc = h[k]
         zc = z[k]
         uc = un[k]
@@ -192,7 +194,7 @@ def kernels_for(real) -> SimpleNamespace:
             hr, ur, vr = ghost_state(hl, ul, vl, zl, kind, hi_value, real(-1.0), g)
             zr = zl
         fh, fn_lo, fn_hi, ft = hll_flux(hl, ul, vl, zl, hr, ur, vr, zr, g)
-        return fh, fn_lo - g * cl, fn_hi + g * cr, ft
+        return fh, fn_lo - g * cl, fn_hi - g * cr, ft
 
     @wp.kernel(module="unique")
     def compute_velocities(

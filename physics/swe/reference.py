@@ -117,7 +117,7 @@ def axis_fluxes(h, qn, qt, z, open_, order, h_dry, g, lo: BoundarySpec, hi: Boun
             hr, ur, vr, zr = np.where(missing, gh, hr), np.where(missing, gu, ur), np.where(missing, gv, vr), np.where(missing, zl, zr)
     fh, fn_lo, fn_hi, ft = _hll(hl, ul, vl, zl, hr, ur, vr, zr, g)
     fn_lo = fn_lo - g * cl
-    fn_hi = fn_hi + g * cr
+    fn_hi = fn_hi - g * cr
     hc_lo, hc_hi = pad(h), padr(h)
     skip = (~has_lo & ~has_hi) | (has_lo & has_hi & (hc_lo <= 0) & (hc_hi <= 0))
     return tuple(np.where(skip, 0, a).astype(h.dtype) for a in (fh, fn_lo, fn_hi, ft))
