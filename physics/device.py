@@ -28,7 +28,7 @@ def pick_device(name: str | None = None) -> str:
         raise InputError("device", name, f"unknown device ({e})") from None
 
 
-def test_devices() -> list[str]:
+def available_devices() -> list[str]:
     """The CPU, and the first CUDA device when there is one (for parametrised tests)."""
     init_warp()
     return ["cpu"] + (["cuda:0"] if wp.is_cuda_available() else [])

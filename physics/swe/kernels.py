@@ -28,6 +28,9 @@ WALL = 0
 TRANSMISSIVE = 1
 STAGE = 2
 DISCHARGE = 3
+TILE_SIZE = 16
+"""Cells per side of the square tiles the flux and update kernels are launched over;
+tiles with no water within one tile are skipped (see FloodSolver)."""
 BOUNDARY_CODES = {"wall": WALL, "transmissive": TRANSMISSIVE, "stage": STAGE, "discharge": DISCHARGE}
 
 
@@ -36,6 +39,7 @@ def kernels_for(real) -> SimpleNamespace:
     """The solver's kernels for ``real`` = ``wp.float32`` or ``wp.float64``."""
     zero = real(0.0)
     half = real(0.5)
+    TILE = TILE_SIZE
 
     @wp.func
     def minmod(a: real, b: real):
@@ -50,6 +54,14 @@ def kernels_for(real) -> SimpleNamespace:
         if h > h_dry:
             return q / h
         return zero
+
+    @wp.func
+    def tile_origin(t: int, per_tile: int, tiles: wp.array(dtype=wp.int32), ntx: int):
+        """(i0, j0) of the active tile served by thread t, and t's index inside it."""
+        n = t / per_tile
+        tile = tiles[n]
+        ty = tile / ntx
+        return (tile - ty * ntx) * TILE, ty * TILE, t - n * per_tile
 
     @wp.func
     def face_state(
@@ -199,10 +211,16 @@ def kernels_for(real) -> SimpleNamespace:
     @wp.kernel(module="unique")
     def compute_velocities(
         h: wp.array(dtype=real), hu: wp.array(dtype=real), hv: wp.array(dtype=real), h_dry: real,
+        tiles: wp.array(dtype=wp.int32), ntx: int, nx: int, ny: int,
         u: wp.array(dtype=real), v: wp.array(dtype=real),
     ):
-        """Velocities u, v [m/s] of every cell, zero where h <= h_dry."""
-        k = wp.tid()
+        """Velocities u, v [m/s] of the cells of the active tiles, zero where h <= h_dry."""
+        i0, j0, local = tile_origin(wp.tid(), TILE * TILE, tiles, ntx)
+        i = i0 + local % TILE
+        j = j0 + local / TILE
+        if i >= nx or j >= ny:
+            return
+        k = j * nx + i
         u[k] = velocity(h[k], hu[k], h_dry)
         v[k] = velocity(h[k], hv[k], h_dry)
 
@@ -210,13 +228,17 @@ def kernels_for(real) -> SimpleNamespace:
     def compute_x_fluxes(
         h: wp.array(dtype=real), u: wp.array(dtype=real), v: wp.array(dtype=real),
         z: wp.array(dtype=real), solid: wp.array(dtype=wp.uint8),
-        nx: int, order: int, g: real,
+        tiles: wp.array(dtype=wp.int32), ntx: int, nx: int, ny: int, order: int, g: real,
         west_kind: int, west_value: real, east_kind: int, east_value: real,
         fh: wp.array(dtype=real), fn_lo: wp.array(dtype=real), fn_hi: wp.array(dtype=real), ft: wp.array(dtype=real),
     ):
-        f = wp.tid()
-        j = f / (nx + 1)
-        i = f - j * (nx + 1)
+        """Fluxes through the x-faces of the active tiles (each tile: TILE + 1 faces a row)."""
+        i0, j0, local = tile_origin(wp.tid(), (TILE + 1) * TILE, tiles, ntx)
+        i = i0 + local % (TILE + 1)
+        j = j0 + local / (TILE + 1)
+        if i > nx or j >= ny:
+            return
+        f = j * (nx + 1) + i
         a, b, c, d = face_flux(h, u, v, z, solid, i, nx, j * nx + i - 1, 1, order, g,
                                west_kind, west_value, east_kind, east_value)
         fh[f] = a
@@ -228,13 +250,17 @@ def kernels_for(real) -> SimpleNamespace:
     def compute_y_fluxes(
         h: wp.array(dtype=real), u: wp.array(dtype=real), v: wp.array(dtype=real),
         z: wp.array(dtype=real), solid: wp.array(dtype=wp.uint8),
-        nx: int, ny: int, order: int, g: real,
+        tiles: wp.array(dtype=wp.int32), ntx: int, nx: int, ny: int, order: int, g: real,
         south_kind: int, south_value: real, north_kind: int, north_value: real,
         fh: wp.array(dtype=real), fn_lo: wp.array(dtype=real), fn_hi: wp.array(dtype=real), ft: wp.array(dtype=real),
     ):
-        f = wp.tid()
-        j = f / nx
-        i = f - j * nx
+        """Fluxes through the y-faces of the active tiles (each tile: TILE + 1 rows of faces)."""
+        i0, j0, local = tile_origin(wp.tid(), TILE * (TILE + 1), tiles, ntx)
+        i = i0 + local % TILE
+        j = j0 + local / TILE
+        if i >= nx or j > ny:
+            return
+        f = j * nx + i
         a, b, c, d = face_flux(h, v, u, z, solid, j, ny, (j - 1) * nx + i, nx, order, g,
                                south_kind, south_value, north_kind, north_value)
         fh[f] = a
@@ -251,16 +277,21 @@ def kernels_for(real) -> SimpleNamespace:
         solid: wp.array(dtype=wp.uint8), manning_n: wp.array(dtype=real),
         rain_rate: wp.array(dtype=real), rain_scale: real,
         source_of_cell: wp.array(dtype=wp.int32), source_rate: wp.array(dtype=real),
-        nx: int, dx: real, dy: real, dt: real, base_weight: real, h_dry: real, g: real,
+        tiles: wp.array(dtype=wp.int32), ntx: int, nx: int, ny: int,
+        dx: real, dy: real, dt: real, base_weight: real, h_dry: real, g: real,
         h_out: wp.array(dtype=real), hu_out: wp.array(dtype=real), hv_out: wp.array(dtype=real),
     ):
-        """One forward-Euler stage with implicit friction, blended with a base state:
-        out = w * base + (1 - w) * (U + dt * L(U)); w = 0 (Euler), 1/2 (Heun's 2nd stage)."""
-        k = wp.tid()
+        """One forward-Euler stage with implicit friction, blended with a base state, over
+        the cells of the active tiles: out = w * base + (1 - w) * (U + dt * L(U));
+        w = 0 (Euler), 1/2 (Heun's 2nd stage)."""
+        i0, j0, local = tile_origin(wp.tid(), TILE * TILE, tiles, ntx)
+        i = i0 + local % TILE
+        j = j0 + local / TILE
+        if i >= nx or j >= ny:
+            return
+        k = j * nx + i
         if solid[k] != wp.uint8(0):
             return
-        j = k / nx
-        i = k - j * nx
         w = j * (nx + 1) + i
         e = w + 1
         s = k
@@ -315,19 +346,33 @@ def kernels_for(real) -> SimpleNamespace:
 
     @wp.kernel(module="unique")
     def accumulate_boundary_inflow(
-        fxh: wp.array(dtype=real), fyh: wp.array(dtype=real), nx: int, ny: int,
-        dx: real, dy: real, weight_dt: real, inflow: wp.array(dtype=wp.float64),
+        fxh: wp.array(dtype=real), fyh: wp.array(dtype=real), tile_active: wp.array(dtype=wp.uint8),
+        ntx: int, nx: int, ny: int, dx: real, dy: real, weight_dt: real, inflow: wp.array(dtype=wp.float64),
     ):
         """Volume [m^3] entering through each edge (west, east, south, north) during
-        ``weight_dt`` seconds of these fluxes; thread t walks the boundary faces."""
+        ``weight_dt`` seconds of these fluxes; thread t walks the boundary faces of
+        the active tiles (the others carry no water and hold stale fluxes)."""
         t = wp.tid()
         if t < ny:
-            wp.atomic_add(inflow, 0, wp.float64(fxh[t * (nx + 1)] * dy * weight_dt))
-            wp.atomic_add(inflow, 1, -wp.float64(fxh[t * (nx + 1) + nx] * dy * weight_dt))
+            row = (t / TILE) * ntx
+            if tile_active[row] != wp.uint8(0):
+                wp.atomic_add(inflow, 0, wp.float64(fxh[t * (nx + 1)] * dy * weight_dt))
+            if tile_active[row + (nx - 1) / TILE] != wp.uint8(0):
+                wp.atomic_add(inflow, 1, -wp.float64(fxh[t * (nx + 1) + nx] * dy * weight_dt))
         else:
             i = t - ny
-            wp.atomic_add(inflow, 2, wp.float64(fyh[i] * dx * weight_dt))
-            wp.atomic_add(inflow, 3, -wp.float64(fyh[ny * nx + i] * dx * weight_dt))
+            if tile_active[i / TILE] != wp.uint8(0):
+                wp.atomic_add(inflow, 2, wp.float64(fyh[i] * dx * weight_dt))
+            if tile_active[((ny - 1) / TILE) * ntx + i / TILE] != wp.uint8(0):
+                wp.atomic_add(inflow, 3, -wp.float64(fyh[ny * nx + i] * dx * weight_dt))
+
+    @wp.kernel(module="unique")
+    def mark_wet_tiles(h: wp.array(dtype=real), nx: int, ntx: int, wet: wp.array(dtype=wp.uint8)):
+        """wet[tile] = 1 for every tile holding a cell with water."""
+        k = wp.tid()
+        if h[k] > zero:
+            j = k / nx
+            wet[(j / TILE) * ntx + (k - j * nx) / TILE] = wp.uint8(1)
 
     @wp.kernel(module="unique")
     def apply_infiltration(
@@ -363,6 +408,7 @@ def kernels_for(real) -> SimpleNamespace:
         compute_y_fluxes=compute_y_fluxes,
         update_cells=update_cells,
         compute_wave_speed=compute_wave_speed,
+        mark_wet_tiles=mark_wet_tiles,
         accumulate_boundary_inflow=accumulate_boundary_inflow,
         apply_infiltration=apply_infiltration,
         track_maxima=track_maxima,

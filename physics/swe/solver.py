@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import warp as wp
 
-from physics.swe.kernels import BOUNDARY_CODES, kernels_for
+from physics.swe.kernels import BOUNDARY_CODES, TILE_SIZE, kernels_for
 from physics.swe.model import Control, Model, State, _cell_name
 from twin.errors import InputError, SimulationError
 from twin.scene import EDGES
@@ -18,13 +21,32 @@ class FloodSolver:
     ``t`` [s]; it launches kernels and touches nothing but ``state_out`` and the
     solver's own scratch and volume counters.
 
+    The flux and update kernels run over square tiles of TILE_SIZE^2 cells, and
+    skip the tiles with no water in them or in their 8 neighbours (water moves
+    less than a cell a stage, so it cannot reach a skipped tile within a step).
+    Skipped cells are dry, and stay dry in every buffer: a tile is still computed
+    in the step after it was last active, and the first step of a new pair of
+    buffers (anything but ping-pong) computes every tile. The results are bitwise
+    those of computing every cell (``skip_dry_tiles=False``).
+
+    On the CPU, Warp runs a launch as one serial loop; the solver splits the
+    active tiles of its atomic-free kernels (velocities, fluxes, update) into
+    ``cpu_threads`` contiguous parts launched from as many Python threads (the
+    native loop runs without the GIL). Every cell and face is computed by the same
+    arithmetic whatever the split, so results do not depend on the thread count.
+
     Attributes:
         volume_from_sources: water added by rain and inflows so far [m^3] (host float64).
         boundary_inflow: water that entered through each edge so far [m^3], edge -> value.
     """
 
-    def __init__(self, model: Model, control: Control | None = None):
+    def __init__(self, model: Model, control: Control | None = None, *, skip_dry_tiles: bool = True,
+                 cpu_threads: int | None = None):
         self.model = model
+        self.skip_dry_tiles = skip_dry_tiles
+        if cpu_threads is None:
+            cpu_threads = int(os.environ.get("TWIN_CPU_THREADS", os.cpu_count() or 1))
+        self.threads = max(1, cpu_threads) if wp.get_device(model.device).is_cpu else 1
         self.k = kernels_for(model.real)
         dev, real, n = model.device, model.real, model.nx * model.ny
         self._stage = State(*(wp.zeros(n, dtype=real, device=dev) for _ in range(4)))
@@ -39,6 +61,21 @@ class FloodSolver:
         self._inflow = wp.zeros(4, dtype=wp.float64, device=dev)
         self._empty_real = wp.zeros(0, dtype=real, device=dev)
         self._empty_int = wp.zeros(0, dtype=wp.int32, device=dev)
+        self._ntx = -(-model.nx // TILE_SIZE)
+        self._nty = -(-model.ny // TILE_SIZE)
+        ntiles = self._ntx * self._nty
+        self._all_tiles = np.ones((self._nty, self._ntx), bool)
+        self._tiles = wp.zeros(ntiles, dtype=wp.int32, device=dev)
+        self._parts = [wp.zeros(ntiles, dtype=wp.int32, device=dev) for _ in range(self.threads)]
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="twin-swe") if self.threads > 1 else None
+        if self._pool is not None:  # load every module before threads launch them
+            for kernel in vars(self.k).values():
+                wp.load_module(kernel.module, device=dev)
+        self._tile_active = wp.zeros(ntiles, dtype=wp.uint8, device=dev)
+        self._wet_tiles = wp.zeros(ntiles, dtype=wp.uint8, device=dev)
+        self._set_tiles(self._all_tiles)
+        self._previous_active = self._all_tiles
+        self._last_pair = None
         self.volume_from_sources = 0.0
         self._control = None
         self.set_control(control or Control())
@@ -69,6 +106,75 @@ class FloodSolver:
                 raise InputError("control.source_of_cell", f"inflow {int(empty[0])}", "feeds no open cell")
             self._source_of_cell = wp.array(soc.ravel(), dtype=wp.int32, device=dev)
         self._source_rate = wp.zeros(max(len(self._source_cells), 1), dtype=real, device=dev)
+        feeds = np.zeros(m.shape, bool)
+        if self._rain.shape[0]:
+            feeds |= self._rain.numpy().reshape(m.shape) > 0
+        if self._source_of_cell.shape[0]:
+            feeds |= self._source_of_cell.numpy().reshape(m.shape) >= 0
+        open_edges = {e for e, kind in m.boundary_kinds.items() if kind in ("stage", "discharge")}
+        feeds[:, 0] |= "west" in open_edges
+        feeds[:, -1] |= "east" in open_edges
+        feeds[0, :] |= "south" in open_edges
+        feeds[-1, :] |= "north" in open_edges
+        self._fed_tiles = self._tile_reduce(feeds)
+
+    def _tile_reduce(self, mask: np.ndarray) -> np.ndarray:
+        """(ny, nx) bool -> (nty, ntx) bool: tiles holding any True cell."""
+        t = TILE_SIZE
+        padded = np.zeros((self._nty * t, self._ntx * t), bool)
+        padded[: mask.shape[0], : mask.shape[1]] = mask
+        return padded.reshape(self._nty, t, self._ntx, t).any(axis=(1, 3))
+
+    def _select_tiles(self, state_in: State, state_out: State) -> None:
+        """Choose the tiles to compute this step (see the class docstring)."""
+        m = self.model
+        pair = (id(state_out), id(state_in))
+        ping_pong = self._last_pair is not None and pair == self._last_pair[::-1]
+        self._last_pair = pair
+        if not self.skip_dry_tiles:
+            return
+        if ping_pong:
+            self._wet_tiles.zero_()
+            wp.launch(self.k.mark_wet_tiles, dim=m.nx * m.ny, inputs=[state_in.h, m.nx, self._ntx],
+                      outputs=[self._wet_tiles], device=m.device)
+            wet = self._wet_tiles.numpy().reshape(self._nty, self._ntx).astype(bool) | self._fed_tiles
+            grown = np.pad(wet, 1)
+            active = np.zeros_like(wet)
+            for dj in range(3):
+                for di in range(3):
+                    active |= grown[dj:dj + self._nty, di:di + self._ntx]
+        else:
+            active = self._all_tiles
+        compute = active | self._previous_active
+        self._previous_active = active
+        self._set_tiles(compute)
+
+    def _set_tiles(self, compute: np.ndarray) -> None:
+        """Upload the tiles to compute, (nty, ntx) bool, as a list and per-thread parts."""
+        ids = np.flatnonzero(compute.ravel()).astype(np.int32)
+        self._n_active = len(ids)
+        buf = np.zeros(self._ntx * self._nty, np.int32)
+        buf[: len(ids)] = ids
+        self._tiles.assign(buf)
+        self._tile_active.assign(compute.ravel().astype(np.uint8))
+        chunks = np.array_split(ids, self.threads)
+        self._part_sizes = [len(c) for c in chunks]
+        if self._pool is not None:
+            for part, chunk in zip(self._parts, chunks):
+                buf[: len(chunk)] = chunk
+                part.assign(buf)
+
+    def _launch_tiled(self, kernel, per_tile: int, inputs, outputs) -> None:
+        """Launch ``kernel`` over the active tiles, ``per_tile`` threads each; ``inputs``
+        maps a tile-list array to the kernel's inputs. Split across CPU threads."""
+        m = self.model
+        if self._pool is None or self._n_active < 2 * self.threads:
+            wp.launch(kernel, dim=self._n_active * per_tile, inputs=inputs(self._tiles), outputs=outputs, device=m.device)
+            return
+        jobs = [self._pool.submit(wp.launch, kernel, dim=n * per_tile, inputs=inputs(part), outputs=outputs, device=m.device)
+                for part, n in zip(self._parts, self._part_sizes) if n]
+        for job in jobs:
+            job.result()
 
     def _solid_mask(self) -> np.ndarray:
         return self.model.solid.numpy().reshape(self.model.shape).astype(bool)
@@ -122,16 +228,17 @@ class FloodSolver:
         m = self.model
         bk = m.boundary_kinds
         code = BOUNDARY_CODES
-        wp.launch(self.k.compute_velocities, dim=m.nx * m.ny, inputs=[s.h, s.hu, s.hv, m.h_dry],
-                  outputs=[self._u, self._v], device=m.device)
-        wp.launch(self.k.compute_x_fluxes, dim=(m.nx + 1) * m.ny,
-                  inputs=[s.h, self._u, self._v, m.bed, m.solid, m.nx, m.order, m.g,
-                          code[bk["west"]], self._edge_value("west", t), code[bk["east"]], self._edge_value("east", t)],
-                  outputs=self._fx, device=m.device)
-        wp.launch(self.k.compute_y_fluxes, dim=m.nx * (m.ny + 1),
-                  inputs=[s.h, self._u, self._v, m.bed, m.solid, m.nx, m.ny, m.order, m.g,
-                          code[bk["south"]], self._edge_value("south", t), code[bk["north"]], self._edge_value("north", t)],
-                  outputs=self._fy, device=m.device)
+        cells, faces = TILE_SIZE * TILE_SIZE, (TILE_SIZE + 1) * TILE_SIZE
+        self._launch_tiled(self.k.compute_velocities, cells,
+                           lambda tiles: [s.h, s.hu, s.hv, m.h_dry, tiles, self._ntx, m.nx, m.ny], [self._u, self._v])
+        west, east = self._edge_value("west", t), self._edge_value("east", t)
+        self._launch_tiled(self.k.compute_x_fluxes, faces,
+                           lambda tiles: [s.h, self._u, self._v, m.bed, m.solid, tiles, self._ntx, m.nx, m.ny, m.order, m.g,
+                                          code[bk["west"]], west, code[bk["east"]], east], self._fx)
+        south, north = self._edge_value("south", t), self._edge_value("north", t)
+        self._launch_tiled(self.k.compute_y_fluxes, faces,
+                           lambda tiles: [s.h, self._u, self._v, m.bed, m.solid, tiles, self._ntx, m.nx, m.ny, m.order, m.g,
+                                          code[bk["south"]], south, code[bk["north"]], north], self._fy)
 
     def _stage_update(self, s: State, base: State, out: State, t: float, dt: float, base_weight: float, step_weight: float) -> None:
         """One stage; ``step_weight`` is this stage's share of the step's fluxes and
@@ -140,19 +247,20 @@ class FloodSolver:
         scale, volume_rate = self._set_sources(t)
         weight_dt = dt * step_weight
         self.volume_from_sources += volume_rate * weight_dt
-        wp.launch(self.k.update_cells, dim=m.nx * m.ny,
-                  inputs=[s.h, s.hu, s.hv, base.h, base.hu, base.hv, *self._fx, *self._fy,
-                          m.solid, m.manning_n, self._rain, scale, self._source_of_cell, self._source_rate,
-                          m.nx, m.dx, m.dy, dt, base_weight, m.h_dry, m.g],
-                  outputs=[out.h, out.hu, out.hv], device=m.device)
+        self._launch_tiled(self.k.update_cells, TILE_SIZE * TILE_SIZE,
+                           lambda tiles: [s.h, s.hu, s.hv, base.h, base.hu, base.hv, *self._fx, *self._fy,
+                                          m.solid, m.manning_n, self._rain, scale, self._source_of_cell, self._source_rate,
+                                          tiles, self._ntx, m.nx, m.ny, m.dx, m.dy, dt, base_weight, m.h_dry, m.g],
+                           [out.h, out.hu, out.hv])
         wp.launch(self.k.accumulate_boundary_inflow, dim=m.nx + m.ny,
-                  inputs=[self._fx[0], self._fy[0], m.nx, m.ny, m.dx, m.dy, weight_dt],
+                  inputs=[self._fx[0], self._fy[0], self._tile_active, self._ntx, m.nx, m.ny, m.dx, m.dy, weight_dt],
                   outputs=[self._inflow], device=m.device)
 
     def step(self, state_in: State, state_out: State, control: Control, dt: float, t: float) -> None:
         """Advance ``state_in`` by ``dt`` [s] from time ``t`` [s] into ``state_out``."""
         if control is not self._control:
             self.set_control(control)
+        self._select_tiles(state_in, state_out)
         if self.model.order == 1:
             self._fluxes(state_in, t)
             self._stage_update(state_in, state_in, state_out, t, dt, 0.0, 1.0)
