@@ -225,3 +225,34 @@ def test_every_scene_script_runs_a_few_seconds(tmp_path, script):
     run_flood(module.setup(params), tmp_path, parameters=params, script=str(script), progress=False)
     ds = xr.open_zarr(tmp_path / "result.zarr")
     assert np.isfinite(ds["depth"].values).all()
+
+
+@needs_data
+def test_nan_guard_stops_with_where_and_when(tmp_path):
+    from twin.errors import SimulationError
+
+    def poison(sim):
+        if sim.steps == 30:
+            h = sim.state.h.numpy()
+            h[5 * sim.solver.model.nx + 7] = np.nan
+            sim.state.h.assign(h)
+
+    with pytest.raises(SimulationError, match=r"at t=\d+\.\d+ s, step 30: cell \(i=7, j=5\) at x=.* m, y=.* m: depth nan"):
+        _run(tmp_path, on_step=poison)
+    ds = xr.open_zarr(tmp_path / "result.zarr")
+    assert ds.attrs["status"] == "failed" and np.isfinite(ds["depth"].values).all()
+
+
+@needs_data
+def test_fixed_dt_beyond_cfl_is_refused(tmp_path):
+    from twin.errors import SimulationError
+
+    script = load_script(SCENE)
+    params = parameters_of(script, SCENE, _assignments(COARSE))
+    run = script.setup(params)
+    run.fixed_dt = 0.5
+    with pytest.raises(SimulationError, match="fixed dt 0.5 s exceeds the CFL limit"):
+        run_flood(run, tmp_path, parameters=params, progress=False)
+    run.fixed_dt = 0.05
+    summary = run_flood(run, tmp_path / "ok", parameters=params, progress=False)
+    assert summary["steps"] == pytest.approx(120 / 0.05, abs=30)  # plus the steps cut short at probe/output times
