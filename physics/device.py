@@ -3,17 +3,42 @@
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
 
 import warp as wp
 
 from twin.errors import InputError
 
 
+_EXPECTED_WITHOUT_GPU = "Could not find or load the NVIDIA CUDA driver"
+
+
 def init_warp() -> None:
-    """Initialise Warp without its start-up and module-load messages."""
+    """Initialise Warp without its start-up and module-load messages.
+
+    On a machine without a GPU, Warp's native library prints a driver warning to the
+    process's stderr at start-up; that line is dropped (the CPU is the expected
+    device then), anything else it prints is passed on.
+    """
     wp.config.quiet = True
     wp.config.log_level = wp.LOG_WARNING
-    wp.init()
+    if getattr(init_warp, "done", False):
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            wp.init()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        for line in captured.read().decode(errors="replace").splitlines():
+            if _EXPECTED_WITHOUT_GPU not in line:
+                print(line, file=sys.stderr)
+    init_warp.done = True
 
 
 def pick_device(name: str | None = None) -> str:

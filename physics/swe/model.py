@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import warp as wp
 
+from physics.device import init_warp
 from physics.swe.kernels import BOUNDARY_CODES
 from twin.errors import InputError
 from twin.scene import EDGES, TimeSeries
@@ -164,6 +165,7 @@ class Model:
         solid_u8 = np.zeros(shape, np.uint8) if solid is None else np.asarray(solid).astype(bool).astype(np.uint8)
         if solid_u8.shape != shape:
             raise InputError("solid", "", f"shape {solid_u8.shape} does not match the grid {shape}")
+        init_warp()
         device = wp.get_device(device)
         real = DTYPES[dtype]
         z_ref = float(np.min(bed))
