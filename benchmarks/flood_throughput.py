@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import warp as wp
@@ -40,10 +42,10 @@ def case(n: int, dtype: str, device: str) -> tuple[Model, object]:
     return model, model.state(depth)
 
 
-def time_warp(n: int, dtype: str, device: str, steps: int) -> tuple[float, float]:
+def time_warp(n: int, dtype: str, device: str, steps: int, threads: int) -> tuple[float, float]:
     """Seconds per step (CFL reduction, fluxes, update and maxima tracking) and device bytes per cell."""
     model, s = case(n, dtype, device)
-    solver = FloodSolver(model, Control())
+    solver = FloodSolver(model, Control(), cpu_threads=threads)
     recorder = FloodRecorder(solver, {}, {}, {})
     s2 = s.clone()
     dt = solver.stable_dt(s)
@@ -77,23 +79,36 @@ def time_numpy(n: int, dtype: str, steps: int) -> float:
 
 
 @wp.kernel
-def triad(b: wp.array(dtype=float), c: wp.array(dtype=float), s: float, a: wp.array(dtype=float)):
-    i = wp.tid()
+def triad(b: wp.array(dtype=float), c: wp.array(dtype=float), s: float, offset: int, a: wp.array(dtype=float)):
+    i = wp.tid() + offset
     a[i] = b[i] + s * c[i]
 
 
-def stream_bandwidth(device: str, n: int = 1 << 26, repeats: int = 5) -> float:
-    """STREAM triad a = b + s c over float32 arrays with a Warp kernel on ``device`` [GB/s]."""
+def stream_bandwidth(device: str, threads: int, n: int = 1 << 26, repeats: int = 5) -> float:
+    """STREAM triad a = b + s c over float32 arrays with a Warp kernel on ``device`` [GB/s];
+    on the CPU split over ``threads`` concurrent launches, as the solver does."""
     b = wp.full(n, 1.0, dtype=float, device=device)
     c = wp.full(n, 2.0, dtype=float, device=device)
     a = wp.zeros(n, dtype=float, device=device)
-    wp.launch(triad, dim=n, inputs=[b, c, 3.0], outputs=[a], device=device)
-    wp.synchronize_device(device)
+    parts = threads if wp.get_device(device).is_cpu else 1
+    edges = np.linspace(0, n, parts + 1).astype(int)
+
+    def run():
+        if parts == 1:
+            wp.launch(triad, dim=n, inputs=[b, c, 3.0, 0], outputs=[a], device=device)
+        else:
+            with ThreadPoolExecutor(parts) as pool:
+                jobs = [pool.submit(wp.launch, triad, dim=int(hi - lo), inputs=[b, c, 3.0, int(lo)], outputs=[a], device=device)
+                        for lo, hi in zip(edges[:-1], edges[1:])]
+                for job in jobs:
+                    job.result()
+        wp.synchronize_device(device)
+
+    run()
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
-        wp.launch(triad, dim=n, inputs=[b, c, 3.0], outputs=[a], device=device)
-        wp.synchronize_device(device)
+        run()
         best = min(best, time.perf_counter() - t0)
     return 3 * 4 * n / best / 1e9
 
@@ -104,15 +119,17 @@ def main(argv=None) -> int:
     p.add_argument("--device", default=None, help="cpu or cuda:0 (default: cuda when present)")
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     p.add_argument("--no-numpy", action="store_true", help="skip the NumPy reference (e.g. on a GPU machine)")
+    p.add_argument("--threads", type=int, default=int(os.environ.get("TWIN_CPU_THREADS", os.cpu_count() or 1)),
+                   help="CPU threads of the solver and of the bandwidth test (default: all cores)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
     device = pick_device(args.device)
-    bandwidth = stream_bandwidth(device)
+    bandwidth = stream_bandwidth(device, args.threads)
     size = np.dtype(args.dtype).itemsize
     rows = []
     for n in args.grid:
         warp_steps = max(3, min(200, int(2e8 // (n * n))))
-        per_step, bytes_per_cell = time_warp(n, args.dtype, device, warp_steps)
+        per_step, bytes_per_cell = time_warp(n, args.dtype, device, warp_steps, args.threads)
         row = {"grid": n, "cells": n * n, "warp_s_per_step": per_step, "warp_cell_updates_per_s": n * n / per_step,
                "device_bytes_per_cell": bytes_per_cell}
         if not args.no_numpy:
@@ -128,6 +145,7 @@ def main(argv=None) -> int:
         "device": device,
         "device_name": wp.get_device(device).name,
         "dtype": args.dtype,
+        "cpu_threads": args.threads if wp.get_device(device).is_cpu else None,
         "bandwidth_gb_s": bandwidth,
         "bytes_per_cell_update": VALUES_PER_CELL_UPDATE * size,
         "warp_cell_updates_per_s": [r["warp_cell_updates_per_s"] for r in rows],
