@@ -97,18 +97,29 @@ def kernels_for(real) -> SimpleNamespace:
 
     @wp.func
     def ghost_state(hi: real, ui: real, vi: real, zi: real, kind: int, value: real, inward: real, g: real):
-        """Ghost (h, un, ut) beyond a boundary face, from the interior face state."""
+        """Ghost (h, un, ut) beyond a wall, transmissive or stage boundary face, from the
+        interior face state; ``inward`` is +1 on the low edge, -1 on the high edge."""
         if kind == 0:  # wall
             return hi, -ui, vi
-        if kind == 2:  # stage [m]
-            return wp.max(value - zi, zero), ui, vi
-        if kind == 3:  # discharge per unit width [m^2/s], positive inwards
-            hg = wp.max(hi, wp.cbrt(value * value / g))
-            ug = zero
+        if kind == 2:  # stage [m]: the outgoing Riemann invariant u -/+ 2c is kept, the
+            hg = wp.max(value - zi, zero)  # inflow is at most critical (|u| <= c)
+            ug = ui
             if hg > zero:
-                ug = inward * value / hg
-            return hg, ug, zero
+                cg = wp.sqrt(g * hg)
+                ug = ui + inward * real(2.0) * (cg - wp.sqrt(g * hi))
+                if inward * ug > cg:
+                    ug = inward * cg
+            return hg, ug, vi
         return hi, ui, vi  # transmissive
+
+    @wp.func
+    def discharge_flux(hi: real, q: real, g: real):
+        """Normal momentum flux [m^3/s^2] of a prescribed discharge q [m^2/s] entering
+        over an interior face depth hi [m]: q^2/h + g h^2/2 with h = max(hi, critical depth)."""
+        hg = wp.max(hi, wp.cbrt(q * q / g))
+        if hg <= zero:
+            return zero
+        return q * q / hg + half * g * hg * hg
 
     @wp.func
     def hll_flux(hl: real, ul: real, vl: real, zl: real, hr: real, ur: real, vr: real, zr: real, g: real):
@@ -197,12 +208,18 @@ def kernels_for(real) -> SimpleNamespace:
             kind = WALL
             if a == 0:
                 kind = lo_kind
+            if kind == DISCHARGE:  # the mass flux is imposed exactly
+                fn = discharge_flux(hr, lo_value, g)
+                return lo_value, fn, fn - g * cr, zero
             hl, ul, vl = ghost_state(hr, ur, vr, zr, kind, lo_value, real(1.0), g)
             zl = zr
         if has_hi == 0:
             kind = WALL
             if a == n_along:
                 kind = hi_kind
+            if kind == DISCHARGE:
+                fn = discharge_flux(hl, hi_value, g)
+                return -hi_value, fn - g * cl, fn, zero
             hr, ur, vr = ghost_state(hl, ul, vl, zl, kind, hi_value, real(-1.0), g)
             zr = zl
         fh, fn_lo, fn_hi, ft = hll_flux(hl, ul, vl, zl, hr, ur, vr, zr, g)

@@ -267,3 +267,43 @@ class Control:
         for edge, kind in model.boundary_kinds.items():
             if kind in ("stage", "discharge") and edge not in self.boundary_series:
                 raise InputError("control.boundary_series", edge, f"a {kind} boundary needs a time series")
+
+
+def edge_value(model: Model, control: Control, edge: str, t: float) -> float:
+    """What the kernels get for an edge at time t [s]: the stage relative to
+    ``model.z_ref`` [m] for "stage", the discharge per unit width [m^2/s] for
+    "discharge" (the edge's discharge spread over its whole length), else 0."""
+    kind = model.boundary_kinds[edge]
+    if kind == "stage":
+        return control.boundary_series[edge](t) - model.z_ref
+    if kind == "discharge":
+        length = model.ny * model.dy if edge in ("west", "east") else model.nx * model.dx
+        return control.boundary_series[edge](t) / length
+    return 0.0
+
+
+def edge_wave_rate(model: Model, control: Control, t: float, lowest_bed: dict[str, float]) -> float:
+    """Largest (|u| + c) / dn [1/s] of the water a stage or discharge edge can send in at
+    time t: 2 sqrt(g h) / dn with h the deepest ghost depth (stage above the edge's
+    lowest bed ``lowest_bed[edge]`` [m, relative to z_ref]) or the critical depth of the
+    discharge; inflow through such edges is at most critical."""
+    rate = 0.0
+    for edge, kind in model.boundary_kinds.items():
+        if kind == "stage":
+            h = max(edge_value(model, control, edge, t) - lowest_bed[edge], 0.0)
+        elif kind == "discharge":
+            q = edge_value(model, control, edge, t)
+            h = (q * q / model.g) ** (1.0 / 3.0)
+        else:
+            continue
+        dn = model.dx if edge in ("west", "east") else model.dy
+        rate = max(rate, 2.0 * (model.g * h) ** 0.5 / dn)
+    return rate
+
+
+def lowest_edge_bed(model: Model) -> dict[str, float]:
+    """Lowest bed [m, relative to z_ref] along each edge, over its open cells."""
+    bed = model.bed.numpy().astype(np.float64).reshape(model.shape)
+    bed = np.where(model.solid.numpy().reshape(model.shape) == 0, bed, np.inf)
+    return {"west": float(bed[:, 0].min()), "east": float(bed[:, -1].min()),
+            "south": float(bed[0, :].min()), "north": float(bed[-1, :].min())}

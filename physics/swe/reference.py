@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from physics.swe.model import Control, Model
+from physics.swe.model import Control, Model, edge_value, edge_wave_rate, lowest_edge_bed
 
 BoundarySpec = tuple[str, float]  # (kind, value): stage relative to z_ref [m] or q [m^2/s]
 
@@ -21,17 +21,23 @@ def _velocity(h, q, h_dry):
 
 
 def _ghost(h, u, v, z, kind, value, inward, g):
-    dt = h.dtype.type
+    T = h.dtype.type
     if kind == "wall":
         return h, -u, v
     if kind == "stage":
-        return np.maximum(dt(value) - z, 0), u, v
-    if kind == "discharge":
-        hg = np.maximum(h, np.cbrt(dt(value * value / g)))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ug = np.where(hg > 0, dt(inward) * dt(value) / hg, 0).astype(h.dtype)
-        return hg, ug, np.zeros_like(v)
+        hg = np.maximum(T(value) - z, 0)
+        cg = np.sqrt(g * hg)
+        ug = u + T(inward) * T(2) * (cg - np.sqrt(g * h))
+        ug = np.where(T(inward) * ug > cg, T(inward) * cg, ug)
+        return hg, np.where(hg > 0, ug, u).astype(h.dtype), v
     return h, u, v
+
+
+def _discharge_flux(h, q, g):
+    T = h.dtype.type
+    hg = np.maximum(h, np.cbrt(T(q * q) / g))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(hg > 0, T(q * q) / hg + T(0.5) * g * hg * hg, 0).astype(h.dtype)
 
 
 def _hll(hl, ul, vl, zl, hr, ur, vr, zr, g):
@@ -106,7 +112,7 @@ def axis_fluxes(h, qn, qt, z, open_, order, h_dry, g, lo: BoundarySpec, hi: Boun
             kind[:, -1] = spec[0]
             src = (hl, ul, vl, zl)
         gh, gu, gv = src[0].copy(), src[1].copy(), src[2].copy()
-        for k in ("wall", "transmissive", "stage", "discharge"):
+        for k in ("wall", "transmissive", "stage"):
             sel = missing & (kind == k)
             if sel.any():
                 a, b, c = _ghost(src[0], src[1], src[2], src[3], k, spec[1], inward, g)
@@ -118,6 +124,18 @@ def axis_fluxes(h, qn, qt, z, open_, order, h_dry, g, lo: BoundarySpec, hi: Boun
     fh, fn_lo, fn_hi, ft = _hll(hl, ul, vl, zl, hr, ur, vr, zr, g)
     fn_lo = fn_lo - g * cl
     fn_hi = fn_hi - g * cr
+    if lo[0] == "discharge":  # the mass flux is imposed exactly
+        edge = ~has_lo[:, 0]
+        fn = _discharge_flux(hr[:, 0], lo[1], g)
+        fh[:, 0] = np.where(edge, dt(lo[1]), fh[:, 0])
+        fn_hi[:, 0] = np.where(edge, fn - g * cr[:, 0], fn_hi[:, 0])
+        ft[:, 0] = np.where(edge, 0, ft[:, 0])
+    if hi[0] == "discharge":
+        edge = ~has_hi[:, -1]
+        fn = _discharge_flux(hl[:, -1], hi[1], g)
+        fh[:, -1] = np.where(edge, -dt(hi[1]), fh[:, -1])
+        fn_lo[:, -1] = np.where(edge, fn - g * cl[:, -1], fn_lo[:, -1])
+        ft[:, -1] = np.where(edge, 0, ft[:, -1])
     hc_lo, hc_hi = pad(h), padr(h)
     skip = (~has_lo & ~has_hi) | (has_lo & has_hi & (hc_lo <= 0) & (hc_hi <= 0))
     return tuple(np.where(skip, 0, a).astype(h.dtype) for a in (fh, fn_lo, fn_hi, ft))
@@ -138,6 +156,7 @@ class ReferenceSolver:
         self.n = model.manning_n.numpy().reshape(shape)
         self.open = model.solid.numpy().reshape(shape) == 0
         self.g = self.dt(model.g)
+        self.lowest_bed = lowest_edge_bed(model)
         self.h_dry = self.dt(model.h_dry)
         rain = self.c.rain_rate
         self.rain = None if rain is None else (np.asarray(rain, np.float64) * self.open).astype(self.dt)
@@ -148,24 +167,19 @@ class ReferenceSolver:
             self.src_cells = np.bincount(self.soc[self.soc >= 0], minlength=len(self.c.source_discharge)).astype(np.float64)
 
     def _edge(self, edge, t):
-        m = self.m
-        kind = m.boundary_kinds[edge]
-        if kind == "stage":
-            return kind, self.c.boundary_series[edge](t) - m.z_ref
-        if kind == "discharge":
-            length = m.ny * m.dy if edge in ("west", "east") else m.nx * m.dx
-            return kind, self.c.boundary_series[edge](t) / length
-        return kind, 0.0
+        return self.m.boundary_kinds[edge], edge_value(self.m, self.c, edge, t)
 
-    def stable_dt(self, h, hu, hv) -> float:
+    def stable_dt(self, h, hu, hv, t: float = 0.0) -> float:
+        """As FloodSolver.stable_dt, at time t [s]."""
         m = self.m
         wet = (h > self.h_dry) & self.open
-        if not wet.any():
-            return float("inf")
-        hw = h[wet]
-        c = np.sqrt(self.g * hw)
-        rate = (np.abs(hu[wet] / hw) + c) / self.dt(m.dx) + (np.abs(hv[wet] / hw) + c) / self.dt(m.dy)
-        return m.cfl / float(rate.max())
+        rate = edge_wave_rate(m, self.c, t, self.lowest_bed)
+        if wet.any():
+            hw = h[wet]
+            c = np.sqrt(self.g * hw)
+            cells = (np.abs(hu[wet] / hw) + c) / self.dt(m.dx) + (np.abs(hv[wet] / hw) + c) / self.dt(m.dy)
+            rate = max(rate, float(cells.max()))
+        return m.cfl / rate if rate > 0 else float("inf")
 
     def _stage(self, h, hu, hv, base, t, dt, w):
         m, T = self.m, self.dt

@@ -9,9 +9,15 @@ import numpy as np
 import warp as wp
 
 from physics.swe.kernels import BOUNDARY_CODES, TILE_SIZE, kernels_for
-from physics.swe.model import Control, Model, State, _cell_name
+from physics.swe.model import Control, Model, State, _cell_name, edge_value, edge_wave_rate, lowest_edge_bed
 from twin.errors import InputError, SimulationError
 from twin.scene import EDGES
+
+
+MIN_TILES_TO_SKIP = 16
+"""Grids of fewer tiles compute every tile (choosing would cost more than it saves)."""
+MIN_TILES_PER_THREAD = 32
+"""A launch is split over CPU threads only when each gets at least this many tiles."""
 
 
 class FloodSolver:
@@ -76,6 +82,8 @@ class FloodSolver:
         self._set_tiles(self._all_tiles)
         self._previous_active = self._all_tiles
         self._last_pair = None
+        self._lowest_bed = lowest_edge_bed(model)
+        self._t_end = 0.0
         self.volume_from_sources = 0.0
         self._control = None
         self.set_control(control or Control())
@@ -131,7 +139,7 @@ class FloodSolver:
         pair = (id(state_out), id(state_in))
         ping_pong = self._last_pair is not None and pair == self._last_pair[::-1]
         self._last_pair = pair
-        if not self.skip_dry_tiles:
+        if not self.skip_dry_tiles or self._all_tiles.size < MIN_TILES_TO_SKIP:
             return
         if ping_pong:
             self._wet_tiles.zero_()
@@ -168,7 +176,7 @@ class FloodSolver:
         """Launch ``kernel`` over the active tiles, ``per_tile`` threads each; ``inputs``
         maps a tile-list array to the kernel's inputs. Split across CPU threads."""
         m = self.model
-        if self._pool is None or self._n_active < 2 * self.threads:
+        if self._pool is None or self._n_active < MIN_TILES_PER_THREAD * self.threads:
             wp.launch(kernel, dim=self._n_active * per_tile, inputs=inputs(self._tiles), outputs=outputs, device=m.device)
             return
         jobs = [self._pool.submit(wp.launch, kernel, dim=n * per_tile, inputs=inputs(part), outputs=outputs, device=m.device)
@@ -180,16 +188,7 @@ class FloodSolver:
         return self.model.solid.numpy().reshape(self.model.shape).astype(bool)
 
     def _edge_value(self, edge: str, t: float) -> float:
-        """Kernel argument of an edge at time t: stage relative to z_ref [m] or
-        discharge per unit width [m^2/s]."""
-        m = self.model
-        kind = m.boundary_kinds[edge]
-        if kind == "stage":
-            return self._control.boundary_series[edge](t) - m.z_ref
-        if kind == "discharge":
-            length = m.ny * m.dy if edge in ("west", "east") else m.nx * m.dx
-            return self._control.boundary_series[edge](t) / length
-        return 0.0
+        return edge_value(self.model, self._control, edge, t)
 
     def _set_sources(self, t: float) -> tuple[float, float]:
         """Upload inflow rates at time t; return (rain scale, source volume rate [m^3/s])."""
@@ -203,8 +202,10 @@ class FloodSolver:
         return scale, rate
 
     # -- time step -------------------------------------------------------------------
-    def stable_dt(self, state: State) -> float:
-        """Largest dt [s] the CFL condition allows (inf when all is dry); checks the state.
+    def stable_dt(self, state: State, t: float | None = None) -> float:
+        """Largest dt [s] the CFL condition allows from time t [s] (default: the end of
+        the last step), counting what stage and discharge edges can send in (inf when
+        all is dry and nothing comes in); checks the state.
 
         Raises:
             SimulationError: a non-finite or negative value, naming the cell.
@@ -221,7 +222,8 @@ class FloodSolver:
             j, i = divmod(bad, m.nx)
             x, y = m.x0 + (i + 0.5) * m.dx, m.y0 + (j + 0.5) * m.dy
             raise SimulationError(f"{_cell_name(bad, m.nx)} at x={x:.2f} m, y={y:.2f} m: depth {h}, hu {hu}, hv {hv} (not finite or negative)")
-        rate = float(self._max_rate.numpy()[0])
+        t = self._t_end if t is None else t
+        rate = max(float(self._max_rate.numpy()[0]), edge_wave_rate(m, self._control, t, self._lowest_bed))
         return m.cfl / rate if rate > 0 else float("inf")
 
     def _fluxes(self, s: State, t: float) -> None:
@@ -270,6 +272,7 @@ class FloodSolver:
             self._stage_update(state_in, state_in, mid, t, dt, 0.0, 0.5)
             self._fluxes(mid, t + dt)
             self._stage_update(mid, state_in, state_out, t + dt, dt, 0.5, 0.5)
+        self._t_end = t + dt
         if self._infiltration is not None:
             wp.copy(state_out.infiltrated, state_in.infiltrated)
             wp.launch(self.k.apply_infiltration, dim=self.model.nx * self.model.ny,
