@@ -309,7 +309,7 @@ def test_describe_kinds(tmp_path):
     s = describe(scene)
     assert (s["kind"], s["crs"], s["shape"], s["buildings"]) == ("twin-scene", "EPSG:32756", (2, 3), 0)
     assert "twin-scene" in format_description(s)
-    with pytest.raises(InputError, match=r"x\.tif: not a kind of file twin reads"):
+    with pytest.raises(InputError, match=r"x\.xyz: not a kind of file twin reads"):
         (tmp_path / "x.xyz").write_bytes(b"II*\0")
         describe(tmp_path / "x.xyz")
     with pytest.raises(InputError, match=r"gone\.asc: no such file"):

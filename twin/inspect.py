@@ -21,7 +21,8 @@ from twin.scene import Heightfield, load_scene
 
 __all__ = ["describe", "format_description"]
 
-SUPPORTED = ".asc, .zip (holding an .asc), .prj, .csv, .twin, .zarr (directory)"
+SUPPORTED = (".asc, .zip (holding an .asc or an .hgt), .tif, .tiff, .hgt, .hgt.zip, .osm, .osm.gz, .osm.bz2, .pbf, "
+             ".json (CityJSON), .jsonl (CityJSONSeq), .prj, .csv, .twin, .zarr (directory)")
 
 
 def _heights(h: Heightfield) -> dict[str, Any]:
@@ -129,15 +130,110 @@ def _describe_zarr(path: Path) -> dict[str, Any]:
         }
 
 
+def _describe_osm(path: Path) -> dict[str, Any]:
+    from twin.io.osm import read_osm
+
+    data = read_osm(path)
+    c = dict(data.counts)
+    return {
+        "kind": "osm-pbf" if path.name.lower().endswith(".pbf") else "osm-xml",
+        "crs": data.crs,
+        "source_crs": "EPSG:4326",
+        "bounds": data.bounds,
+        "extent": data.extent,
+        "buildings": c.pop("buildings"),
+        "building_parts": c.pop("building_parts"),
+        "roads": c.pop("roads"),
+        "land_use_areas": c.pop("land_use_areas"),
+        "vertices": c.pop("vertices"),
+        "references_missing": c["missing_node_refs"] + c["missing_members"],
+        "counts": c,
+    }
+
+
+def _describe_cityjson(path: Path) -> dict[str, Any]:
+    from twin.io.cityjson import read_cityjson
+
+    city = read_cityjson(path)
+    c = dict(city.counts)
+    types = {k.split(":", 1)[1]: c.pop(k) for k in sorted(k for k in list(c) if k.startswith("type:"))}
+    return {
+        "kind": "cityjsonseq" if path.name.lower().endswith(".jsonl") else "cityjson",
+        "version": city.version,
+        "crs": city.crs,
+        "source_crs": city.source_crs,
+        "extent": city.extent,
+        "elevation_range": city.z_range,
+        "buildings": c.pop("buildings"),
+        "building_parts": c.pop("building_parts"),
+        "roads": c.pop("roads"),
+        "land_use_areas": c.pop("land_use_areas"),
+        "vertices": c.pop("vertices"),
+        "references_missing": c["orphan_parts"],
+        "city_objects": types,
+        "counts": c,
+    }
+
+
+def _describe_dem(path: Path) -> dict[str, Any]:
+    from twin.io.crs import is_geographic, utm_crs
+    from twin.io.dem import native_resolution, read_raster
+
+    r = read_raster(path)
+    d: dict[str, Any] = {"kind": r.kind}
+    if "!" in r.source:
+        d["member"] = r.source.split("!", 1)[1]
+    d.update(crs=r.crs, extent=r.heights.extent)
+    d.update(_heights(r.heights))
+    d["voids_filled"] = d.pop("nodata_cells")
+    if is_geographic(r.crs):
+        xmin, ymin, xmax, ymax = r.heights.extent
+        d["metric_crs"] = utm_crs(0.5 * (xmin + xmax), 0.5 * (ymin + ymax))
+    d["cellsize_m"] = native_resolution(r.heights, r.crs)
+    return d
+
+
+def _describe_zip(path: Path) -> dict[str, Any]:
+    from twin.io.dem import dem_kind
+
+    return _describe_dem(path) if dem_kind(path) == "srtm-hgt" else _describe_grid(path)
+
+
+def _reader(path: Path):
+    """The describe function for ``path`` from its name, or None."""
+    name = path.name.lower()
+    if name.endswith((".osm", ".osm.gz", ".osm.bz2", ".pbf")):
+        return _describe_osm
+    if name.endswith((".json", ".jsonl")):
+        return _describe_cityjson
+    if name.endswith((".tif", ".tiff", ".hgt")):
+        return _describe_dem
+    return {
+        ".asc": _describe_grid,
+        ".zip": _describe_zip,
+        ".prj": _describe_prj,
+        ".csv": _describe_csv,
+        ".twin": _describe_scene,
+        ".zarr": _describe_zarr,
+    }.get(path.suffix.lower())
+
+
 def describe(path: str | Path) -> dict[str, Any]:
     """What twin reads from ``path``.
 
     Returns:
         A dict with "path" and "kind" ("esri-ascii-grid", "esri-ascii-grid (zip)",
-        "projection", "polygon", "points", "twin-scene", "zarr-result") and, as
-        the kind has them: "crs" ("EPSG:n" or None), "extent" (xmin, ymin, xmax,
-        ymax) [CRS units], "shape" (ny, nx), "cellsize" (dx, dy), "nodata_cells",
-        "elevation_range" (min, max) [m], "vertices", "points", "variables", ...
+        "geotiff", "srtm-hgt", "srtm-hgt (zip)", "osm-xml", "osm-pbf",
+        "cityjson", "cityjsonseq", "projection", "polygon", "points",
+        "twin-scene", "zarr-result") and, as the kind has them: "crs" ("EPSG:n"
+        or None; for OSM and geographic CityJSON the UTM zone twin would use),
+        "source_crs", "extent" (xmin, ymin, xmax, ymax) [CRS units], "shape"
+        (ny, nx), "cellsize" (dx, dy), "nodata_cells" or "voids_filled",
+        "elevation_range" (min, max) [m], "buildings", "building_parts",
+        "roads", "land_use_areas", "vertices", "references_missing" (OSM node
+        references and relation members not in the file; CityJSON parts whose
+        parent is missing), "counts" (the importer's own), "points",
+        "variables", ...
 
     Raises:
         InputError: a missing file, an extension twin does not read, or any
@@ -147,17 +243,10 @@ def describe(path: str | Path) -> dict[str, Any]:
     suffix = path.suffix.lower()
     if not path.exists():
         raise InputError(path, "", "no such file")
-    readers = {
-        ".asc": _describe_grid,
-        ".zip": _describe_grid,
-        ".prj": _describe_prj,
-        ".csv": _describe_csv,
-        ".twin": _describe_scene,
-        ".zarr": _describe_zarr,
-    }
-    if suffix not in readers or (suffix == ".zarr") != path.is_dir():
+    reader = _reader(path)
+    if reader is None or (suffix == ".zarr") != path.is_dir():
         raise InputError(path, "", f"not a kind of file twin reads (it reads {SUPPORTED})")
-    return {"path": str(path), **readers[suffix](path)}
+    return {"path": str(path), **reader(path)}
 
 
 _LABELS = {
@@ -169,12 +258,22 @@ _LABELS = {
     "nodata_cells": "nodata cells",
     "elevation_range": "elevation [m]",
     "friction_zones": "friction zones",
+    "source_crs": "source crs",
+    "building_parts": "building parts",
+    "land_use_areas": "land-use areas",
+    "references_missing": "references missing",
+    "voids_filled": "voids filled",
+    "metric_crs": "metric crs",
+    "cellsize_m": "cellsize [m]",
+    "city_objects": "city objects",
 }
 
 
 def _fmt(key: str, v: Any) -> str:
     if key == "shape":
         return f"{v[0]} rows x {v[1]} columns"
+    if key == "bounds":
+        return f"lon {v[0]:.7g} .. {v[2]:.7g}, lat {v[1]:.7g} .. {v[3]:.7g}"
     if key in ("extent", "terrain_extent"):
         return f"x {v[0]:.10g} .. {v[2]:.10g}, y {v[1]:.10g} .. {v[3]:.10g}"
     if key == "elevation_range":

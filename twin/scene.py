@@ -29,7 +29,9 @@ __all__ = [
     "Inflow",
     "Probe",
     "Rain",
+    "Road",
     "Scene",
+    "SurfaceMesh",
     "TimeSeries",
     "load_scene",
     "save_scene",
@@ -120,18 +122,54 @@ class Heightfield:
 
 
 @dataclass
+class SurfaceMesh:
+    """Triangulated 3-D surfaces of one object (a CityJSON LoD1/LoD2 building).
+
+    Attributes:
+        vertices: [m, scene CRS; z is elevation], shape (n, 3) float64.
+        triangles: vertex indices, shape (m, 3) int32, wound as the source's faces
+            (counter-clockwise seen from outside in a valid CityJSON solid).
+        surface: what each triangle is, shape (m,) int8: ``GROUND``, ``WALL``,
+            ``ROOF`` or ``OTHER``.
+    """
+
+    GROUND = 0
+    WALL = 1
+    ROOF = 2
+    OTHER = 3
+    NAMES = ("ground", "wall", "roof", "other")
+
+    vertices: np.ndarray
+    triangles: np.ndarray
+    surface: np.ndarray
+
+
+@dataclass
 class Building:
     """A building footprint, extruded.
 
     Attributes:
         footprint: polygon vertices [m, scene CRS], shape (n, 2); closed or not.
-        height: height above the ground [m].
+        height: height of the top above the ground [m].
         name: identifier (e.g. the source file's stem or an OSM id).
+        base: elevation of the ground under the building [m] (the lowest ground
+            under the footprint), or None when not draped on a terrain yet.
+        min_height: height of the underside above the base [m] (> 0 for a part
+            that floats: a bridge between towers, a tower's upper section).
+        kind: what the source calls it (OSM ``building=*`` value, CityJSON type).
+        holes: inner rings (courtyards) [m, scene CRS], each shape (k, 2).
+        mesh: the source's 3-D surfaces (roof, wall, ground), or None for a
+            plain extrusion of the footprint.
     """
 
     footprint: np.ndarray
     height: float
     name: str = ""
+    base: float | None = None
+    min_height: float = 0.0
+    kind: str = ""
+    holes: list[np.ndarray] = field(default_factory=list)
+    mesh: SurfaceMesh | None = None
 
 
 @dataclass
@@ -147,6 +185,27 @@ class FrictionZone:
     polygon: np.ndarray
     manning_n: float
     name: str = ""
+
+
+@dataclass
+class Road:
+    """A road centreline; roads that share a vertex id meet there (the road graph).
+
+    Attributes:
+        points: vertices [m, scene CRS], shape (n, 2), n >= 2.
+        nodes: id of each vertex, shape (n,) int64 (OSM node ids).
+        kind: the road class (OSM ``highway=*``, e.g. "residential").
+        width: estimated width of the paved surface [m].
+        name: the street name, or "".
+        ident: the source's id (e.g. "w123").
+    """
+
+    points: np.ndarray
+    nodes: np.ndarray
+    kind: str
+    width: float
+    name: str = ""
+    ident: str = ""
 
 
 @dataclass
@@ -228,6 +287,9 @@ class Scene:
         default_manning: Manning's n outside every friction zone [s m^-1/3].
         rain: optional rain (and infiltration).
         boundaries: edge name ("west", "east", "south", "north") -> Boundary.
+        roads: road centrelines (the road graph), for renderers and USD.
+        building_parts: 3-D detail of buildings (OSM ``building:part``) for
+            renderers and USD; solvers use ``buildings`` only.
     """
 
     name: str
@@ -242,6 +304,8 @@ class Scene:
     rain: Rain | None = None
     probes: list[Probe] = field(default_factory=list)
     boundaries: dict[str, Boundary] = field(default_factory=lambda: {e: Boundary() for e in EDGES})
+    roads: list[Road] = field(default_factory=list)
+    building_parts: list[Building] = field(default_factory=list)
 
     def __post_init__(self):
         for edge in EDGES:
@@ -283,7 +347,7 @@ def _encode(obj):
     return obj
 
 
-_TYPES = {c.__name__: c for c in (TimeSeries, Building, FrictionZone, Inflow, Rain, Boundary, Probe)}
+_TYPES = {c.__name__: c for c in (TimeSeries, Building, FrictionZone, Inflow, Rain, Boundary, Probe, Road, SurfaceMesh)}
 
 
 def _decode(obj):

@@ -1,17 +1,36 @@
-"""Importers: real-world files (DEMs, projections, polygons, points) into twin's types."""
+"""Importers: real-world files (DEMs, projections, polygons, points, OSM, CityJSON) into twin's types."""
 
 from __future__ import annotations
 
+from twin.io.cityjson import CityData, ground_terrain, read_cityjson
+from twin.io.crs import metric_crs, utm_crs
 from twin.io.csv_geometry import read_points, read_polygon
+from twin.io.dem import Dem, Raster, drape, fill_sinks, read_dem, read_raster
 from twin.io.esri_ascii import EsriAsciiHeader, read_esri_ascii, read_esri_ascii_header
+from twin.io.osm import OsmData, RoadGraph, read_osm, road_graph
 from twin.io.prj import crs_from_prj, crs_from_prj_text
 
 __all__ = [
+    "CityData",
+    "Dem",
     "EsriAsciiHeader",
+    "OsmData",
+    "Raster",
+    "RoadGraph",
     "crs_from_prj",
     "crs_from_prj_text",
+    "drape",
+    "fill_sinks",
+    "ground_terrain",
+    "metric_crs",
+    "read_cityjson",
+    "read_dem",
     "read_esri_ascii",
     "read_esri_ascii_header",
+    "read_osm",
     "read_points",
     "read_polygon",
+    "read_raster",
+    "road_graph",
+    "utm_crs",
 ]
