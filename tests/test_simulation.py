@@ -256,3 +256,16 @@ def test_fixed_dt_beyond_cfl_is_refused(tmp_path):
     run.fixed_dt = 0.05
     summary = run_flood(run, tmp_path / "ok", parameters=params, progress=False)
     assert summary["steps"] == pytest.approx(120 / 0.05, abs=30)  # plus the steps cut short at probe/output times
+
+
+def test_courtyards_stay_open_and_floating_parts_do_not_block():
+    from twin.raster import rasterise
+    from twin.scene import Building, Heightfield, Scene
+
+    square = np.array([[0, 0], [20, 0], [20, 20], [0, 20]], float)
+    court = np.array([[6, 6], [14, 6], [14, 14], [6, 14]], float)
+    scene = Scene("courtyard", "EPSG:32756", (0.0, 0.0), (0.0, 0.0, 40.0, 20.0), Heightfield(np.zeros((20, 40)), 0.0, 0.0, 1.0, 1.0),
+                  buildings=[Building(square, 5.0, "block", holes=[court]), Building(square + [20, 0], 5.0, "bridge", min_height=3.0)])
+    fg = rasterise(scene, 1.0)
+    assert fg.bed[10, 10] == 0.0 and fg.bed[2, 2] == 5.0  # the courtyard is ground, the ring is raised
+    assert not fg.building[:, 20:].any()  # the floating part leaves the ground open

@@ -138,6 +138,8 @@ def rasterise(scene: Scene, resolution: float, *, buildings: str = "raise") -> F
     Args:
         buildings: "raise" lifts the bed by each building's height inside its
             footprint; "wall" cuts the footprint out as solid (reflective) cells.
+            Courtyards (``Building.holes``) stay open; parts with ``min_height > 0``
+            (they float above the ground) do not block the water.
     """
     if buildings not in ("raise", "wall"):
         raise InputError("buildings", "", f"expected 'raise' or 'wall', got {buildings!r}")
@@ -148,7 +150,11 @@ def rasterise(scene: Scene, resolution: float, *, buildings: str = "raise") -> F
     building = np.zeros(grid.shape, bool)
     bed = ground.copy()
     for b in scene.buildings:
+        if b.min_height > 0:  # a part that floats above the ground: water passes under it
+            continue
         inside = grid.polygon_mask(b.footprint)
+        for hole in b.holes:  # courtyards stay open ground
+            inside &= ~grid.polygon_mask(hole)
         building |= inside
         if buildings == "raise":
             bed[inside] = ground[inside] + b.height
