@@ -343,23 +343,30 @@ def kernels_for(real) -> SimpleNamespace:
     @wp.kernel(module="unique")
     def compute_wave_speed(
         h: wp.array(dtype=real), hu: wp.array(dtype=real), hv: wp.array(dtype=real),
-        solid: wp.array(dtype=wp.uint8), dx: real, dy: real, h_dry: real, g: real,
+        solid: wp.array(dtype=wp.uint8), tiles: wp.array(dtype=wp.int32), ntx: int, nx: int, ny: int,
+        dx: real, dy: real, h_dry: real, g: real, slot: int,
         max_rate: wp.array(dtype=real), first_bad: wp.array(dtype=wp.int32),
     ):
-        """max over cells of (|u|+c)/dx + (|v|+c)/dy [1/s]; the first cell with a
-        non-finite or negative value goes to ``first_bad`` (atomic min)."""
-        k = wp.tid()
+        """max over the cells of the tiles of (|u|+c)/dx + (|v|+c)/dy [1/s] into
+        ``max_rate[slot]``; the first cell with a non-finite or negative value goes to
+        ``first_bad[slot]`` (atomic min). One slot per concurrent launch."""
+        i0, j0, local = tile_origin(wp.tid(), TILE * TILE, tiles, ntx)
+        i = i0 + local % TILE
+        j = j0 + local / TILE
+        if i >= nx or j >= ny:
+            return
+        k = j * nx + i
         hk = h[k]
         qx = hu[k]
         qy = hv[k]
         if not (wp.isfinite(hk) and wp.isfinite(qx) and wp.isfinite(qy)) or hk < zero:
-            wp.atomic_min(first_bad, 0, k)
+            wp.atomic_min(first_bad, slot, k)
             return
         if hk <= h_dry or solid[k] != wp.uint8(0):
             return
         c = wp.sqrt(g * hk)
         rate = (wp.abs(qx / hk) + c) / dx + (wp.abs(qy / hk) + c) / dy
-        wp.atomic_max(max_rate, 0, rate)
+        wp.atomic_max(max_rate, slot, rate)
 
     @wp.kernel(module="unique")
     def accumulate_boundary_inflow(
@@ -384,12 +391,18 @@ def kernels_for(real) -> SimpleNamespace:
                 wp.atomic_add(inflow, 3, -wp.float64(fyh[ny * nx + i] * dx * weight_dt))
 
     @wp.kernel(module="unique")
-    def mark_wet_tiles(h: wp.array(dtype=real), nx: int, ntx: int, wet: wp.array(dtype=wp.uint8)):
-        """wet[tile] = 1 for every tile holding a cell with water."""
-        k = wp.tid()
-        if h[k] > zero:
-            j = k / nx
-            wet[(j / TILE) * ntx + (k - j * nx) / TILE] = wp.uint8(1)
+    def mark_wet_tiles(
+        h: wp.array(dtype=real), tiles: wp.array(dtype=wp.int32), ntx: int, nx: int, ny: int, wet: wp.array(dtype=wp.uint8),
+    ):
+        """wet[tile] = 1 for every tile of the list holding a cell with water."""
+        t = wp.tid()
+        i0, j0, local = tile_origin(t, TILE * TILE, tiles, ntx)
+        i = i0 + local % TILE
+        j = j0 + local / TILE
+        if i >= nx or j >= ny:
+            return
+        if h[j * nx + i] > zero:
+            wet[tiles[t / (TILE * TILE)]] = wp.uint8(1)
 
     @wp.kernel(module="unique")
     def apply_infiltration(
@@ -405,11 +418,17 @@ def kernels_for(real) -> SimpleNamespace:
     @wp.kernel(module="unique")
     def track_maxima(
         h: wp.array(dtype=real), hu: wp.array(dtype=real), hv: wp.array(dtype=real),
-        t: wp.float64, h_dry: real,
+        t: wp.float64, h_dry: real, tiles: wp.array(dtype=wp.int32), ntx: int, nx: int, ny: int,
         max_depth: wp.array(dtype=real), max_speed: wp.array(dtype=real), time_of_max_depth: wp.array(dtype=wp.float64),
     ):
-        """Running maxima of depth [m] and speed [m/s], and when the depth peaked [s]."""
-        k = wp.tid()
+        """Running maxima of depth [m] and speed [m/s], and when the depth peaked [s],
+        over the cells of the tiles (the others are dry)."""
+        i0, j0, local = tile_origin(wp.tid(), TILE * TILE, tiles, ntx)
+        i = i0 + local % TILE
+        j = j0 + local / TILE
+        if i >= nx or j >= ny:
+            return
+        k = j * nx + i
         hk = h[k]
         if hk > max_depth[k]:
             max_depth[k] = hk

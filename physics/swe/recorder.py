@@ -57,9 +57,7 @@ class FloodRecorder:
 
     def update(self, state: State, t: float) -> None:
         """Fold the state at time t [s] into the running maxima."""
-        m = self.model
-        wp.launch(self.solver.k.track_maxima, dim=m.nx * m.ny, inputs=[state.h, state.hu, state.hv, t, m.h_dry],
-                  outputs=[self.max_depth, self.max_speed, self.time_of_max_depth], device=m.device)
+        self.solver.track_maxima(state, t, self.max_depth, self.max_speed, self.time_of_max_depth)
 
     def sample_probes(self, state: State, t: float) -> None:
         """Append depth and discharges at the probe cells at time t [s]."""

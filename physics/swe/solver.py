@@ -62,8 +62,8 @@ class FloodSolver:
         self._v = wp.zeros(n, dtype=real, device=dev)
         self._fx = [wp.zeros(nfx, dtype=real, device=dev) for _ in range(4)]
         self._fy = [wp.zeros(nfy, dtype=real, device=dev) for _ in range(4)]
-        self._max_rate = wp.zeros(1, dtype=real, device=dev)
-        self._first_bad = wp.zeros(1, dtype=wp.int32, device=dev)
+        self._max_rate = wp.zeros(self.threads, dtype=real, device=dev)
+        self._first_bad = wp.zeros(self.threads, dtype=wp.int32, device=dev)
         self._inflow = wp.zeros(4, dtype=wp.float64, device=dev)
         self._empty_real = wp.zeros(0, dtype=real, device=dev)
         self._empty_int = wp.zeros(0, dtype=wp.int32, device=dev)
@@ -142,9 +142,9 @@ class FloodSolver:
         if not self.skip_dry_tiles or self._all_tiles.size < MIN_TILES_TO_SKIP:
             return
         if ping_pong:
-            self._wet_tiles.zero_()
-            wp.launch(self.k.mark_wet_tiles, dim=m.nx * m.ny, inputs=[state_in.h, m.nx, self._ntx],
-                      outputs=[self._wet_tiles], device=m.device)
+            self._wet_tiles.zero_()  # water can only be in the tiles computed last step
+            self._launch_tiled(self.k.mark_wet_tiles, TILE_SIZE * TILE_SIZE,
+                               lambda tiles, part: [state_in.h, tiles, self._ntx, m.nx, m.ny], [self._wet_tiles])
             wet = self._wet_tiles.numpy().reshape(self._nty, self._ntx).astype(bool) | self._fed_tiles
             grown = np.pad(wet, 1)
             active = np.zeros_like(wet)
@@ -173,14 +173,15 @@ class FloodSolver:
                 part.assign(buf)
 
     def _launch_tiled(self, kernel, per_tile: int, inputs, outputs) -> None:
-        """Launch ``kernel`` over the active tiles, ``per_tile`` threads each; ``inputs``
-        maps a tile-list array to the kernel's inputs. Split across CPU threads."""
+        """Launch ``kernel`` over the tiles to compute, ``per_tile`` threads each;
+        ``inputs(tiles, part)`` gives the kernel's inputs for a tile list and the index
+        of the concurrent launch (for per-launch reduction slots). Split across CPU threads."""
         m = self.model
         if self._pool is None or self._n_active < MIN_TILES_PER_THREAD * self.threads:
-            wp.launch(kernel, dim=self._n_active * per_tile, inputs=inputs(self._tiles), outputs=outputs, device=m.device)
+            wp.launch(kernel, dim=self._n_active * per_tile, inputs=inputs(self._tiles, 0), outputs=outputs, device=m.device)
             return
-        jobs = [self._pool.submit(wp.launch, kernel, dim=n * per_tile, inputs=inputs(part), outputs=outputs, device=m.device)
-                for part, n in zip(self._parts, self._part_sizes) if n]
+        jobs = [self._pool.submit(wp.launch, kernel, dim=n * per_tile, inputs=inputs(tiles, part), outputs=outputs, device=m.device)
+                for part, (tiles, n) in enumerate(zip(self._parts, self._part_sizes)) if n]
         for job in jobs:
             job.result()
 
@@ -202,6 +203,14 @@ class FloodSolver:
         return scale, rate
 
     # -- time step -------------------------------------------------------------------
+    def track_maxima(self, state: State, t: float, max_depth: wp.array, max_speed: wp.array, time_of_max: wp.array) -> None:
+        """Fold ``state`` at time t [s] into running maxima arrays (ny*nx,), over the
+        tiles computed last step (the others are dry and unchanged)."""
+        m = self.model
+        self._launch_tiled(self.k.track_maxima, TILE_SIZE * TILE_SIZE,
+                           lambda tiles, part: [state.h, state.hu, state.hv, t, m.h_dry, tiles, self._ntx, m.nx, m.ny],
+                           [max_depth, max_speed, time_of_max])
+
     def stable_dt(self, state: State, t: float | None = None) -> float:
         """Largest dt [s] the CFL condition allows from time t [s] (default: the end of
         the last step), counting what stage and discharge edges can send in (inf when
@@ -213,17 +222,17 @@ class FloodSolver:
         m = self.model
         self._max_rate.zero_()
         self._first_bad.fill_(np.iinfo(np.int32).max)
-        wp.launch(self.k.compute_wave_speed, dim=m.nx * m.ny,
-                  inputs=[state.h, state.hu, state.hv, m.solid, m.dx, m.dy, m.h_dry, m.g],
-                  outputs=[self._max_rate, self._first_bad], device=m.device)
-        bad = int(self._first_bad.numpy()[0])
+        self._launch_tiled(self.k.compute_wave_speed, TILE_SIZE * TILE_SIZE,
+                           lambda tiles, part: [state.h, state.hu, state.hv, m.solid, tiles, self._ntx, m.nx, m.ny,
+                                                m.dx, m.dy, m.h_dry, m.g, part], [self._max_rate, self._first_bad])
+        bad = int(self._first_bad.numpy().min())
         if bad != np.iinfo(np.int32).max:
             h, hu, hv = (a.numpy()[bad] for a in (state.h, state.hu, state.hv))
             j, i = divmod(bad, m.nx)
             x, y = m.x0 + (i + 0.5) * m.dx, m.y0 + (j + 0.5) * m.dy
             raise SimulationError(f"{_cell_name(bad, m.nx)} at x={x:.2f} m, y={y:.2f} m: depth {h}, hu {hu}, hv {hv} (not finite or negative)")
         t = self._t_end if t is None else t
-        rate = max(float(self._max_rate.numpy()[0]), edge_wave_rate(m, self._control, t, self._lowest_bed))
+        rate = max(float(self._max_rate.numpy().max()), edge_wave_rate(m, self._control, t, self._lowest_bed))
         return m.cfl / rate if rate > 0 else float("inf")
 
     def _fluxes(self, s: State, t: float) -> None:
@@ -232,14 +241,14 @@ class FloodSolver:
         code = BOUNDARY_CODES
         cells, faces = TILE_SIZE * TILE_SIZE, (TILE_SIZE + 1) * TILE_SIZE
         self._launch_tiled(self.k.compute_velocities, cells,
-                           lambda tiles: [s.h, s.hu, s.hv, m.h_dry, tiles, self._ntx, m.nx, m.ny], [self._u, self._v])
+                           lambda tiles, part: [s.h, s.hu, s.hv, m.h_dry, tiles, self._ntx, m.nx, m.ny], [self._u, self._v])
         west, east = self._edge_value("west", t), self._edge_value("east", t)
         self._launch_tiled(self.k.compute_x_fluxes, faces,
-                           lambda tiles: [s.h, self._u, self._v, m.bed, m.solid, tiles, self._ntx, m.nx, m.ny, m.order, m.g,
+                           lambda tiles, part: [s.h, self._u, self._v, m.bed, m.solid, tiles, self._ntx, m.nx, m.ny, m.order, m.g,
                                           code[bk["west"]], west, code[bk["east"]], east], self._fx)
         south, north = self._edge_value("south", t), self._edge_value("north", t)
         self._launch_tiled(self.k.compute_y_fluxes, faces,
-                           lambda tiles: [s.h, self._u, self._v, m.bed, m.solid, tiles, self._ntx, m.nx, m.ny, m.order, m.g,
+                           lambda tiles, part: [s.h, self._u, self._v, m.bed, m.solid, tiles, self._ntx, m.nx, m.ny, m.order, m.g,
                                           code[bk["south"]], south, code[bk["north"]], north], self._fy)
 
     def _stage_update(self, s: State, base: State, out: State, t: float, dt: float, base_weight: float, step_weight: float) -> None:
@@ -250,7 +259,7 @@ class FloodSolver:
         weight_dt = dt * step_weight
         self.volume_from_sources += volume_rate * weight_dt
         self._launch_tiled(self.k.update_cells, TILE_SIZE * TILE_SIZE,
-                           lambda tiles: [s.h, s.hu, s.hv, base.h, base.hu, base.hv, *self._fx, *self._fy,
+                           lambda tiles, part: [s.h, s.hu, s.hv, base.h, base.hu, base.hv, *self._fx, *self._fy,
                                           m.solid, m.manning_n, self._rain, scale, self._source_of_cell, self._source_rate,
                                           tiles, self._ntx, m.nx, m.ny, m.dx, m.dy, dt, base_weight, m.h_dry, m.g],
                            [out.h, out.hu, out.hv])
