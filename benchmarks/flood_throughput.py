@@ -128,12 +128,12 @@ def main(argv=None) -> int:
     size = np.dtype(args.dtype).itemsize
     rows = []
     for n in args.grid:
-        warp_steps = max(3, min(200, int(2e8 // (n * n))))
+        warp_steps = max(3, min(100, int(5e7 // (n * n))))
         per_step, bytes_per_cell = time_warp(n, args.dtype, device, warp_steps, args.threads)
         row = {"grid": n, "cells": n * n, "warp_s_per_step": per_step, "warp_cell_updates_per_s": n * n / per_step,
                "device_bytes_per_cell": bytes_per_cell}
         if not args.no_numpy:
-            np_steps = max(1, min(20, int(2e7 // (n * n))))
+            np_steps = max(1, min(10, int(4e6 // (n * n))))
             np_step = time_numpy(n, args.dtype, np_steps)
             row.update(numpy_cell_updates_per_s=n * n / np_step, speedup_vs_numpy=np_step / per_step)
         row["fraction_of_bandwidth"] = row["warp_cell_updates_per_s"] * VALUES_PER_CELL_UPDATE * size / (bandwidth * 1e9)

@@ -269,3 +269,14 @@ def test_courtyards_stay_open_and_floating_parts_do_not_block():
     fg = rasterise(scene, 1.0)
     assert fg.bed[10, 10] == 0.0 and fg.bed[2, 2] == 5.0  # the courtyard is ground, the ring is raised
     assert not fg.building[:, 20:].any()  # the floating part leaves the ground open
+
+
+def test_inflow_over_a_polygon_feeds_its_cells():
+    from twin.raster import rasterise
+    from twin.scene import Heightfield, Inflow, Scene, TimeSeries
+
+    poly = np.array([[2, 2], [8, 2], [8, 5], [2, 5]], float)
+    scene = Scene("p", "EPSG:32756", (0.0, 0.0), (0.0, 0.0, 10.0, 10.0), Heightfield(np.zeros((10, 10)), 0.0, 0.0, 1.0, 1.0),
+                  inflows=[Inflow("culvert", (5.0, 3.5), 0.0, TimeSeries.constant(1.0), polygon=poly)])
+    fg = rasterise(scene, 1.0)
+    assert (fg.source_of_cell == 0).sum() == 18  # centres x 2.5..7.5 (6) by y 2.5..4.5 (3)

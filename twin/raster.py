@@ -164,7 +164,10 @@ def rasterise(scene: Scene, resolution: float, *, buildings: str = "raise") -> F
         manning[grid.polygon_mask(zone.polygon)] = zone.manning_n
     source = np.full(grid.shape, -1, np.int32)
     for k, inflow in enumerate(scene.inflows):
-        source[grid.circle_mask(inflow.center, inflow.radius)] = k
+        cells = grid.circle_mask(inflow.center, inflow.radius) if inflow.polygon is None else grid.polygon_mask(inflow.polygon)
+        if not cells.any():
+            raise InputError("scene " + scene.name, f"inflow {inflow.name!r}", "its polygon covers no cell centre; use a finer grid or a larger polygon")
+        source[cells] = k
     rain_mask = np.zeros(grid.shape, bool)
     if scene.rain is not None:
         rain_mask[:] = True if scene.rain.polygon is None else grid.polygon_mask(scene.rain.polygon)

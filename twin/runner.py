@@ -44,7 +44,7 @@ class FloodRun:
     buildings: str = "raise"
     order: int = 2
     dtype: str = "float32"
-    cfl: float = 0.45
+    cfl: float = 0.5
     h_dry: float = 1e-4
     fixed_dt: float | None = None
 

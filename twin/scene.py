@@ -210,7 +210,7 @@ class Road:
 
 @dataclass
 class Inflow:
-    """Water injected inside a circle (a pipe outlet, a burst main, a culvert).
+    """Water injected inside a circle or a polygon (a pipe outlet, a burst main, a culvert).
 
     Attributes:
         name: identifier.
@@ -218,12 +218,15 @@ class Inflow:
         radius: [m]; the cells whose centres lie inside receive the water, spread
             evenly per unit area.
         discharge: discharge [m^3/s] over time [s].
+        polygon: optional area [m, scene CRS], shape (n, 2); when given, the cells
+            whose centres lie inside it receive the water instead of the circle's.
     """
 
     name: str
     center: tuple[float, float]
     radius: float
     discharge: TimeSeries
+    polygon: np.ndarray | None = None
 
 
 @dataclass

@@ -14,7 +14,7 @@ def flood_problem(
     resolution: float,
     buildings: str = "raise",
     order: int = 2,
-    cfl: float = 0.45,
+    cfl: float = 0.5,
     h_dry: float = 1e-4,
     dtype: str = "float32",
     device: str | None = None,

@@ -86,7 +86,7 @@ class Model:
     solid: wp.array
     boundary_kinds: dict[str, str]
     order: int = 2
-    cfl: float = 0.45
+    cfl: float = 0.5
     h_dry: float = 1e-4
     g: float = GRAVITY
     dtype: str = "float32"
@@ -129,7 +129,7 @@ class Model:
         solid: np.ndarray | None = None,
         boundaries: dict[str, str] | None = None,
         order: int = 2,
-        cfl: float = 0.45,
+        cfl: float = 0.5,
         h_dry: float = 1e-4,
         g: float = GRAVITY,
         dtype: str = "float32",
