@@ -22,6 +22,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/twin run scenes/merewether.py --out out/merewether --pictures
+	$(BIN)/twin render out/merewether --quality cinematic --camera hero --out out/merewether/cinematic.png
+	$(BIN)/twin render out/merewether --quality cinematic --camera street --time 600 --out out/merewether/cinematic_street.png
+	$(BIN)/twin render out/merewether --quality high --camera hero --size 960x540 --frames 48 --fps 12 --out out/merewether/flood.mp4
+	@echo "twin: the demo's results and pictures are in out/merewether/"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
@@ -31,6 +35,8 @@ test-all: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/flood_throughput.py
+	$(BIN)/python benchmarks/import_city.py
+	$(BIN)/python benchmarks/render_frames.py out/merewether
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

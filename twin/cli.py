@@ -1,6 +1,6 @@
 """The ``twin`` command.
 
-    twin run SCENE [--set name=value ...] --out DIR [--device cpu|cuda] [--resume DIR] [--pictures]
+    twin run SCENE [--set name=value ...] --out DIR [--device cpu|cuda] [--resume DIR] [--pictures] [--view]
     twin run SCENE --help
     twin inspect FILE [--json]
     twin render SCENE|RESULT_DIR --out FILE.png|FILE.mp4 [--time T] [--quality draft|high|cinematic] [--camera NAME|FILE.json] [--size WxH]
@@ -35,6 +35,7 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR from its last checkpoint")
     p.add_argument("--pictures", action="store_true", help="also write pictures of the result into DIR")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--view", action="store_true", help="show the running simulation in a window (draft quality, 10 frames/s)")
     p.add_argument("-h", "--help", action="store_true", help="show the scene's parameters and exit")
     return p
 
@@ -62,12 +63,21 @@ def cmd_run(argv: list[str]) -> int:
     params = parameters_of(script, args.scene, args.set)
     run = script.setup(params)
     out.mkdir(parents=True, exist_ok=True)
+    live = None
+    if args.view:
+        from viewer.live import LiveViewer
+
+        live = LiveViewer(run.scene, key=Path(args.scene).stem)  # one-line InputError when there is no display
     try:
         summary = run_flood(run, out, parameters=params, script=args.scene, device=args.device,
-                            resume=args.resume is not None, progress=not args.quiet)
+                            resume=args.resume is not None, progress=not args.quiet, on_step=live)
     except KeyboardInterrupt:
+        if live is not None:
+            live.close()
         print(f"twin: interrupted; the result up to the last output is in {out}/result.zarr (continue with --resume {out})", file=sys.stderr)
         return EXIT_INTERRUPTED
+    if live is not None:
+        live.close(hold=sys.stdin.isatty())  # from a terminal, the window stays until closed (q)
     vb = summary["volume_balance"]
     print(f"twin: {summary['steps']} steps, {summary['simulated_time_s']:.0f} s simulated in {summary['wall_time_s']:.1f} s wall "
           f"on {summary['device']}; volume error {vb['relative_error']:.2e} of the water moved")

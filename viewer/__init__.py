@@ -1,13 +1,20 @@
-"""Pictures of twin results.
+"""Pictures of twin scenes and results: maps, 3D stills and videos, a desktop window, a live view.
 
 Importing :mod:`viewer` is light: matplotlib and pyvista load only when one of
-the functions below is first used.
+the names below is first used.
 
 - :func:`write_flood_pictures` -- all flood pictures of a Result into a folder.
 - :func:`plot_peak_depth`, :func:`plot_froude`, :func:`plot_hydrographs` -- maps
-  and probe series (matplotlib).
-- :func:`render_oblique` -- a 3D oblique view of the peak flood (pyvista).
-- :func:`hillshade`, :func:`froude_number` -- the numbers behind the pictures.
+  and probe series (matplotlib); :func:`hillshade`, :func:`froude_number`.
+- :func:`open_source` -- a Result folder, scene script or scene file to look at.
+- :func:`render_still`, :func:`render_video`, :func:`render_oblique` -- off-screen
+  3D pictures and videos (pyvista) at a quality preset of :data:`QUALITIES`,
+  from a :class:`Camera`.
+- :class:`View3D` -- the 3D view, a sink for frames; :class:`NullViewer` draws nothing.
+- :class:`FloodWindow` -- the desktop window of ``twin view``.
+- :class:`LiveViewer` -- an ``on_step`` callback showing a running simulation.
+- :class:`Site`, :class:`History`, :class:`Frame`, :func:`field_values`,
+  :func:`water_surface`, :func:`sun_shadow` -- the numbers behind the pictures.
 """
 
 from __future__ import annotations
@@ -16,17 +23,46 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from viewer.cameras import Camera
+    from viewer.fields import FIELDS, Frame, History, field_values, water_surface
     from viewer.flood_maps import froude_number, hillshade, plot_froude, plot_hydrographs, plot_peak_depth
     from viewer.flood_report import write_flood_pictures
+    from viewer.geometry import Site, sun_shadow
+    from viewer.live import LiveViewer
     from viewer.oblique import render_oblique
+    from viewer.quality import QUALITIES, Quality
+    from viewer.render import render_still, render_video
+    from viewer.sink import NullViewer, Viewer
+    from viewer.sources import Source, open_source
+    from viewer.view3d import View3D
+    from viewer.window import FloodWindow
 
 _HOMES = {
+    "Camera": "viewer.cameras",
+    "FIELDS": "viewer.fields",
+    "FloodWindow": "viewer.window",
+    "Frame": "viewer.fields",
+    "History": "viewer.fields",
+    "LiveViewer": "viewer.live",
+    "NullViewer": "viewer.sink",
+    "QUALITIES": "viewer.quality",
+    "Quality": "viewer.quality",
+    "Site": "viewer.geometry",
+    "Source": "viewer.sources",
+    "View3D": "viewer.view3d",
+    "Viewer": "viewer.sink",
+    "field_values": "viewer.fields",
     "froude_number": "viewer.flood_maps",
     "hillshade": "viewer.flood_maps",
+    "open_source": "viewer.sources",
     "plot_froude": "viewer.flood_maps",
     "plot_hydrographs": "viewer.flood_maps",
     "plot_peak_depth": "viewer.flood_maps",
     "render_oblique": "viewer.oblique",
+    "render_still": "viewer.render",
+    "render_video": "viewer.render",
+    "sun_shadow": "viewer.geometry",
+    "water_surface": "viewer.fields",
     "write_flood_pictures": "viewer.flood_report",
 }
 

@@ -25,6 +25,7 @@ import xarray as xr
 from twin.errors import InputError
 from viewer.flood_maps import plot_froude, plot_hydrographs, plot_peak_depth
 from viewer.oblique import render_oblique
+from viewer.sources import scene_of
 
 __all__ = ["write_flood_pictures"]
 
@@ -46,12 +47,14 @@ def write_flood_pictures(result: xr.Dataset | str | PathLike, out_dir: str | Pat
         ``{"peak_depth", "oblique", "froude", "hydrographs"}`` -> path of
         ``<name>.png`` in ``out_dir``.
     """
+    scene, key = None, ""
     if isinstance(result, xr.Dataset):
         ds, source = result, "result"
     else:
         if not Path(result).exists():
             raise InputError(result, "", "no such Result store")
         ds, source = xr.open_zarr(result), result
+        scene, key, _ = scene_of(Path(result).parent, ds)
     missing = [name for name in NEEDED if name not in ds.variables]
     if missing:
         raise InputError(source, "", f"not a flood Result, missing {', '.join(missing)}")
@@ -59,7 +62,7 @@ def write_flood_pictures(result: xr.Dataset | str | PathLike, out_dir: str | Pat
     out.mkdir(parents=True, exist_ok=True)
     return {
         "peak_depth": plot_peak_depth(ds, out / "peak_depth.png"),
-        "oblique": render_oblique(ds, out / "oblique.png"),
+        "oblique": render_oblique(ds, out / "oblique.png", scene=scene, key=key),
         "froude": plot_froude(ds, out / "froude.png"),
         "hydrographs": plot_hydrographs(ds, out / "hydrographs.png"),
     }

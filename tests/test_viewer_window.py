@@ -1,0 +1,185 @@
+"""The desktop window of ``twin view``, opened on a virtual X screen (Xvfb) and driven like a user would."""
+
+from __future__ import annotations
+
+import gc
+import os
+import select
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from test_viewer_3d import small_scene
+from test_viewer_flood import make_result
+
+XVFB = Path("/usr/bin/Xvfb")
+
+
+@pytest.fixture(scope="module")
+def display():
+    """A private Xvfb screen (Xvfb picks a free display number); DISPLAY points at it while the tests run."""
+    if not XVFB.exists():
+        pytest.skip(f"{XVFB} is missing (the Makefile installs the Debian package xvfb)")
+    read, write = os.pipe()
+    server = subprocess.Popen([str(XVFB), "-displayfd", str(write), "-screen", "0", "1280x1024x24", "-nolisten", "tcp",
+                               "-noreset"], pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write)
+    try:
+        ready, _, _ = select.select([read], [], [], 20.0)
+        number = os.read(read, 64).decode().strip() if ready else ""
+        if not number:
+            raise RuntimeError("Xvfb did not start")
+        before = os.environ.get("DISPLAY")
+        os.environ["DISPLAY"] = f":{number}"
+        yield os.environ["DISPLAY"]
+    finally:
+        os.close(read)
+        gc.collect()  # close the windows' X connections before the server goes
+        server.kill()
+        server.wait()
+        if "before" in locals():
+            if before is None:
+                os.environ.pop("DISPLAY", None)
+            else:
+                os.environ["DISPLAY"] = before
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    from viewer.fields import History
+    from viewer.geometry import Site
+    from viewer.sources import Source
+
+    ds = make_result(nx=40, ny=30, nt=5, nk=50)
+    return Source(tmp_path_factory.mktemp("view"), Site.from_result(ds), History.from_result(ds), ds)
+
+
+def click(window, px: int, py: int) -> None:
+    """A left click (press and release in place) at window pixel (px, py) through the VTK interactor."""
+    interactor = window.plotter.iren.interactor
+    interactor.SetEventInformation(px, py)
+    interactor.InvokeEvent("LeftButtonPressEvent")
+    interactor.InvokeEvent("LeftButtonReleaseEvent")
+
+
+def test_window_timeline_fields_and_probe(display, source, tmp_path):
+    from viewer.window import FloodWindow
+
+    window = FloodWindow(source, quality="draft", size=(640, 480))
+    try:
+        window.open()
+        assert window.plotter.render_window.GetClassName() == "vtkXOpenGLRenderWindow"
+        assert not window.plotter.render_window.GetOffScreenRendering()
+        history = source.history
+        t0, t1 = history.span
+        assert window.t == t1  # opens at the end of the run
+
+        # the timeline: move the slider as a drag would
+        slider = window._slider
+        slider.GetRepresentation().SetValue(150.0)
+        slider.InvokeEvent("InteractionEvent")
+        assert window.t == pytest.approx(150.0)
+        expected = history.frame(150.0)
+        z = window.view.actors.lift(np.maximum(expected.depth, 0.03) + source.site.bed)
+        wet = (expected.depth > 0.01) & ~source.site.building  # drawn: deeper than 1 cm, not on roofs
+        np.testing.assert_allclose(window.view.actors.water.points[:, 2].reshape(z.shape)[wet], z[wet], rtol=1e-5)
+        window.step(1)
+        assert window.t == pytest.approx(history.times[2])
+        window.step(-1)
+        assert window.t == pytest.approx(history.times[1])
+
+        # play at the speed on the speed slider
+        window._play_button.GetRepresentation().SetState(1)
+        window._play_button.InvokeEvent("StateChangedEvent")
+        assert window.playing
+        window._speed.GetRepresentation().SetValue(40.0)
+        window._speed.InvokeEvent("InteractionEvent")
+        window.advance(0.5)
+        assert window.t == pytest.approx(history.times[1] + 20.0)
+        window.toggle()
+        assert not window.playing and window._play_button.GetRepresentation().GetState() == 0
+
+        # the field selector
+        button = window._field_buttons["froude"]
+        button.GetRepresentation().SetState(1)
+        button.InvokeEvent("StateChangedEvent")
+        assert window.view.field == "froude"
+        assert [b.GetRepresentation().GetState() for b in window._field_buttons.values()] == [0, 0, 1, 0]
+        assert window.view.subtitle.GetInput().strip().startswith("Froude number")
+
+        # click the downstream probe: its own series comes up in the chart
+        window.set_time(400.0)
+        j, i = source.site.cell_of(*source.site.probe_xy[1])
+        level = source.site.bed[j, i] + history.frame(400.0).depth[j, i]  # the water surface is what is clicked
+        px, py = window.display_position(*source.site.probe_xy[1], level)
+        click(window, px, py)
+        picked = window.picked
+        assert picked is not None and picked["name"] == "P2 downstream"
+        np.testing.assert_allclose(picked["depth"], source.result["probe_depth"].values[1], rtol=1e-6)
+        assert window._chart.visible and window._chart.title.startswith("P2 downstream")
+        # a drag is not a click
+        window.picked = None
+        interactor = window.plotter.iren.interactor
+        interactor.SetEventInformation(px, py)
+        interactor.InvokeEvent("LeftButtonPressEvent")
+        interactor.SetEventInformation(px + 40, py + 10)
+        interactor.InvokeEvent("LeftButtonReleaseEvent")
+        assert window.picked is None
+        # a click elsewhere: the snapshot series of that cell
+        x, y = source.site.x[10], source.site.y[20]
+        click(window, *window.display_position(x, y, source.site.bed[20, 10] + history.frame(400.0).depth[20, 10]))
+        picked = window.picked
+        assert picked["time"].shape == history.times.shape
+        j, i = source.site.cell_of(picked["x"], picked["y"])
+        assert abs(i - 10) <= 1 and abs(j - 20) <= 1
+        np.testing.assert_allclose(picked["depth"], history.depth[:, j, i], rtol=1e-6)
+
+        window.update()
+        image = window.image()
+        path = tmp_path / "window.png"
+        from PIL import Image
+
+        Image.fromarray(image).save(path)
+        assert image.shape == (480, 640, 3) and image.std() > 25
+        chart = image[int(480 * 0.56) : int(480 * 0.84), int(640 * 0.03) : int(640 * 0.36)]
+        assert (chart.min(axis=2) > 240).mean() > 0.3  # the chart's white panel
+        assert window.save_camera(tmp_path / "camera.json").is_file()
+    finally:
+        window.close()
+
+
+def test_window_of_a_scene(display, tmp_path):
+    from viewer.geometry import Site
+    from viewer.sources import Source
+    from viewer.window import FloodWindow
+
+    scene = small_scene()
+    window = FloodWindow(Source(tmp_path, Site.from_scene(scene), scene=scene), size=(400, 300))
+    try:
+        window.open()
+        x, y = scene.origin[0] + 20.0, scene.origin[1] + 30.0
+        click(window, *window.display_position(x, y))
+        assert window.picked is not None and "time" not in window.picked
+        assert window.view.subtitle.GetInput().strip().endswith(f"ground {window.picked['ground']:.2f} m")
+        assert window.image().std() > 10
+    finally:
+        window.close()
+
+
+def test_live_window_during_a_run(display, tmp_path):
+    from twin.runner import FloodRun, run_flood
+    from viewer.live import LiveViewer
+
+    live = LiveViewer(small_scene(), fps=50.0, size=(320, 240))
+    run = FloodRun(small_scene(), duration=30.0, output_interval=10.0, resolution=4.0)
+    run_flood(run, tmp_path, parameters={}, progress=False, on_step=live)
+    window = live.window
+    assert window is not None and window.plotter.render_window.GetClassName() == "vtkXOpenGLRenderWindow"
+    assert live.frames >= 2
+    water = window.actors.water
+    assert water.n_points == 12 * 16 and water["colours"][:, 3].max() > 0  # the water drawn, in place
+    assert window.image().std() > 10
+    live.close()
+    assert live.window is None
