@@ -64,6 +64,17 @@ def kernels_for(real) -> SimpleNamespace:
         return (tile - ty * ntx) * TILE, ty * TILE, t - n * per_tile
 
     @wp.func
+    def tile_cell(t: int, tiles: wp.array(dtype=wp.int32), ntx: int, nx: int, ny: int):
+        """Flat index of the cell served by thread t of a cell launch over ``tiles``, or -1
+        where the tile overhangs the grid."""
+        i0, j0, local = tile_origin(t, TILE * TILE, tiles, ntx)
+        i = i0 + local % TILE
+        j = j0 + local / TILE
+        if i >= nx or j >= ny:
+            return -1
+        return j * nx + i
+
+    @wp.func
     def face_state(
         h: wp.array(dtype=real), un: wp.array(dtype=real), ut: wp.array(dtype=real), z: wp.array(dtype=real),
         km: int, k: int, kp: int, has_m: int, has_p: int, side: real, order: int,
@@ -232,12 +243,9 @@ def kernels_for(real) -> SimpleNamespace:
         u: wp.array(dtype=real), v: wp.array(dtype=real),
     ):
         """Velocities u, v [m/s] of the cells of the active tiles, zero where h <= h_dry."""
-        i0, j0, local = tile_origin(wp.tid(), TILE * TILE, tiles, ntx)
-        i = i0 + local % TILE
-        j = j0 + local / TILE
-        if i >= nx or j >= ny:
+        k = tile_cell(wp.tid(), tiles, ntx, nx, ny)
+        if k < 0:
             return
-        k = j * nx + i
         u[k] = velocity(h[k], hu[k], h_dry)
         v[k] = velocity(h[k], hv[k], h_dry)
 
@@ -301,15 +309,12 @@ def kernels_for(real) -> SimpleNamespace:
         """One forward-Euler stage with implicit friction, blended with a base state, over
         the cells of the active tiles: out = w * base + (1 - w) * (U + dt * L(U));
         w = 0 (Euler), 1/2 (Heun's 2nd stage)."""
-        i0, j0, local = tile_origin(wp.tid(), TILE * TILE, tiles, ntx)
-        i = i0 + local % TILE
-        j = j0 + local / TILE
-        if i >= nx or j >= ny:
+        k = tile_cell(wp.tid(), tiles, ntx, nx, ny)
+        if k < 0:
             return
-        k = j * nx + i
         if solid[k] != wp.uint8(0):
             return
-        w = j * (nx + 1) + i
+        w = k + k / nx  # west face of cell (i, j): j * (nx + 1) + i
         e = w + 1
         s = k
         n = k + nx
@@ -350,12 +355,9 @@ def kernels_for(real) -> SimpleNamespace:
         """max over the cells of the tiles of (|u|+c)/dx + (|v|+c)/dy [1/s] into
         ``max_rate[slot]``; the first cell with a non-finite or negative value goes to
         ``first_bad[slot]`` (atomic min). One slot per concurrent launch."""
-        i0, j0, local = tile_origin(wp.tid(), TILE * TILE, tiles, ntx)
-        i = i0 + local % TILE
-        j = j0 + local / TILE
-        if i >= nx or j >= ny:
+        k = tile_cell(wp.tid(), tiles, ntx, nx, ny)
+        if k < 0:
             return
-        k = j * nx + i
         hk = h[k]
         qx = hu[k]
         qy = hv[k]
@@ -396,12 +398,10 @@ def kernels_for(real) -> SimpleNamespace:
     ):
         """wet[tile] = 1 for every tile of the list holding a cell with water."""
         t = wp.tid()
-        i0, j0, local = tile_origin(t, TILE * TILE, tiles, ntx)
-        i = i0 + local % TILE
-        j = j0 + local / TILE
-        if i >= nx or j >= ny:
+        k = tile_cell(t, tiles, ntx, nx, ny)
+        if k < 0:
             return
-        if h[j * nx + i] > zero:
+        if h[k] > zero:
             wet[tiles[t / (TILE * TILE)]] = wp.uint8(1)
 
     @wp.kernel(module="unique")
@@ -423,12 +423,9 @@ def kernels_for(real) -> SimpleNamespace:
     ):
         """Running maxima of depth [m] and speed [m/s], and when the depth peaked [s],
         over the cells of the tiles (the others are dry)."""
-        i0, j0, local = tile_origin(wp.tid(), TILE * TILE, tiles, ntx)
-        i = i0 + local % TILE
-        j = j0 + local / TILE
-        if i >= nx or j >= ny:
+        k = tile_cell(wp.tid(), tiles, ntx, nx, ny)
+        if k < 0:
             return
-        k = j * nx + i
         hk = h[k]
         if hk > max_depth[k]:
             max_depth[k] = hk
