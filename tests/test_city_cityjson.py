@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,15 +14,9 @@ from twin.errors import InputError
 from twin.inspect import describe
 from twin.io.cityjson import MANNING, ground_terrain, rasterise_triangles, read_cityjson
 from twin.scene import SurfaceMesh
+from shared_data import DATA, need
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DELFT = DATA / "city" / "delft.city.json"
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared data not found: {path} (the tests expect ../shared/data beside the repository)")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -14,17 +14,11 @@ from twin.errors import InputError
 from twin.inspect import describe
 from twin.io.crs import transform
 from twin.io.osm import DEFAULT_HEIGHT, LEVEL_HEIGHT, MANNING, NOT_ROADS, building_heights, read_osm, road_graph
+from shared_data import DATA, need
 
 osmium = pytest.importorskip("osmium")
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MOSCOW = DATA / "city" / "moscow.osm"
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared data not found: {path} (the tests expect ../shared/data beside the repository)")
-    return path
 
 
 def _tags(e) -> dict[str, str]:

@@ -14,16 +14,10 @@ from twin.inspect import describe
 from twin.io.crs import transform, utm_crs
 from twin.io.dem import SRTM_VOID, drape, read_dem, read_raster
 from twin.scene import Building, Heightfield
+from shared_data import DATA, need
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 BOULDER = DATA / "terrain" / "boulder_creek_srtmgl3.asc"
 JAMESTOWN = (-105.3886, 40.1155)
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared data not found: {path} (the tests expect ../shared/data beside the repository)")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -14,16 +14,10 @@ from twin.errors import InputError
 from twin.inspect import describe, format_description
 from twin.io import crs_from_prj, read_esri_ascii, read_esri_ascii_header, read_points, read_polygon
 from twin.scene import Heightfield, Scene, save_scene
+from shared_data import DATA, need
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MEREWETHER = DATA / "flood" / "merewether"
 BOULDER = DATA / "terrain" / "boulder_creek_srtmgl3.asc"
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared data not found: {path} (the tests expect ../shared/data beside the repository)")
-    return path
 
 
 @pytest.fixture(scope="module")
