@@ -33,8 +33,6 @@ import numpy as np
 
 from twin.errors import InputError, SimulationError
 
-EXIT_INTERRUPTED = 130
-
 
 @dataclass
 class RunSettings:
