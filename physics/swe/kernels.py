@@ -28,7 +28,7 @@ WALL = 0
 TRANSMISSIVE = 1
 STAGE = 2
 DISCHARGE = 3
-TILE_SIZE = 16
+TILE_SIZE = 8
 """Cells per side of the square tiles the flux and update kernels are launched over;
 tiles with no water within one tile are skipped (see FloodSolver)."""
 BOUNDARY_CODES = {"wall": WALL, "transmissive": TRANSMISSIVE, "stage": STAGE, "discharge": DISCHARGE}

@@ -73,7 +73,7 @@ class FloodSolver:
         self._all_tiles = np.ones((self._nty, self._ntx), bool)
         self._tiles = wp.zeros(ntiles, dtype=wp.int32, device=dev)
         self._parts = [wp.zeros(ntiles, dtype=wp.int32, device=dev) for _ in range(self.threads)]
-        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="twin-swe") if self.threads > 1 else None
+        self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="twin-swe") if self.threads > 1 else None
         if self._pool is not None:  # load every module before threads launch them
             for kernel in vars(self.k).values():
                 wp.load_module(kernel.module, device=dev)
@@ -180,8 +180,11 @@ class FloodSolver:
         if self._pool is None or self._n_active < MIN_TILES_PER_THREAD * self.threads:
             wp.launch(kernel, dim=self._n_active * per_tile, inputs=inputs(self._tiles, 0), outputs=outputs, device=m.device)
             return
+        parts = [(part, tiles, n) for part, (tiles, n) in enumerate(zip(self._parts, self._part_sizes)) if n]
         jobs = [self._pool.submit(wp.launch, kernel, dim=n * per_tile, inputs=inputs(tiles, part), outputs=outputs, device=m.device)
-                for part, (tiles, n) in enumerate(zip(self._parts, self._part_sizes)) if n]
+                for part, tiles, n in parts[1:]]
+        part, tiles, n = parts[0]  # the calling thread takes the first part itself
+        wp.launch(kernel, dim=n * per_tile, inputs=inputs(tiles, part), outputs=outputs, device=m.device)
         for job in jobs:
             job.result()
 
