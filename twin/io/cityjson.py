@@ -41,6 +41,7 @@ import shapely
 
 from twin.errors import InputError
 from twin.io.crs import crs_from_reference_system, horizontal_crs, is_geographic, metric_crs, to_crs, transform
+from twin.io.shapes import polygon_parts
 from twin.scene import Building, FrictionZone, Heightfield, SurfaceMesh
 
 __all__ = ["MANNING", "VEGETATION_RELIEF", "CityData", "ground_terrain", "rasterise_triangles", "read_cityjson"]
@@ -331,16 +332,7 @@ def _outline(tris: np.ndarray, V: np.ndarray) -> list[shapely.Polygon]:
     geom = shapely.build_area(shapely.multilinestrings(xy[edges[uses == 1]]))
     if abs(geom.area - total) > 1e-3 * max(total, 1.0):
         geom = shapely.union_all(shapely.polygons(p[area2 > 1e-12]))
-    return _polygon_parts(geom)
-
-
-def _polygon_parts(geom) -> list[shapely.Polygon]:
-    if geom.is_empty:
-        return []
-    if geom.geom_type == "Polygon":
-        return [geom]
-    parts = [p for g in getattr(geom, "geoms", []) for p in _polygon_parts(g)]
-    return sorted(parts, key=lambda p: -p.area)
+    return polygon_parts(geom)
 
 
 def _rings(poly: shapely.Polygon, min_hole: float = 0.5) -> tuple[np.ndarray, list[np.ndarray]]:

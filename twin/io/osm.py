@@ -35,6 +35,7 @@ import shapely
 
 from twin.errors import InputError
 from twin.io.crs import metric_crs, transform
+from twin.io.shapes import polygon_parts
 from twin.scene import Building, FrictionZone, Road
 
 __all__ = [
@@ -439,20 +440,10 @@ def _polygons(outer, inner):
     if holes:
         geom = shapely.difference(geom, shapely.union_all([shapely.make_valid(h) for h in holes]))
     out = []
-    for poly in _polygon_parts(geom):
+    for poly in polygon_parts(geom):
         shell = np.asarray(poly.exterior.coords)[:-1]
         out.append(((shell[:, 0], shell[:, 1]), [(np.asarray(i.coords)[:-1, 0], np.asarray(i.coords)[:-1, 1]) for i in poly.interiors]))
     return out
-
-
-def _polygon_parts(geom) -> list[shapely.Polygon]:
-    """The polygons of any geometry, largest first; lines and points dropped."""
-    if geom.is_empty:
-        return []
-    if geom.geom_type == "Polygon":
-        return [geom]
-    parts = [p for g in getattr(geom, "geoms", []) for p in _polygon_parts(g)]
-    return sorted(parts, key=lambda p: -p.area)
 
 
 # --- reading ------------------------------------------------------------------------------------
