@@ -42,6 +42,17 @@ def kernels_for(real) -> SimpleNamespace:
     TILE = TILE_SIZE
 
     @wp.func
+    def root(x: real):
+        """sqrt(x) whose derivative is taken as 0 at x = 0 (still or dry water), where
+        sqrt's is infinite, so that the reverse pass (physics/swe/adjoint.py) stays finite."""
+        return wp.sqrt(x)
+
+    @wp.func_grad(root)
+    def adj_root(x: real, adj_ret: real):
+        if x > zero:
+            wp.adjoint[x] += adj_ret * half / wp.sqrt(x)
+
+    @wp.func
     def minmod(a: real, b: real):
         if a * b <= zero:
             return zero
@@ -116,8 +127,8 @@ def kernels_for(real) -> SimpleNamespace:
             hg = wp.max(value - zi, zero)  # inflow is at most critical (|u| <= c)
             ug = ui
             if hg > zero:
-                cg = wp.sqrt(g * hg)
-                ug = ui + inward * real(2.0) * (cg - wp.sqrt(g * hi))
+                cg = root(g * hg)
+                ug = ui + inward * real(2.0) * (cg - root(g * hi))
                 if inward * ug > cg:
                     ug = inward * cg
             return hg, ug, vi
@@ -141,8 +152,8 @@ def kernels_for(real) -> SimpleNamespace:
         fh = zero
         fn = zero
         if hsl > zero or hsr > zero:
-            cl = wp.sqrt(g * hsl)
-            cr = wp.sqrt(g * hsr)
+            cl = root(g * hsl)
+            cr = root(g * hsr)
             sl = wp.min(ul - cl, ur - cr)
             sr = wp.max(ul + cl, ur + cr)
             if hsl <= zero:
@@ -332,7 +343,7 @@ def kernels_for(real) -> SimpleNamespace:
         hn = wp.max(hn, zero)
         if hn > h_dry:
             nm = manning_n[k]
-            qabs = wp.sqrt(qx * qx + qy * qy)
+            qabs = root(qx * qx + qy * qy)
             a = dt * g * nm * nm / (hn * hn * wp.cbrt(hn))  # n^2 g dt / h^(7/3)
             damp = real(2.0) / (real(1.0) + wp.sqrt(real(1.0) + real(4.0) * a * qabs))
             qx = qx * damp
