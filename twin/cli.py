@@ -6,6 +6,8 @@
     twin render SCENE|RESULT_DIR --out FILE.png|FILE.mp4 [--time T] [--quality draft|high|cinematic] [--camera NAME|FILE.json] [--size WxH]
     twin view SCENE|RESULT_DIR
     twin export SCENE --usd FILE.usd|.usda|.usdc [--result DIR]
+    twin batch SWEEP.toml --out DIR [--workers N] [--scheduler tcp://HOST:PORT]
+    twin surrogate train SWEEP_DIR --out MODEL
 
 Bad input is one line on stderr and exit status 2; a run stopped by a guard
 (NaN, negative depth) exits with 3, one interrupted by Ctrl-C with 130, after
@@ -120,6 +122,8 @@ COMMANDS = {
     "render": _lazy("viewer.cli", "cmd_render"),
     "view": _lazy("viewer.cli", "cmd_view"),
     "export": _lazy("twin.usd", "cmd_export"),
+    "batch": _lazy("twin.batch", "cmd_batch"),
+    "surrogate": _lazy("physics.surrogates.cli", "cmd_surrogate"),
 }
 
 

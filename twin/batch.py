@@ -1,0 +1,317 @@
+"""Sweeps of a scene script over many parameter sets, on dask.distributed.
+
+    twin batch SWEEP.toml --out DIR [--workers N] [--scheduler tcp://HOST:PORT]
+
+Each run is one Dask task (:func:`execute_run`): the scene is set up and run
+into a temporary folder on the worker, and what the sweep keeps (summary
+metrics, peak fields, probe series, coarsened fields, provenance) comes back to
+the client, which writes it at once, atomically, to ``DIR/runs/run_NNNNN.npz``.
+The store is assembled from those records at the end, after Ctrl-C, or when
+the sweep stops for any reason::
+
+    DIR/sweep.toml        the sweep file as given; DIR/sweep.fingerprint: what defines its runs
+    DIR/runs/             one record per finished run (done or failed)
+    DIR/results.zarr      xarray Dataset over (run, ...): parameters, metrics, status,
+                          peak fields (run, y, x), probe series (run, probe, probe_time),
+                          coarsened fields (run, time, yc, xc), static fields
+    DIR/runs.csv          one row per run: parameters, status, metrics, error, worker
+    DIR/provenance.jsonl  one JSON object per finished run: its summary.json and the worker
+
+Running the same command again resumes: runs with a record "done" are skipped,
+failed and missing ones run. A run whose task raises is recorded as failed with
+its error while the others go on; a worker that dies has its run rescheduled by
+the Dask scheduler on another worker (up to ``distributed.scheduler.allowed-failures``
+deaths, after which the run is recorded as failed).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from twin.errors import InputError
+from twin.sweep import Sweep, load_sweep
+
+WET_THRESHOLD = 1e-3
+"""Depth [m] above which a cell counts as wet in the metrics (as in the Result)."""
+METRICS = ("wall_time_s", "steps", "volume_relative_error", "peak_depth_m", "wet_area_m2")
+STATIC = ("bed_elevation", "ground_elevation", "building", "probe_x", "probe_y", "probe_bed")
+
+
+def _metrics(ds, summary: dict) -> dict[str, float]:
+    """Summary metrics of one Result: wall time [s], steps, volume balance error
+    (relative), the deepest water anywhere [m], the area ever wet [m^2]."""
+    max_depth = ds["max_depth"].values.astype(np.float64)
+    cell = float(abs(ds["x"].values[1] - ds["x"].values[0]) * abs(ds["y"].values[1] - ds["y"].values[0]))
+    return {"wall_time_s": float(summary["wall_time_s"]), "steps": float(summary["steps"]),
+            "volume_relative_error": float(summary["volume_balance"]["relative_error"]),
+            "peak_depth_m": float(max_depth.max()), "wet_area_m2": float((max_depth > WET_THRESHOLD).sum() * cell)}
+
+
+def _coarsen(da, cell: float):
+    """Block means of a (time, y, x) field over about ``cell`` [m] squares (NaN-skipping)."""
+    dx = float(abs(da["x"].values[1] - da["x"].values[0]))
+    factor = max(1, int(round(cell / dx)))
+    return da.coarsen(x=factor, y=factor, boundary="trim").mean()
+
+
+def execute_run(scene: str, parameters: dict[str, Any], keep: dict, cpu_threads: int | None = None) -> dict:
+    """Run one parameter set on this worker and return what the sweep keeps.
+
+    Never raises for a failing run: the record then has ``status`` "failed" and the
+    ``error`` as one line.
+
+    Returns:
+        dict with ``status``, ``error``, ``worker`` ("host:pid"), ``started``/``finished``
+        (UNIX time [s]), and for a done run ``summary`` (its summary.json), ``metrics``,
+        ``arrays`` (name -> ndarray) and ``coords`` (name -> ndarray).
+    """
+    import xarray as xr
+
+    from twin.runner import load_script, run_flood
+
+    if cpu_threads:
+        os.environ["TWIN_CPU_THREADS"] = str(cpu_threads)
+    record: dict[str, Any] = {"worker": f"{socket.gethostname()}:{os.getpid()}", "started": time.time()}
+    try:
+        run = load_script(scene).setup(parameters)
+        with tempfile.TemporaryDirectory(prefix="twin-run-") as tmp:
+            summary = run_flood(run, tmp, parameters=parameters, script=scene, progress=False)
+            ds = xr.open_zarr(Path(tmp) / "result.zarr").load()
+        arrays = {n: ds[n].values for n in keep["peak_fields"] + keep["probes"] + list(STATIC)}
+        coords = {n: ds[n].values for n in ("x", "y", "probe", "probe_time", "time")}
+        for name in keep["fields"]:
+            coarse = _coarsen(ds[name], keep["field_resolution"] or 0.0)
+            arrays[f"coarse_{name}"] = coarse.values
+            coords.update(xc=coarse["x"].values, yc=coarse["y"].values)
+        record.update(status="done", error="", summary=summary, metrics=_metrics(ds, summary), arrays=arrays, coords=coords)
+    except Exception as e:  # a failing run is recorded and the sweep goes on
+        message = " ".join(f"{type(e).__name__}: {e}".split())
+        record.update(status="failed", error=message)
+    record["finished"] = time.time()
+    return record
+
+
+# -- records -------------------------------------------------------------------------
+def _record_path(out: Path, k: int) -> Path:
+    return out / "runs" / f"run_{k:05d}.npz"
+
+
+def save_record(out: Path, k: int, record: dict) -> None:
+    """Write run ``k``'s record atomically (temporary file, fsync, rename)."""
+    meta = {key: v for key, v in record.items() if key not in ("arrays", "coords")}
+    arrays = {f"a_{n}": v for n, v in record.get("arrays", {}).items()}
+    arrays.update({f"c_{n}": v for n, v in record.get("coords", {}).items()})
+    path = _record_path(out, k)
+    tmp = path.with_name(path.name + ".partial.npz")
+    with open(tmp, "wb") as f:
+        np.savez(f, meta=np.array(json.dumps(meta, default=float)), **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+
+
+def load_record(out: Path, k: int) -> dict | None:
+    """Run ``k``'s record, or None when it has none (or an unreadable one, to be rerun)."""
+    try:
+        with np.load(_record_path(out, k)) as z:
+            record = json.loads(str(z["meta"]))
+            record["arrays"] = {n[2:]: z[n] for n in z.files if n.startswith("a_")}
+            record["coords"] = {n[2:]: z[n] for n in z.files if n.startswith("c_")}
+    except (FileNotFoundError, ValueError, OSError, KeyError):
+        return None
+    return record
+
+
+# -- the store -----------------------------------------------------------------------
+def _write_atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def write_store(sweep: Sweep, out: Path) -> dict[str, int]:
+    """Assemble DIR/results.zarr, runs.csv and provenance.jsonl from the run records;
+    return the count of runs per status ("done", "failed", "pending")."""
+    import xarray as xr
+
+    n = len(sweep.runs)
+    records = [load_record(out, k) for k in range(n)]
+    status = np.array([r["status"] if r else "pending" for r in records])
+    template = next((r for r in records if r and r["status"] == "done"), None)
+    data: dict[str, Any] = {"status": (("run",), status), "error": (("run",), np.array([r["error"] if r else "" for r in records]))}
+    data["worker"] = (("run",), np.array([r["worker"] if r else "" for r in records]))
+    for name in sweep.varied:
+        data[name] = (("run",), np.array([sweep.runs[k][name] for k in range(n)]))
+    for name in METRICS:
+        data[name] = (("run",), np.array([r["metrics"][name] if r and r["status"] == "done" else np.nan for r in records]))
+    coords: dict[str, Any] = {"run": np.arange(n)}
+    if template is not None:
+        coords.update({c: v for c, v in template["coords"].items() if c != "time"})
+        if sweep.keep.fields:
+            coords["time"] = template["coords"]["time"]
+        for name, value in template["arrays"].items():
+            dims = _dims(name, value.ndim)
+            if name in STATIC:
+                data[name] = (dims, value)
+                continue
+            stacked = np.full((n, *value.shape), np.nan, dtype=np.float64)
+            for k, r in enumerate(records):
+                if r and r["status"] == "done" and r["arrays"][name].shape == value.shape:
+                    stacked[k] = r["arrays"][name]
+            data[name] = (("run", *dims), stacked)
+    ds = xr.Dataset(data, coords=coords, attrs={
+        "title": f"twin sweep of {sweep.scene.name}", "scene_script": str(sweep.scene), "sweep_fingerprint": sweep.fingerprint(),
+        "design": json.dumps(sweep.design), "fixed": json.dumps(sweep.fixed), "varied": json.dumps(sweep.varied)})
+    target, tmp = out / "results.zarr", out / "results.zarr.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    ds.to_zarr(tmp, mode="w", zarr_format=2, consolidated=True)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(["run", "status", *sweep.varied, *METRICS, "worker", "error"])
+    for k, r in enumerate(records):
+        metrics = [r["metrics"][m] for m in METRICS] if r and r["status"] == "done" else [""] * len(METRICS)
+        writer.writerow([k, status[k], *(sweep.runs[k][v] for v in sweep.varied), *metrics,
+                         r["worker"] if r else "", r["error"] if r else ""])
+    _write_atomic_text(out / "runs.csv", table.getvalue())
+    lines = [json.dumps({"run": k, "status": r["status"], "worker": r["worker"], "started": r["started"], "finished": r["finished"],
+                         "error": r["error"], "summary": r.get("summary")}, default=float) for k, r in enumerate(records) if r]
+    _write_atomic_text(out / "provenance.jsonl", "".join(line + "\n" for line in lines))
+    return {s: int((status == s).sum()) for s in ("done", "failed", "pending")}
+
+
+def _dims(name: str, ndim: int) -> tuple[str, ...]:
+    if name.startswith("coarse_"):
+        return ("time", "yc", "xc")
+    if name.startswith("probe_") and ndim == 2:
+        return ("probe", "probe_time")
+    if ndim == 1:
+        return ("probe",)
+    return ("y", "x")
+
+
+# -- running ---------------------------------------------------------------------------
+def _client(workers: int | None, scheduler: str | None, threads: int | None):
+    """A dask.distributed Client: to ``scheduler``, or to a new LocalCluster of
+    ``workers`` single-threaded processes."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            return Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as e:
+            raise InputError("--scheduler", scheduler, f"cannot reach the scheduler ({e})") from None
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=logging.ERROR)
+    return Client(cluster)
+
+
+def prepare_out(sweep: Sweep, out: Path) -> None:
+    """Make DIR for ``sweep``; refuse a DIR that holds another sweep."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "runs").mkdir(exist_ok=True)
+    mark = out / "sweep.fingerprint"
+    if mark.exists() and mark.read_text().strip() != sweep.fingerprint():
+        raise InputError(out, "sweep.fingerprint", "holds the results of another sweep; give a new --out")
+    _write_atomic_text(mark, sweep.fingerprint() + "\n")
+    shutil.copyfile(sweep.path, out / "sweep.toml")
+
+
+def run_sweep(sweep: Sweep, out: str | Path, *, workers: int | None = None, scheduler: str | None = None,
+              progress: bool = True) -> dict[str, int]:
+    """Run every run of ``sweep`` without a "done" record in ``out``; return the counts
+    per status. The store is written whatever happens (Ctrl-C included).
+
+    ``workers`` (local only, default: the CPU count) single-threaded worker processes;
+    each run's solver then uses cpu_count / workers threads.
+    """
+    from distributed import as_completed
+    from distributed.client import FutureCancelledError
+    from distributed.scheduler import KilledWorker
+
+    out = Path(out)
+    prepare_out(sweep, out)
+    todo = [k for k in range(len(sweep.runs)) if (load_record(out, k) or {}).get("status") != "done"]
+    n_workers = workers or os.cpu_count() or 1
+    threads = None if scheduler else max(1, (os.cpu_count() or 1) // n_workers)
+    keep = vars(sweep.keep)
+    bar = None
+    client = None
+    try:
+        if todo:
+            client = _client(n_workers, scheduler, threads)
+            futures = {client.submit(execute_run, str(sweep.scene), sweep.run_parameters(k), keep, threads,
+                                     key=f"twin-run-{sweep.fingerprint()[:12]}-{k:05d}", pure=False): k for k in todo}
+            bar = _progress_bar(len(sweep.runs), len(sweep.runs) - len(todo)) if progress else None
+            failed = 0
+            for future in as_completed(futures):
+                k = futures[future]
+                try:
+                    record = future.result()
+                except (KilledWorker, FutureCancelledError) as e:
+                    now = time.time()
+                    record = {"status": "failed", "error": f"{type(e).__name__}: {e}", "worker": "", "started": now, "finished": now}
+                save_record(out, k, record)
+                failed += record["status"] == "failed"
+                if bar is not None:
+                    bar.set_postfix_str(f"failed {failed}", refresh=False)
+                    bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+        if client is not None:
+            cluster = client.cluster
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        counts = write_store(sweep, out)
+    return counts
+
+
+def _progress_bar(total: int, initial: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="run", file=sys.stderr, mininterval=0.5 if sys.stderr.isatty() else 5.0,
+                bar_format="{l_bar}{bar}| {n}/{total} runs done{postfix} [{elapsed}, ETA {remaining}]")
+
+
+def cmd_batch(argv: list[str]) -> int:
+    """``twin batch SWEEP.toml --out DIR [--workers N] [--scheduler tcp://HOST:PORT]``."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="twin batch", description="Run a sweep of a scene script and collect it into one store.")
+    p.add_argument("sweep", type=Path, help="the sweep file (TOML)")
+    p.add_argument("--out", type=Path, required=True, help="output folder (rerun the same command to resume)")
+    p.add_argument("--workers", type=int, help="local worker processes (default: the CPU count)")
+    p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    if args.workers is not None and args.workers < 1:
+        raise InputError("--workers", "", f"must be at least 1, got {args.workers}")
+    if args.workers is not None and args.scheduler:
+        raise InputError("--workers", "", "a running scheduler brings its own workers; leave out --workers")
+    sweep = load_sweep(args.sweep)
+    try:
+        counts = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(f"twin: interrupted; finished runs are in {args.out}/results.zarr (rerun the same command to continue)", file=sys.stderr)
+        return 130
+    print(f"twin: {counts['done']} runs done, {counts['failed']} failed, {counts['pending']} pending; "
+          f"store {args.out / 'results.zarr'}, table {args.out / 'runs.csv'}")
+    return 0
