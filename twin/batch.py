@@ -217,7 +217,7 @@ def _client(workers: int | None, scheduler: str | None, threads: int | None):
             return Client(scheduler, timeout="10s")
         except (OSError, TimeoutError) as e:
             raise InputError("--scheduler", scheduler, f"cannot reach the scheduler ({e})") from None
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                            silence_logs=logging.ERROR)
     return Client(cluster)
 
