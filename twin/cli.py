@@ -1,6 +1,7 @@
 """The ``twin`` command.
 
     twin run SCENE [--set name=value ...] --out DIR [--device cpu|cuda] [--resume DIR] [--pictures] [--view]
+    twin run SCENE --surrogate MODEL [--set name=value ...] --out DIR
     twin run SCENE --help
     twin inspect FILE [--json]
     twin render SCENE|RESULT_DIR --out FILE.png|FILE.mp4 [--time T] [--quality draft|high|cinematic] [--camera NAME|FILE.json] [--size WxH]
@@ -38,6 +39,7 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--pictures", action="store_true", help="also write pictures of the result into DIR")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--view", action="store_true", help="show the running simulation in a window (draft quality, 10 frames/s)")
+    p.add_argument("--surrogate", type=Path, metavar="MODEL", help="predict with a surrogate (twin surrogate train) instead of solving")
     p.add_argument("-h", "--help", action="store_true", help="show the scene's parameters and exit")
     return p
 
@@ -63,6 +65,8 @@ def cmd_run(argv: list[str]) -> int:
     if args.resume and args.out and args.out.resolve() != args.resume.resolve():
         raise InputError("twin run", "", "--resume continues in its own folder; leave out --out or give the same one")
     params = parameters_of(script, args.scene, args.set)
+    if args.surrogate:
+        return _run_surrogate(args, params, out)
     run = script.setup(params)
     out.mkdir(parents=True, exist_ok=True)
     live = None
@@ -90,6 +94,17 @@ def cmd_run(argv: list[str]) -> int:
         pictures = write_flood_pictures(out / "result.zarr", out)
         for name, path in pictures.items():
             print(f"twin: picture {name}: {path}")
+    return 0
+
+
+def _run_surrogate(args, params: dict, out: Path) -> int:
+    from physics.surrogates.flood import write_result
+
+    if args.resume:
+        raise InputError("twin run", "", "--surrogate predicts at once; there is nothing to --resume")
+    summary = write_result(args.surrogate, params, out, script=args.scene)
+    print(f"twin: surrogate prediction in {summary['prediction_time_s'] * 1e3:.2f} ms; "
+          f"result {out / 'result.zarr'}, summary {out / 'summary.json'}")
     return 0
 
 
