@@ -38,18 +38,21 @@ class TapeableFloodSolver(FloodSolver):
     """A :class:`FloodSolver` whose every stage writes into new arrays (see the module
     docstring); its steps can be recorded on a ``wp.Tape`` and differentiated.
 
-    ``source_scale`` multiplies every inflow's discharge; the per-stage source rates
-    and their derivatives with respect to it are kept (``stage_source_rates``) so that ``d loss / d source_scale`` can be
-    assembled after the reverse pass.
+    ``source_scale`` multiplies every inflow's discharge; while ``recording``, the
+    per-stage source-rate arrays and their derivatives with respect to it are kept
+    (``stage_source_rates``) so that ``d loss / d source_scale`` can be assembled after
+    the reverse pass.
     """
 
     def __init__(self, model: Model, control: Control | None = None):
         super().__init__(model, control, skip_dry_tiles=False, cpu_threads=1)
         self.source_scale = 1.0
+        self.recording = False
         self.stage_source_rates: list[tuple[wp.array, np.ndarray]] = []
 
     def _fresh(self, n: int) -> wp.array:
-        return wp.zeros(n, dtype=self.model.real, device=self.model.device, requires_grad=True)
+        """A new zeroed array of n reals, with a gradient while ``recording``."""
+        return wp.zeros(n, dtype=self.model.real, device=self.model.device, requires_grad=self.recording)
 
     def _fluxes(self, s: State, t: float) -> None:
         m = self.model
@@ -66,13 +69,14 @@ class TapeableFloodSolver(FloodSolver):
         if len(self._source_cells):
             per_scale = np.array([s(t) for s in c.source_discharge]) / (self._source_cells * self.model.cell_area)
             self._source_rate = wp.array(self.source_scale * per_scale, dtype=self.model.real, device=self.model.device,
-                                         requires_grad=True)
-            self.stage_source_rates.append((self._source_rate, per_scale))
+                                         requires_grad=self.recording)
+            if self.recording:
+                self.stage_source_rates.append((self._source_rate, per_scale))
             rate += self.source_scale * float(np.dot(per_scale, self._source_cells)) * self.model.cell_area
         return scale, rate
 
     def new_state(self) -> State:
-        """A zeroed State whose arrays carry gradients."""
+        """A zeroed State (its arrays carry gradients while ``recording``)."""
         n = self.model.nx * self.model.ny
         return State(*(self._fresh(n) for _ in range(4)))
 
@@ -125,12 +129,12 @@ def _gather_kernel(model: Model):
 
 
 def _advance(solver: TapeableFloodSolver, state: State, control: Control, dt: float, t: float, steps: int,
-             loss: ProbeLoss, first_step: int, samples: list, check_cfl: bool) -> State:
-    """Run ``steps`` fixed steps from ``state`` at time t; append the probe samples
-    (arrays of depth at the probes) taken after global steps that are multiples of
-    ``loss.every``; return the last state."""
+             sampling: tuple[wp.array, int], first_step: int, samples: list, check_cfl: bool) -> State:
+    """Run ``steps`` fixed steps from ``state`` at time t; ``sampling`` = (probe cells,
+    every): append the depth at the probes after every global step that is a multiple
+    of ``every``; return the last state."""
     m = solver.model
-    index = wp.array(loss.cells.astype(np.int32), dtype=wp.int32, device=m.device)
+    index, every = sampling
     for k in range(steps):
         if check_cfl:
             limit = solver.stable_dt(state, t)
@@ -139,11 +143,45 @@ def _advance(solver: TapeableFloodSolver, state: State, control: Control, dt: fl
         out = solver.new_state()
         solver.step(state, out, control, dt, t)
         state, t = out, t + dt
-        if (first_step + k + 1) % loss.every == 0:
-            sample = solver._fresh(len(loss.cells))
-            wp.launch(_gather_kernel(m), dim=len(loss.cells), inputs=[state.h, index], outputs=[sample], device=m.device)
+        if (first_step + k + 1) % every == 0:
+            sample = solver._fresh(index.shape[0])
+            wp.launch(_gather_kernel(m), dim=index.shape[0], inputs=[state.h, index], outputs=[sample], device=m.device)
             samples.append(sample)
     return state
+
+
+def _check(dt: float, steps: int, every: int, segment: int) -> None:
+    if not (dt > 0 and math.isfinite(dt)):
+        raise InputError("dt", "", f"must be a positive number of seconds, got {dt}")
+    if steps < 1 or segment < 1 or every < 1:
+        raise InputError("steps", "", "steps, segment and the sampling interval must be at least 1")
+
+
+def _forward(solver: TapeableFloodSolver, control: Control, initial: State, dt: float, steps: int,
+             sampling: tuple[wp.array, int], segment: int) -> tuple[list[int], list[State], np.ndarray]:
+    """The untaped forward pass: segment starts, the states there, probe depths (nsamples, nprobes)."""
+    starts = list(range(0, steps, segment))
+    checkpoints, samples = [], []
+    state = initial
+    for s0 in starts:
+        checkpoints.append(state)
+        state = _advance(solver, state, control, dt, s0 * dt, min(segment, steps - s0), sampling, s0, samples, True)
+    depth = np.array([a.numpy() for a in samples], dtype=np.float64).reshape(len(samples), sampling[0].shape[0])
+    return starts, checkpoints, depth
+
+
+def _sampling(model: Model, cells: np.ndarray, every: int) -> tuple[wp.array, int]:
+    return wp.array(np.asarray(cells).astype(np.int32), dtype=wp.int32, device=model.device), every
+
+
+def probe_depths(model: Model, control: Control, initial: State, *, dt: float, steps: int, cells: np.ndarray, every: int,
+                 source_scale: float = 1.0) -> np.ndarray:
+    """Depth [m] at the cells ``cells`` (flat indices) after every ``every`` fixed steps of
+    ``dt`` [s], (steps // every, len(cells)); the forward pass of :func:`probe_loss_gradient`."""
+    _check(dt, steps, every, 1)
+    solver = TapeableFloodSolver(model, control)
+    solver.source_scale = source_scale
+    return _forward(solver, control, initial, dt, steps, _sampling(model, cells, every), steps)[2]
 
 
 def probe_loss_gradient(model: Model, control: Control, initial: State, *, dt: float, steps: int, loss: ProbeLoss,
@@ -158,27 +196,18 @@ def probe_loss_gradient(model: Model, control: Control, initial: State, *, dt: f
         InputError: steps, dt, segment or the observations do not fit.
         SimulationError: dt exceeds the CFL limit somewhere along the run.
     """
-    if not (dt > 0 and math.isfinite(dt)):
-        raise InputError("dt", "", f"must be a positive number of seconds, got {dt}")
-    if steps < 1 or segment < 1 or loss.every < 1:
-        raise InputError("steps", "", "steps, segment and the sampling interval must be at least 1")
+    _check(dt, steps, loss.every, segment)
     if loss.observed.shape != (steps // loss.every, len(loss.cells)):
         raise InputError("observed", "", f"shape {loss.observed.shape}; expected {(steps // loss.every, len(loss.cells))}")
     solver = TapeableFloodSolver(model, control)
     solver.source_scale = source_scale
+    sampling = _sampling(model, loss.cells, loss.every)
+    starts, checkpoints, depth = _forward(solver, control, initial, dt, steps, sampling, segment)
+    value, seed = loss.value_and_seed(depth)
+    # reverse pass, one taped segment at a time, from the last
     model.manning_n.requires_grad = True
     model.manning_n.grad.zero_()
-    # forward pass, no tape: checkpoints at the segment starts and the probe samples
-    starts = list(range(0, steps, segment))
-    checkpoints = []
-    samples: list[wp.array] = []
-    state = initial
-    for s0 in starts:
-        checkpoints.append(state)
-        state = _advance(solver, state, control, dt, s0 * dt, min(segment, steps - s0), loss, s0, samples, True)
-    depth = np.array([a.numpy() for a in samples], dtype=np.float64).reshape(loss.observed.shape)
-    value, seed = loss.value_and_seed(depth)
-    # reverse pass, one taped segment at a time
+    solver.recording = True
     carried: State | None = None
     d_scale = 0.0
     for s0, start in zip(reversed(starts), reversed(checkpoints)):
@@ -187,15 +216,15 @@ def probe_loss_gradient(model: Model, control: Control, initial: State, *, dt: f
         solver.stage_source_rates = []
         tape = wp.Tape()
         with tape:
-            last = _advance(solver, first, control, dt, s0 * dt, min(segment, steps - s0), loss, s0, seg_samples, False)
+            last = _advance(solver, first, control, dt, s0 * dt, min(segment, steps - s0), sampling, s0, seg_samples, False)
         offset = s0 // loss.every  # index of the first sample taken inside this segment
         grads = {a: wp.array(seed[offset + i], dtype=model.real, device=model.device) for i, a in enumerate(seg_samples)}
         if carried is not None:
             for name in ("h", "hu", "hv"):
                 grads[getattr(last, name)] = getattr(carried, name).grad
         tape.backward(grads=grads)
-        for rate_array, per_cell in solver.stage_source_rates:
-            d_scale += float(np.dot(rate_array.grad.numpy(), per_cell))
+        for rate_array, per_scale in solver.stage_source_rates:
+            d_scale += float(np.dot(rate_array.grad.numpy(), per_scale))
         carried = first  # (tape.reset() would also zero the parameters' gradients)
     grad_n = model.manning_n.grad.numpy().astype(np.float64).reshape(model.shape)
     model.manning_n.requires_grad = False
