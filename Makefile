@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	  else echo "twin: please install the Debian packages: $(DEBS)"; fi; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[viewer,city,test]'
+	$(BIN)/python -m pip install -q -e '.[viewer,city,batch,test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
