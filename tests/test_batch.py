@@ -201,3 +201,27 @@ def test_sweep_through_a_scheduler_with_two_workers_survives_a_killed_worker(tmp
     assert result == {"done": 3, "failed": 0, "pending": 0}
     survivors = {int(load_record(out, k)["worker"].rsplit(":", 1)[1]) for k in range(3)}
     assert survivors == pids - {victim}
+
+
+def test_ctrl_c_keeps_the_finished_runs(tmp_path, merewether):
+    """SIGINT to `twin batch` after its first record: exit 130, one line, and a store
+    holding the finished runs, the others pending (resuming is tested above)."""
+    path = _sweep_file(tmp_path, 'design = "grid"\n[vary.parameters]\ninflow = [10.0, 14.0, 18.0, 22.0, 26.0, 30.0]',
+                       resolution=20.0, duration=300.0)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "twin.cli", "batch", str(path), "--out", str(out), "--workers", "1", "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "runs" / "run_00000.npz").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert len(err.strip().splitlines()) == 1 and "interrupted" in err
+    status = list(xr.open_zarr(out / "results.zarr")["status"].values)
+    assert status[0] == "done" and "pending" in status
+    assert status.count("done") == len(list((out / "runs").glob("run_*.npz")))
