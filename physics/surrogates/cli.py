@@ -23,7 +23,7 @@ def cmd_surrogate(argv: list[str]) -> int:
     t = sub.add_parser("train", help="learn a sweep's peak-depth field and probe hydrographs")
     t.add_argument("sweep_dir", type=Path, help="the --out folder of twin batch")
     t.add_argument("--out", type=Path, required=True, help="the model file to write (.npz)")
-    t.add_argument("--energy", type=float, default=1 - 1e-7, help="share of the variance the reduced bases keep")
+    t.add_argument("--energy", type=float, default=1 - 1e-4, help="share of the variance the reduced bases keep")
     e = sub.add_parser("evaluate", help="errors and speed-up on held-out runs")
     e.add_argument("model", type=Path)
     e.add_argument("holdout_dir", type=Path, help="the --out folder of twin batch of runs not used in training")

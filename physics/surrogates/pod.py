@@ -169,7 +169,7 @@ class FloodSurrogate:
         return cls(names, a["low"], a["high"], fixed, a["centres"], a["wet"], reduced("peak"), reduced("probes"), grid, meta)
 
 
-def train(sweep_dir: str | Path, *, energy: float = 1 - 1e-7) -> FloodSurrogate:
+def train(sweep_dir: str | Path, *, energy: float = 1 - 1e-4) -> FloodSurrogate:
     """Train on the finished runs of a ``twin batch`` store.
 
     Raises:
