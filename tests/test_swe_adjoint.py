@@ -3,6 +3,8 @@ the taped forward path against the solver, a calibration that recovers known n."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -20,7 +22,7 @@ def calibration():
     """Merewether on a 20 m grid (16 x 21 cells), 120 s of the inflow in 0.5 s steps,
     depth at the 12 gauges every 10 s, float64."""
     need(DATA / "flood" / "merewether")
-    script = load_script("scenes/merewether.py")
+    script = load_script(Path(__file__).resolve().parents[1] / "scenes" / "merewether.py")
     run = script.setup(parameters_of(script, "merewether", ["resolution=20", "duration=120"]))
     return Calibration(run, dt=0.5, sample_interval=10.0, segment=40)
 
