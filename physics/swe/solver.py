@@ -35,6 +35,12 @@ class FloodSolver:
     buffers (anything but ping-pong) computes every tile. The results are bitwise
     those of computing every cell (``skip_dry_tiles=False``).
 
+    On the CPU (``walk_lines``, the default there), a flux or update thread walks a
+    whole line of a tile, so that each cell's reconstruction serves both of its faces
+    and the index arithmetic is done once a line; on a GPU each thread takes one face
+    or cell, for parallelism and coalesced access. Both compute every face and cell
+    with the same arithmetic, so the results are bitwise the same.
+
     On the CPU, Warp runs a launch as one serial loop; the solver splits the
     active tiles of its atomic-free kernels (velocities, fluxes, update) into
     ``cpu_threads`` contiguous parts launched from as many Python threads (the
@@ -47,12 +53,16 @@ class FloodSolver:
     """
 
     def __init__(self, model: Model, control: Control | None = None, *, skip_dry_tiles: bool = True,
-                 cpu_threads: int | None = None):
+                 cpu_threads: int | None = None, walk_lines: bool | None = None):
         self.model = model
         self.skip_dry_tiles = skip_dry_tiles
         if cpu_threads is None:
             cpu_threads = int(os.environ.get("TWIN_CPU_THREADS", os.cpu_count() or 1))
-        self.threads = max(1, cpu_threads) if wp.get_device(model.device).is_cpu else 1
+        is_cpu = wp.get_device(model.device).is_cpu
+        self.threads = max(1, cpu_threads) if is_cpu else 1
+        walk_lines = is_cpu if walk_lines is None else walk_lines
+        self._run = TILE_SIZE + 1 if walk_lines else 1  # faces a flux thread walks
+        self._cell_run = TILE_SIZE if walk_lines else 1  # cells an update thread walks
         self.k = kernels_for(model.real)
         dev, real, n = model.device, model.real, model.nx * model.ny
         self._stage = State(*(wp.zeros(n, dtype=real, device=dev) for _ in range(4)))
@@ -242,16 +252,16 @@ class FloodSolver:
         m = self.model
         bk = m.boundary_kinds
         code = BOUNDARY_CODES
-        cells, faces = TILE_SIZE * TILE_SIZE, (TILE_SIZE + 1) * TILE_SIZE
+        cells, runs = TILE_SIZE * TILE_SIZE, TILE_SIZE * (TILE_SIZE + 1) // self._run
         self._launch_tiled(self.k.compute_velocities, cells,
                            lambda tiles, part: [s.h, s.hu, s.hv, m.h_dry, tiles, self._ntx, m.nx, m.ny], [self._u, self._v])
         west, east = self._edge_value("west", t), self._edge_value("east", t)
-        self._launch_tiled(self.k.compute_x_fluxes, faces,
-                           lambda tiles, part: [s.h, self._u, self._v, m.bed, m.solid, tiles, self._ntx, m.nx, m.ny, m.order, m.g,
+        self._launch_tiled(self.k.compute_x_fluxes, runs,
+                           lambda tiles, part: [s.h, self._u, self._v, m.bed, m.solid, tiles, self._ntx, m.nx, m.ny, self._run, m.order, m.g,
                                           code[bk["west"]], west, code[bk["east"]], east], self._fx)
         south, north = self._edge_value("south", t), self._edge_value("north", t)
-        self._launch_tiled(self.k.compute_y_fluxes, faces,
-                           lambda tiles, part: [s.h, self._u, self._v, m.bed, m.solid, tiles, self._ntx, m.nx, m.ny, m.order, m.g,
+        self._launch_tiled(self.k.compute_y_fluxes, runs,
+                           lambda tiles, part: [s.h, self._u, self._v, m.bed, m.solid, tiles, self._ntx, m.nx, m.ny, self._run, m.order, m.g,
                                           code[bk["south"]], south, code[bk["north"]], north], self._fy)
 
     def _stage_update(self, s: State, base: State, out: State, t: float, dt: float, base_weight: float, step_weight: float) -> None:
@@ -261,10 +271,10 @@ class FloodSolver:
         scale, volume_rate = self._set_sources(t)
         weight_dt = dt * step_weight
         self.volume_from_sources += volume_rate * weight_dt
-        self._launch_tiled(self.k.update_cells, TILE_SIZE * TILE_SIZE,
+        self._launch_tiled(self.k.update_cells, TILE_SIZE * TILE_SIZE // self._cell_run,
                            lambda tiles, part: [s.h, s.hu, s.hv, base.h, base.hu, base.hv, *self._fx, *self._fy,
                                           m.solid, m.manning_n, self._rain, scale, self._source_of_cell, self._source_rate,
-                                          tiles, self._ntx, m.nx, m.ny, m.dx, m.dy, dt, base_weight, m.h_dry, m.g],
+                                          tiles, self._ntx, m.nx, m.ny, self._cell_run, m.dx, m.dy, dt, base_weight, m.h_dry, m.g],
                            [out.h, out.hu, out.hv])
         wp.launch(self.k.accumulate_boundary_inflow, dim=m.nx + m.ny,
                   inputs=[self._fx[0], self._fy[0], self._tile_active, self._ntx, m.nx, m.ny, m.dx, m.dy, weight_dt],
