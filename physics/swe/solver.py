@@ -20,6 +20,36 @@ MIN_TILES_PER_THREAD = 32
 """A launch is split over CPU threads only when each gets at least this many tiles."""
 
 
+class LaunchCache:
+    """Reusable Warp launches (``wp.launch(record_cmd=True)``), one per kernel, slot and
+    set of arrays (ping-pong states give a few): a launch re-packs only the scalars that
+    changed since its last use, which saves most of Warp's per-launch cost in Python."""
+
+    def __init__(self, device: str):
+        self.device = device
+        self._launches: dict = {}
+
+    def __call__(self, kernel, dim: int, args: list, slot: int = 0) -> None:
+        """Launch ``kernel`` over ``dim`` threads with ``args`` (inputs then outputs)."""
+        if dim <= 0:
+            return
+        key = (kernel, slot, *(id(a) for a in args if isinstance(a, wp.array)))
+        entry = self._launches.get(key)
+        if entry is None:
+            cmd = wp.launch(kernel, dim=dim, inputs=args, device=self.device, record_cmd=True)
+            self._launches[key] = (cmd, [dim], list(args))
+        else:
+            cmd, last_dim, last = entry
+            if dim != last_dim[0]:
+                cmd.set_dim(dim)
+                last_dim[0] = dim
+            for i, value in enumerate(args):
+                if not isinstance(value, wp.array) and (type(value) is not type(last[i]) or value != last[i]):
+                    cmd.set_param_at_index(i, value)
+                    last[i] = value
+        cmd.launch()
+
+
 class FloodSolver:
     """2-D shallow-water equations, finite volumes, HLL + hydrostatic reconstruction.
 
@@ -64,6 +94,7 @@ class FloodSolver:
         self._run = TILE_SIZE + 1 if walk_lines else 1  # faces a flux thread walks
         self._cell_run = TILE_SIZE if walk_lines else 1  # cells an update thread walks
         self.k = kernels_for(model.real)
+        self._launch = LaunchCache(model.device)
         dev, real, n = model.device, model.real, model.nx * model.ny
         self._stage = State(*(wp.zeros(n, dtype=real, device=dev) for _ in range(4)))
         nfx = (model.nx + 1) * model.ny
@@ -186,15 +217,14 @@ class FloodSolver:
         """Launch ``kernel`` over the tiles to compute, ``per_tile`` threads each;
         ``inputs(tiles, part)`` gives the kernel's inputs for a tile list and the index
         of the concurrent launch (for per-launch reduction slots). Split across CPU threads."""
-        m = self.model
         if self._pool is None or self._n_active < MIN_TILES_PER_THREAD * self.threads:
-            wp.launch(kernel, dim=self._n_active * per_tile, inputs=inputs(self._tiles, 0), outputs=outputs, device=m.device)
+            self._launch(kernel, self._n_active * per_tile, [*inputs(self._tiles, 0), *outputs])
             return
         parts = [(part, tiles, n) for part, (tiles, n) in enumerate(zip(self._parts, self._part_sizes)) if n]
-        jobs = [self._pool.submit(wp.launch, kernel, dim=n * per_tile, inputs=inputs(tiles, part), outputs=outputs, device=m.device)
+        jobs = [self._pool.submit(self._launch, kernel, n * per_tile, [*inputs(tiles, part), *outputs], part)
                 for part, tiles, n in parts[1:]]
         part, tiles, n = parts[0]  # the calling thread takes the first part itself
-        wp.launch(kernel, dim=n * per_tile, inputs=inputs(tiles, part), outputs=outputs, device=m.device)
+        self._launch(kernel, n * per_tile, [*inputs(tiles, part), *outputs], part)
         for job in jobs:
             job.result()
 
@@ -276,9 +306,8 @@ class FloodSolver:
                                           m.solid, m.manning_n, self._rain, scale, self._source_of_cell, self._source_rate,
                                           tiles, self._ntx, m.nx, m.ny, self._cell_run, m.dx, m.dy, dt, base_weight, m.h_dry, m.g],
                            [out.h, out.hu, out.hv])
-        wp.launch(self.k.accumulate_boundary_inflow, dim=m.nx + m.ny,
-                  inputs=[self._fx[0], self._fy[0], self._tile_active, self._ntx, m.nx, m.ny, m.dx, m.dy, weight_dt],
-                  outputs=[self._inflow], device=m.device)
+        self._launch(self.k.accumulate_boundary_inflow, m.nx + m.ny,
+                     [self._fx[0], self._fy[0], self._tile_active, self._ntx, m.nx, m.ny, m.dx, m.dy, weight_dt, self._inflow])
 
     def step(self, state_in: State, state_out: State, control: Control, dt: float, t: float) -> None:
         """Advance ``state_in`` by ``dt`` [s] from time ``t`` [s] into ``state_out``."""
