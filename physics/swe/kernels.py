@@ -225,6 +225,27 @@ def kernels_for(real) -> SimpleNamespace:
         return fh, fn_lo - g * cl, fn_hi - g * cr, ft
 
     @wp.func
+    def store_face(
+        f: int, a: int, n_along: int,
+        has_lo: int, hl: real, ul: real, vl: real, zl: real, cl: real,
+        has_hi: int, hr: real, ur: real, vr: real, zr: real, cr: real,
+        g: real, lo_kind: int, lo_value: real, hi_kind: int, hi_value: real,
+        fh: wp.array(dtype=real), fn_lo: wp.array(dtype=real), fn_hi: wp.array(dtype=real), ft: wp.array(dtype=real),
+    ):
+        """Write the fluxes of face f (position a) from its cells' reconstructed states."""
+        r0 = zero
+        r1 = zero
+        r2 = zero
+        r3 = zero
+        if not (has_lo * has_hi == 1 and hl <= zero and hr <= zero):  # both cells dry: no flux
+            r0, r1, r2, r3 = face_flux(has_lo, hl, ul, vl, zl, cl, has_hi, hr, ur, vr, zr, cr,
+                                       a, n_along, g, lo_kind, lo_value, hi_kind, hi_value)
+        fh[f] = r0
+        fn_lo[f] = r1
+        fn_hi[f] = r2
+        ft[f] = r3
+
+    @wp.func
     def flux_run(
         h: wp.array(dtype=real), un: wp.array(dtype=real), ut: wp.array(dtype=real), z: wp.array(dtype=real),
         solid: wp.array(dtype=wp.uint8), a0: int, a1: int, n_along: int, k0: int, stride: int, f0: int, f_stride: int,
@@ -233,7 +254,8 @@ def kernels_for(real) -> SimpleNamespace:
     ):
         """Fluxes through the faces at positions a0 .. a1-1 of one grid line: cell p of the
         line is ``k0 + p * stride``, face a (between cells a-1 and a) is ``f0 + a * f_stride``.
-        Each cell is reconstructed once and serves its two faces."""
+        Walking a line, each cell is reconstructed once and serves its two faces; a single
+        face carries nothing from one face to the next (Warp's reverse mode needs that)."""
         has_lo = is_open(solid, k0 + (a0 - 1) * stride, a0 - 1, n_along)
         has_hi = is_open(solid, k0 + a0 * stride, a0, n_along)
         hl = zero
@@ -245,6 +267,19 @@ def kernels_for(real) -> SimpleNamespace:
             k = k0 + (a0 - 1) * stride
             has_m = is_open(solid, k - stride, a0 - 2, n_along)
             x0, x1, x2, x3, x4, hl, ul, vl, zl, cl = cell_faces(h, un, ut, z, k, stride, has_m, has_hi, order)
+        if a1 - a0 == 1:
+            hr = zero
+            ur = zero
+            vr = zero
+            zr = zero
+            cr = zero
+            if has_hi == 1:
+                k = k0 + a0 * stride
+                has_next = is_open(solid, k + stride, a0 + 1, n_along)
+                hr, ur, vr, zr, cr, x5, x6, x7, x8, x9 = cell_faces(h, un, ut, z, k, stride, has_lo, has_next, order)
+            store_face(f0 + a0 * f_stride, a0, n_along, has_lo, hl, ul, vl, zl, cl, has_hi, hr, ur, vr, zr, cr,
+                       g, lo_kind, lo_value, hi_kind, hi_value, fh, fn_lo, fn_hi, ft)
+            return
         for a in range(a0, a1):
             k = k0 + a * stride
             has_next = is_open(solid, k + stride, a + 1, n_along)
@@ -260,20 +295,8 @@ def kernels_for(real) -> SimpleNamespace:
             c2 = zero
             if has_hi == 1:
                 hr, ur, vr, zr, cr, h2, u2, v2, z2, c2 = cell_faces(h, un, ut, z, k, stride, has_lo, has_next, order)
-            f = f0 + a * f_stride
-            dry = has_lo * has_hi == 1 and hl <= zero and hr <= zero
-            if dry:
-                fh[f] = zero
-                fn_lo[f] = zero
-                fn_hi[f] = zero
-                ft[f] = zero
-            else:
-                r0, r1, r2, r3 = face_flux(has_lo, hl, ul, vl, zl, cl, has_hi, hr, ur, vr, zr, cr,
-                                           a, n_along, g, lo_kind, lo_value, hi_kind, hi_value)
-                fh[f] = r0
-                fn_lo[f] = r1
-                fn_hi[f] = r2
-                ft[f] = r3
+            store_face(f0 + a * f_stride, a, n_along, has_lo, hl, ul, vl, zl, cl, has_hi, hr, ur, vr, zr, cr,
+                       g, lo_kind, lo_value, hi_kind, hi_value, fh, fn_lo, fn_hi, ft)
             has_lo = has_hi
             has_hi = has_next
             hl = h2
