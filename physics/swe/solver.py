@@ -196,10 +196,12 @@ class FloodSolver:
             active = self._all_tiles
         compute = active | self._previous_active
         self._previous_active = active
-        self._set_tiles(compute)
+        if not np.array_equal(compute, self._computed):
+            self._set_tiles(compute)
 
     def _set_tiles(self, compute: np.ndarray) -> None:
         """Upload the tiles to compute, (nty, ntx) bool, as a list and per-thread parts."""
+        self._computed = compute
         ids = np.flatnonzero(compute.ravel()).astype(np.int32)
         self._n_active = len(ids)
         buf = np.zeros(self._ntx * self._nty, np.int32)
