@@ -1,5 +1,6 @@
-"""How the solver executes must not change what it computes: skipping dry tiles and
-splitting launches over CPU threads give bitwise the results of the plain launch."""
+"""How the solver executes must not change what it computes: skipping dry tiles,
+splitting launches over CPU threads and walking tile lines give bitwise the results
+of the plain launch."""
 
 from __future__ import annotations
 
@@ -53,6 +54,15 @@ def test_cpu_threads_are_bitwise_neutral(threads):
     one = _run("cpu", "float32", 2, cpu_threads=1, skip_dry_tiles=False)
     many = _run("cpu", "float32", 2, cpu_threads=threads, skip_dry_tiles=False)  # 130 tiles: split in every step
     for a, b in zip(one[:-1], many[:-1]):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("device", available_devices())
+@pytest.mark.parametrize("dtype, order", [("float32", 2), ("float64", 1)])
+def test_walking_tile_lines_is_bitwise_neutral(device, dtype, order):
+    one_each = _run(device, dtype, order, walk_lines=False)  # the GPU's launch shape
+    walking = _run(device, dtype, order, walk_lines=True)  # the CPU's
+    for a, b in zip(one_each[:-1], walking[:-1]):
         assert np.array_equal(a, b)
 
 

@@ -7,7 +7,7 @@ reverse pass exact and cheap to reason about:
 * a fixed time step (no CFL reduction on the taped path; the CFL limit is checked
   on every step of the untaped forward pass instead);
 * every tile computed (``skip_dry_tiles=False``), so the launches do not depend on
-  the state;
+  the state, one face or cell a thread (``walk_lines=False``), and plain launches;
 * fresh scratch arrays for every stage (velocities, face fluxes, the mid-step
   state), so that no array a recorded launch read is overwritten before the
   reverse pass replays it. The flux and update kernels write each element from
@@ -45,10 +45,18 @@ class TapeableFloodSolver(FloodSolver):
     """
 
     def __init__(self, model: Model, control: Control | None = None):
-        super().__init__(model, control, skip_dry_tiles=False, cpu_threads=1)
+        super().__init__(model, control, skip_dry_tiles=False, cpu_threads=1, walk_lines=False)
+        self._launch = self._launch_on_tape
         self.source_scale = 1.0
         self.recording = False
         self.stage_source_rates: list[tuple[wp.array, np.ndarray]] = []
+
+    def _launch_on_tape(self, kernel, dim: int, args: list, slot: int = 0) -> None:
+        """A plain ``wp.launch`` (what a ``wp.Tape`` records), instead of the solver's
+        cache of recorded launches, which is keyed by the arrays and would keep every
+        fresh array alive."""
+        if dim > 0:
+            wp.launch(kernel, dim=dim, inputs=args, device=self.model.device)
 
     def _fresh(self, n: int) -> wp.array:
         """A new zeroed array of n reals, with a gradient while ``recording``."""

@@ -86,36 +86,49 @@ def kernels_for(real) -> SimpleNamespace:
         return j * nx + i
 
     @wp.func
-    def face_state(
+    def cell_run_origin(t: int, run: int, tiles: wp.array(dtype=wp.int32), ntx: int):
+        """(i, j) of the first cell of thread t's run of ``run`` cells along a tile row
+        (``run`` divides TILE), in a cell launch over ``tiles``."""
+        runs = TILE / run
+        i0, j0, local = tile_origin(t, TILE * runs, tiles, ntx)
+        line = local / runs
+        return i0 + (local - line * runs) * run, j0 + line
+
+    @wp.func
+    def cell_faces(
         h: wp.array(dtype=real), un: wp.array(dtype=real), ut: wp.array(dtype=real), z: wp.array(dtype=real),
-        km: int, k: int, kp: int, has_m: int, has_p: int, side: real, order: int,
+        k: int, stride: int, has_m: int, has_p: int, order: int,
     ):
-        """Reconstructed (h, un, ut, z) of cell k on its face towards ``side`` (+1 high, -1 low),
-        and the cell's share of the centred bed-slope term, h_c * (z_c - z_face): g times it
-        is subtracted from the normal momentum flux the cell sees through that face (on
-        either side), so that the two faces of a cell add up to -g h_c (z_high - z_low)."""
+        """Reconstructed (h, un, ut, z, bed term) of cell k on its low face, then on its high
+        face (neighbours ``k -/+ stride``; ``has_m``/``has_p``: they are open cells). The
+        bed term is the cell's share of the centred bed-slope term, h_c * (z_c - z_face):
+        g times it is subtracted from the normal momentum flux the cell sees through that
+        face (on either side), so that the two faces of a cell add up to -g h_c (z_high - z_low)."""
         hc = h[k]
         zc = z[k]
         uc = un[k]
         vc = ut[k]
         if order < 2 or hc <= zero or has_m * has_p == 0:
-            return hc, uc, vc, zc, zero
+            return hc, uc, vc, zc, zero, hc, uc, vc, zc, zero
+        km = k - stride
+        kp = k + stride
         hm = h[km]
         hp = h[kp]
-        zm = z[km]
-        zp = z[kp]
-        um = un[km]
-        up = un[kp]
-        vm = ut[km]
-        vp = ut[kp]
-        s = half * side
-        hf = hc + s * minmod(hc - hm, hp - hc)
         ec = hc + zc
-        ef = ec + s * minmod(ec - (hm + zm), (hp + zp) - ec)
-        uf = uc + s * minmod(uc - um, up - uc)
-        vf = vc + s * minmod(vc - vm, vp - vc)
-        zf = ef - hf
-        return hf, uf, vf, zf, hc * (zc - zf)
+        mh = minmod(hc - hm, hp - hc)
+        me = minmod(ec - (hm + z[km]), (hp + z[kp]) - ec)
+        mu = minmod(uc - un[km], un[kp] - uc)
+        mv = minmod(vc - ut[km], ut[kp] - vc)
+        s = -half
+        h_lo = hc + s * mh
+        z_lo = (ec + s * me) - h_lo
+        u_lo = uc + s * mu
+        v_lo = vc + s * mv
+        h_hi = hc + half * mh
+        z_hi = (ec + half * me) - h_hi
+        u_hi = uc + half * mu
+        v_hi = vc + half * mv
+        return h_lo, u_lo, v_lo, z_lo, hc * (zc - z_lo), h_hi, u_hi, v_hi, z_hi, hc * (zc - z_hi)
 
     @wp.func
     def ghost_state(hi: real, ui: real, vi: real, zi: real, kind: int, value: real, inward: real, g: real):
@@ -182,50 +195,25 @@ def kernels_for(real) -> SimpleNamespace:
         return fh, fn_lo, fn_hi, ft
 
     @wp.func
+    def is_open(solid: wp.array(dtype=wp.uint8), k: int, p: int, n_along: int):
+        """1 when position p along the axis is inside the grid and cell k is not solid."""
+        if p < 0 or p >= n_along:
+            return 0
+        if solid[k] != wp.uint8(0):
+            return 0
+        return 1
+
+    @wp.func
     def face_flux(
-        h: wp.array(dtype=real), un: wp.array(dtype=real), ut: wp.array(dtype=real), z: wp.array(dtype=real),
-        solid: wp.array(dtype=wp.uint8),
-        a: int, n_along: int, k_lo: int, stride: int, order: int, g: real,
-        lo_kind: int, lo_value: real, hi_kind: int, hi_value: real,
+        has_lo: int, hl: real, ul: real, vl: real, zl: real, cl: real,
+        has_hi: int, hr: real, ur: real, vr: real, zr: real, cr: real,
+        a: int, n_along: int, g: real, lo_kind: int, lo_value: real, hi_kind: int, hi_value: real,
     ):
-        """Fluxes through the face between cell ``k_lo`` (position ``a - 1`` along the axis)
-        and ``k_lo + stride`` (position ``a``); ``n_along`` cells on the axis."""
-        k_hi = k_lo + stride
-        has_lo = 0
-        has_hi = 0
-        if a > 0:
-            if solid[k_lo] == wp.uint8(0):
-                has_lo = 1
-        if a < n_along:
-            if solid[k_hi] == wp.uint8(0):
-                has_hi = 1
+        """Fluxes (fh, fn_lo, fn_hi, ft) through the face at position ``a`` along the axis
+        (``n_along`` cells) from the reconstructed states of its two cells (``has_*``: the
+        cell is open; a closed side takes a ghost state or an imposed discharge)."""
         if has_lo == 0 and has_hi == 0:
             return zero, zero, zero, zero
-        if has_lo == 1 and has_hi == 1:
-            if h[k_lo] <= zero and h[k_hi] <= zero:
-                return zero, zero, zero, zero
-        hl = zero
-        ul = zero
-        vl = zero
-        zl = zero
-        cl = zero
-        hr = zero
-        ur = zero
-        vr = zero
-        zr = zero
-        cr = zero
-        if has_lo == 1:
-            has_lm = 0
-            if a > 1:
-                if solid[k_lo - stride] == wp.uint8(0):
-                    has_lm = 1
-            hl, ul, vl, zl, cl = face_state(h, un, ut, z, k_lo - stride, k_lo, k_hi, has_lm, has_hi, real(1.0), order)
-        if has_hi == 1:
-            has_hp = 0
-            if a < n_along - 1:
-                if solid[k_hi + stride] == wp.uint8(0):
-                    has_hp = 1
-            hr, ur, vr, zr, cr = face_state(h, un, ut, z, k_lo, k_hi, k_hi + stride, has_lo, has_hp, real(-1.0), order)
         if has_lo == 0:
             kind = WALL
             if a == 0:
@@ -247,6 +235,87 @@ def kernels_for(real) -> SimpleNamespace:
         fh, fn_lo, fn_hi, ft = hll_flux(hl, ul, vl, zl, hr, ur, vr, zr, g)
         return fh, fn_lo - g * cl, fn_hi - g * cr, ft
 
+    @wp.func
+    def store_face(
+        f: int, a: int, n_along: int,
+        has_lo: int, hl: real, ul: real, vl: real, zl: real, cl: real,
+        has_hi: int, hr: real, ur: real, vr: real, zr: real, cr: real,
+        g: real, lo_kind: int, lo_value: real, hi_kind: int, hi_value: real,
+        fh: wp.array(dtype=real), fn_lo: wp.array(dtype=real), fn_hi: wp.array(dtype=real), ft: wp.array(dtype=real),
+    ):
+        """Write the fluxes of face f (position a) from its cells' reconstructed states."""
+        r0 = zero
+        r1 = zero
+        r2 = zero
+        r3 = zero
+        if not (has_lo * has_hi == 1 and hl <= zero and hr <= zero):  # both cells dry: no flux
+            r0, r1, r2, r3 = face_flux(has_lo, hl, ul, vl, zl, cl, has_hi, hr, ur, vr, zr, cr,
+                                       a, n_along, g, lo_kind, lo_value, hi_kind, hi_value)
+        fh[f] = r0
+        fn_lo[f] = r1
+        fn_hi[f] = r2
+        ft[f] = r3
+
+    @wp.func
+    def flux_run(
+        h: wp.array(dtype=real), un: wp.array(dtype=real), ut: wp.array(dtype=real), z: wp.array(dtype=real),
+        solid: wp.array(dtype=wp.uint8), a0: int, a1: int, n_along: int, k0: int, stride: int, f0: int, f_stride: int,
+        order: int, g: real, lo_kind: int, lo_value: real, hi_kind: int, hi_value: real,
+        fh: wp.array(dtype=real), fn_lo: wp.array(dtype=real), fn_hi: wp.array(dtype=real), ft: wp.array(dtype=real),
+    ):
+        """Fluxes through the faces at positions a0 .. a1-1 of one grid line: cell p of the
+        line is ``k0 + p * stride``, face a (between cells a-1 and a) is ``f0 + a * f_stride``.
+        Walking a line, each cell is reconstructed once and serves its two faces; a single
+        face carries nothing from one face to the next (Warp's reverse mode needs that)."""
+        has_lo = is_open(solid, k0 + (a0 - 1) * stride, a0 - 1, n_along)
+        has_hi = is_open(solid, k0 + a0 * stride, a0, n_along)
+        hl = zero
+        ul = zero
+        vl = zero
+        zl = zero
+        cl = zero
+        if has_lo == 1:
+            k = k0 + (a0 - 1) * stride
+            has_m = is_open(solid, k - stride, a0 - 2, n_along)
+            x0, x1, x2, x3, x4, hl, ul, vl, zl, cl = cell_faces(h, un, ut, z, k, stride, has_m, has_hi, order)
+        if a1 - a0 == 1:
+            hr = zero
+            ur = zero
+            vr = zero
+            zr = zero
+            cr = zero
+            if has_hi == 1:
+                k = k0 + a0 * stride
+                has_next = is_open(solid, k + stride, a0 + 1, n_along)
+                hr, ur, vr, zr, cr, x5, x6, x7, x8, x9 = cell_faces(h, un, ut, z, k, stride, has_lo, has_next, order)
+            store_face(f0 + a0 * f_stride, a0, n_along, has_lo, hl, ul, vl, zl, cl, has_hi, hr, ur, vr, zr, cr,
+                       g, lo_kind, lo_value, hi_kind, hi_value, fh, fn_lo, fn_hi, ft)
+            return
+        for a in range(a0, a1):
+            k = k0 + a * stride
+            has_next = is_open(solid, k + stride, a + 1, n_along)
+            hr = zero
+            ur = zero
+            vr = zero
+            zr = zero
+            cr = zero
+            h2 = zero
+            u2 = zero
+            v2 = zero
+            z2 = zero
+            c2 = zero
+            if has_hi == 1:
+                hr, ur, vr, zr, cr, h2, u2, v2, z2, c2 = cell_faces(h, un, ut, z, k, stride, has_lo, has_next, order)
+            store_face(f0 + a * f_stride, a, n_along, has_lo, hl, ul, vl, zl, cl, has_hi, hr, ur, vr, zr, cr,
+                       g, lo_kind, lo_value, hi_kind, hi_value, fh, fn_lo, fn_hi, ft)
+            has_lo = has_hi
+            has_hi = has_next
+            hl = h2
+            ul = u2
+            vl = v2
+            zl = z2
+            cl = c2
+
     @wp.kernel(module="unique")
     def compute_velocities(
         h: wp.array(dtype=real), hu: wp.array(dtype=real), hv: wp.array(dtype=real), h_dry: real,
@@ -260,49 +329,51 @@ def kernels_for(real) -> SimpleNamespace:
         u[k] = velocity(h[k], hu[k], h_dry)
         v[k] = velocity(h[k], hv[k], h_dry)
 
+    @wp.func
+    def run_origin(t: int, run: int, tiles: wp.array(dtype=wp.int32), ntx: int):
+        """For thread t of a flux launch over ``tiles`` whose threads each walk ``run``
+        faces of a tile line (TILE + 1 faces, ``run`` divides it): the tile's origin
+        (i0, j0), the line within the tile, and the first face of the thread's run."""
+        runs = (TILE + 1) / run
+        i0, j0, local = tile_origin(t, TILE * runs, tiles, ntx)
+        line = local / runs
+        return i0, j0, line, (local - line * runs) * run
+
     @wp.kernel(module="unique")
     def compute_x_fluxes(
         h: wp.array(dtype=real), u: wp.array(dtype=real), v: wp.array(dtype=real),
         z: wp.array(dtype=real), solid: wp.array(dtype=wp.uint8),
-        tiles: wp.array(dtype=wp.int32), ntx: int, nx: int, ny: int, order: int, g: real,
+        tiles: wp.array(dtype=wp.int32), ntx: int, nx: int, ny: int, run: int, order: int, g: real,
         west_kind: int, west_value: real, east_kind: int, east_value: real,
         fh: wp.array(dtype=real), fn_lo: wp.array(dtype=real), fn_hi: wp.array(dtype=real), ft: wp.array(dtype=real),
     ):
-        """Fluxes through the x-faces of the active tiles (each tile: TILE + 1 faces a row)."""
-        i0, j0, local = tile_origin(wp.tid(), (TILE + 1) * TILE, tiles, ntx)
-        i = i0 + local % (TILE + 1)
-        j = j0 + local / (TILE + 1)
-        if i > nx or j >= ny:
+        """Fluxes through the x-faces of the active tiles (TILE + 1 faces a row of a tile),
+        each thread walking ``run`` consecutive faces of a row."""
+        i0, j0, line, first = run_origin(wp.tid(), run, tiles, ntx)
+        j = j0 + line
+        a0 = i0 + first
+        if a0 > nx or j >= ny:
             return
-        f = j * (nx + 1) + i
-        a, b, c, d = face_flux(h, u, v, z, solid, i, nx, j * nx + i - 1, 1, order, g,
-                               west_kind, west_value, east_kind, east_value)
-        fh[f] = a
-        fn_lo[f] = b
-        fn_hi[f] = c
-        ft[f] = d
+        flux_run(h, u, v, z, solid, a0, wp.min(a0 + run, nx + 1), nx, j * nx, 1, j * (nx + 1), 1, order, g,
+                 west_kind, west_value, east_kind, east_value, fh, fn_lo, fn_hi, ft)
 
     @wp.kernel(module="unique")
     def compute_y_fluxes(
         h: wp.array(dtype=real), u: wp.array(dtype=real), v: wp.array(dtype=real),
         z: wp.array(dtype=real), solid: wp.array(dtype=wp.uint8),
-        tiles: wp.array(dtype=wp.int32), ntx: int, nx: int, ny: int, order: int, g: real,
+        tiles: wp.array(dtype=wp.int32), ntx: int, nx: int, ny: int, run: int, order: int, g: real,
         south_kind: int, south_value: real, north_kind: int, north_value: real,
         fh: wp.array(dtype=real), fn_lo: wp.array(dtype=real), fn_hi: wp.array(dtype=real), ft: wp.array(dtype=real),
     ):
-        """Fluxes through the y-faces of the active tiles (each tile: TILE + 1 rows of faces)."""
-        i0, j0, local = tile_origin(wp.tid(), TILE * (TILE + 1), tiles, ntx)
-        i = i0 + local % TILE
-        j = j0 + local / TILE
-        if i >= nx or j > ny:
+        """Fluxes through the y-faces of the active tiles (TILE + 1 faces a column of a
+        tile), each thread walking ``run`` consecutive faces of a column."""
+        i0, j0, line, first = run_origin(wp.tid(), run, tiles, ntx)
+        i = i0 + line
+        a0 = j0 + first
+        if i >= nx or a0 > ny:
             return
-        f = j * nx + i
-        a, b, c, d = face_flux(h, v, u, z, solid, j, ny, (j - 1) * nx + i, nx, order, g,
-                               south_kind, south_value, north_kind, north_value)
-        fh[f] = a
-        fn_lo[f] = b
-        fn_hi[f] = c
-        ft[f] = d
+        flux_run(h, v, u, z, solid, a0, wp.min(a0 + run, ny + 1), ny, i, nx, i, nx, order, g,
+                 south_kind, south_value, north_kind, north_value, fh, fn_lo, fn_hi, ft)
 
     @wp.kernel(module="unique")
     def update_cells(
@@ -313,48 +384,50 @@ def kernels_for(real) -> SimpleNamespace:
         solid: wp.array(dtype=wp.uint8), manning_n: wp.array(dtype=real),
         rain_rate: wp.array(dtype=real), rain_scale: real,
         source_of_cell: wp.array(dtype=wp.int32), source_rate: wp.array(dtype=real),
-        tiles: wp.array(dtype=wp.int32), ntx: int, nx: int, ny: int,
+        tiles: wp.array(dtype=wp.int32), ntx: int, nx: int, ny: int, run: int,
         dx: real, dy: real, dt: real, base_weight: real, h_dry: real, g: real,
         h_out: wp.array(dtype=real), hu_out: wp.array(dtype=real), hv_out: wp.array(dtype=real),
     ):
         """One forward-Euler stage with implicit friction, blended with a base state, over
         the cells of the active tiles: out = w * base + (1 - w) * (U + dt * L(U));
-        w = 0 (Euler), 1/2 (Heun's 2nd stage)."""
-        k = tile_cell(wp.tid(), tiles, ntx, nx, ny)
-        if k < 0:
+        w = 0 (Euler), 1/2 (Heun's 2nd stage). Each thread walks ``run`` cells of a tile row."""
+        i_first, j = cell_run_origin(wp.tid(), run, tiles, ntx)
+        if j >= ny:
             return
-        if solid[k] != wp.uint8(0):
-            return
-        w = k + k / nx  # west face of cell (i, j): j * (nx + 1) + i
-        e = w + 1
-        s = k
-        n = k + nx
         rdx = real(1.0) / dx
         rdy = real(1.0) / dy
-        hn = h[k] - dt * ((fxh[e] - fxh[w]) * rdx + (fyh[n] - fyh[s]) * rdy)
-        qx = hu[k] - dt * ((fxn_lo[e] - fxn_hi[w]) * rdx + (fyt[n] - fyt[s]) * rdy)
-        qy = hv[k] - dt * ((fxt[e] - fxt[w]) * rdx + (fyn_lo[n] - fyn_hi[s]) * rdy)
-        if rain_rate.shape[0] > 0:
-            hn = hn + dt * rain_scale * rain_rate[k]
-        if source_of_cell.shape[0] > 0:
-            src = source_of_cell[k]
-            if src >= 0:
-                hn = hn + dt * source_rate[src]
-        hn = wp.max(hn, zero)
-        if hn > h_dry:
-            nm = manning_n[k]
-            qabs = root(qx * qx + qy * qy)
-            a = dt * g * nm * nm / (hn * hn * wp.cbrt(hn))  # n^2 g dt / h^(7/3)
-            damp = real(2.0) / (real(1.0) + wp.sqrt(real(1.0) + real(4.0) * a * qabs))
-            qx = qx * damp
-            qy = qy * damp
-        else:
-            qx = zero
-            qy = zero
         keep = real(1.0) - base_weight
-        h_out[k] = base_weight * h_base[k] + keep * hn
-        hu_out[k] = base_weight * hu_base[k] + keep * qx
-        hv_out[k] = base_weight * hv_base[k] + keep * qy
+        for i in range(i_first, wp.min(i_first + run, nx)):
+            k = j * nx + i
+            if solid[k] != wp.uint8(0):
+                continue
+            w = k + j  # west face of cell (i, j): j * (nx + 1) + i
+            e = w + 1
+            s = k
+            n = k + nx
+            hn = h[k] - dt * ((fxh[e] - fxh[w]) * rdx + (fyh[n] - fyh[s]) * rdy)
+            qx = hu[k] - dt * ((fxn_lo[e] - fxn_hi[w]) * rdx + (fyt[n] - fyt[s]) * rdy)
+            qy = hv[k] - dt * ((fxt[e] - fxt[w]) * rdx + (fyn_lo[n] - fyn_hi[s]) * rdy)
+            if rain_rate.shape[0] > 0:
+                hn = hn + dt * rain_scale * rain_rate[k]
+            if source_of_cell.shape[0] > 0:
+                src = source_of_cell[k]
+                if src >= 0:
+                    hn = hn + dt * source_rate[src]
+            hn = wp.max(hn, zero)
+            if hn > h_dry:
+                nm = manning_n[k]
+                qabs = root(qx * qx + qy * qy)
+                a = dt * g * nm * nm / (hn * hn * wp.cbrt(hn))  # n^2 g dt / h^(7/3)
+                damp = real(2.0) / (real(1.0) + wp.sqrt(real(1.0) + real(4.0) * a * qabs))
+                qx = qx * damp
+                qy = qy * damp
+            else:
+                qx = zero
+                qy = zero
+            h_out[k] = base_weight * h_base[k] + keep * hn
+            hu_out[k] = base_weight * hu_base[k] + keep * qx
+            hv_out[k] = base_weight * hv_base[k] + keep * qy
 
     @wp.kernel(module="unique")
     def compute_wave_speed(

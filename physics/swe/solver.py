@@ -20,6 +20,36 @@ MIN_TILES_PER_THREAD = 32
 """A launch is split over CPU threads only when each gets at least this many tiles."""
 
 
+class LaunchCache:
+    """Reusable Warp launches (``wp.launch(record_cmd=True)``), one per kernel, slot and
+    set of arrays (ping-pong states give a few): a launch re-packs only the scalars that
+    changed since its last use, which saves most of Warp's per-launch cost in Python."""
+
+    def __init__(self, device: str):
+        self.device = device
+        self._launches: dict = {}
+
+    def __call__(self, kernel, dim: int, args: list, slot: int = 0) -> None:
+        """Launch ``kernel`` over ``dim`` threads with ``args`` (inputs then outputs)."""
+        if dim <= 0:
+            return
+        key = (kernel, slot, *(id(a) for a in args if isinstance(a, wp.array)))
+        entry = self._launches.get(key)
+        if entry is None:
+            cmd = wp.launch(kernel, dim=dim, inputs=args, device=self.device, record_cmd=True)
+            self._launches[key] = (cmd, [dim], list(args))
+        else:
+            cmd, last_dim, last = entry
+            if dim != last_dim[0]:
+                cmd.set_dim(dim)
+                last_dim[0] = dim
+            for i, value in enumerate(args):
+                if not isinstance(value, wp.array) and (type(value) is not type(last[i]) or value != last[i]):
+                    cmd.set_param_at_index(i, value)
+                    last[i] = value
+        cmd.launch()
+
+
 class FloodSolver:
     """2-D shallow-water equations, finite volumes, HLL + hydrostatic reconstruction.
 
@@ -35,6 +65,12 @@ class FloodSolver:
     buffers (anything but ping-pong) computes every tile. The results are bitwise
     those of computing every cell (``skip_dry_tiles=False``).
 
+    On the CPU (``walk_lines``, the default there), a flux or update thread walks a
+    whole line of a tile, so that each cell's reconstruction serves both of its faces
+    and the index arithmetic is done once a line; on a GPU each thread takes one face
+    or cell, for parallelism and coalesced access. Both compute every face and cell
+    with the same arithmetic, so the results are bitwise the same.
+
     On the CPU, Warp runs a launch as one serial loop; the solver splits the
     active tiles of its atomic-free kernels (velocities, fluxes, update) into
     ``cpu_threads`` contiguous parts launched from as many Python threads (the
@@ -47,13 +83,18 @@ class FloodSolver:
     """
 
     def __init__(self, model: Model, control: Control | None = None, *, skip_dry_tiles: bool = True,
-                 cpu_threads: int | None = None):
+                 cpu_threads: int | None = None, walk_lines: bool | None = None):
         self.model = model
         self.skip_dry_tiles = skip_dry_tiles
         if cpu_threads is None:
             cpu_threads = int(os.environ.get("TWIN_CPU_THREADS", os.cpu_count() or 1))
-        self.threads = max(1, cpu_threads) if wp.get_device(model.device).is_cpu else 1
+        is_cpu = wp.get_device(model.device).is_cpu
+        self.threads = max(1, cpu_threads) if is_cpu else 1
+        walk_lines = is_cpu if walk_lines is None else walk_lines
+        self._run = TILE_SIZE + 1 if walk_lines else 1  # faces a flux thread walks
+        self._cell_run = TILE_SIZE if walk_lines else 1  # cells an update thread walks
         self.k = kernels_for(model.real)
+        self._launch = LaunchCache(model.device)
         dev, real, n = model.device, model.real, model.nx * model.ny
         self._stage = State(*(wp.zeros(n, dtype=real, device=dev) for _ in range(4)))
         nfx = (model.nx + 1) * model.ny
@@ -155,10 +196,12 @@ class FloodSolver:
             active = self._all_tiles
         compute = active | self._previous_active
         self._previous_active = active
-        self._set_tiles(compute)
+        if not np.array_equal(compute, self._computed):
+            self._set_tiles(compute)
 
     def _set_tiles(self, compute: np.ndarray) -> None:
         """Upload the tiles to compute, (nty, ntx) bool, as a list and per-thread parts."""
+        self._computed = compute
         ids = np.flatnonzero(compute.ravel()).astype(np.int32)
         self._n_active = len(ids)
         buf = np.zeros(self._ntx * self._nty, np.int32)
@@ -176,15 +219,14 @@ class FloodSolver:
         """Launch ``kernel`` over the tiles to compute, ``per_tile`` threads each;
         ``inputs(tiles, part)`` gives the kernel's inputs for a tile list and the index
         of the concurrent launch (for per-launch reduction slots). Split across CPU threads."""
-        m = self.model
         if self._pool is None or self._n_active < MIN_TILES_PER_THREAD * self.threads:
-            wp.launch(kernel, dim=self._n_active * per_tile, inputs=inputs(self._tiles, 0), outputs=outputs, device=m.device)
+            self._launch(kernel, self._n_active * per_tile, [*inputs(self._tiles, 0), *outputs])
             return
         parts = [(part, tiles, n) for part, (tiles, n) in enumerate(zip(self._parts, self._part_sizes)) if n]
-        jobs = [self._pool.submit(wp.launch, kernel, dim=n * per_tile, inputs=inputs(tiles, part), outputs=outputs, device=m.device)
+        jobs = [self._pool.submit(self._launch, kernel, n * per_tile, [*inputs(tiles, part), *outputs], part)
                 for part, tiles, n in parts[1:]]
         part, tiles, n = parts[0]  # the calling thread takes the first part itself
-        wp.launch(kernel, dim=n * per_tile, inputs=inputs(tiles, part), outputs=outputs, device=m.device)
+        self._launch(kernel, n * per_tile, [*inputs(tiles, part), *outputs], part)
         for job in jobs:
             job.result()
 
@@ -242,16 +284,16 @@ class FloodSolver:
         m = self.model
         bk = m.boundary_kinds
         code = BOUNDARY_CODES
-        cells, faces = TILE_SIZE * TILE_SIZE, (TILE_SIZE + 1) * TILE_SIZE
+        cells, runs = TILE_SIZE * TILE_SIZE, TILE_SIZE * (TILE_SIZE + 1) // self._run
         self._launch_tiled(self.k.compute_velocities, cells,
                            lambda tiles, part: [s.h, s.hu, s.hv, m.h_dry, tiles, self._ntx, m.nx, m.ny], [self._u, self._v])
         west, east = self._edge_value("west", t), self._edge_value("east", t)
-        self._launch_tiled(self.k.compute_x_fluxes, faces,
-                           lambda tiles, part: [s.h, self._u, self._v, m.bed, m.solid, tiles, self._ntx, m.nx, m.ny, m.order, m.g,
+        self._launch_tiled(self.k.compute_x_fluxes, runs,
+                           lambda tiles, part: [s.h, self._u, self._v, m.bed, m.solid, tiles, self._ntx, m.nx, m.ny, self._run, m.order, m.g,
                                           code[bk["west"]], west, code[bk["east"]], east], self._fx)
         south, north = self._edge_value("south", t), self._edge_value("north", t)
-        self._launch_tiled(self.k.compute_y_fluxes, faces,
-                           lambda tiles, part: [s.h, self._u, self._v, m.bed, m.solid, tiles, self._ntx, m.nx, m.ny, m.order, m.g,
+        self._launch_tiled(self.k.compute_y_fluxes, runs,
+                           lambda tiles, part: [s.h, self._u, self._v, m.bed, m.solid, tiles, self._ntx, m.nx, m.ny, self._run, m.order, m.g,
                                           code[bk["south"]], south, code[bk["north"]], north], self._fy)
 
     def _stage_update(self, s: State, base: State, out: State, t: float, dt: float, base_weight: float, step_weight: float) -> None:
@@ -261,14 +303,13 @@ class FloodSolver:
         scale, volume_rate = self._set_sources(t)
         weight_dt = dt * step_weight
         self.volume_from_sources += volume_rate * weight_dt
-        self._launch_tiled(self.k.update_cells, TILE_SIZE * TILE_SIZE,
+        self._launch_tiled(self.k.update_cells, TILE_SIZE * TILE_SIZE // self._cell_run,
                            lambda tiles, part: [s.h, s.hu, s.hv, base.h, base.hu, base.hv, *self._fx, *self._fy,
                                           m.solid, m.manning_n, self._rain, scale, self._source_of_cell, self._source_rate,
-                                          tiles, self._ntx, m.nx, m.ny, m.dx, m.dy, dt, base_weight, m.h_dry, m.g],
+                                          tiles, self._ntx, m.nx, m.ny, self._cell_run, m.dx, m.dy, dt, base_weight, m.h_dry, m.g],
                            [out.h, out.hu, out.hv])
-        wp.launch(self.k.accumulate_boundary_inflow, dim=m.nx + m.ny,
-                  inputs=[self._fx[0], self._fy[0], self._tile_active, self._ntx, m.nx, m.ny, m.dx, m.dy, weight_dt],
-                  outputs=[self._inflow], device=m.device)
+        self._launch(self.k.accumulate_boundary_inflow, m.nx + m.ny,
+                     [self._fx[0], self._fy[0], self._tile_active, self._ntx, m.nx, m.ny, m.dx, m.dy, weight_dt, self._inflow])
 
     def step(self, state_in: State, state_out: State, control: Control, dt: float, t: float) -> None:
         """Advance ``state_in`` by ``dt`` [s] from time ``t`` [s] into ``state_out``."""
