@@ -96,8 +96,9 @@ def test_twin_run_surrogate_gives_a_result_shaped_like_the_solvers(tmp_path, swe
     assert rmse < 0.05, rmse
     capsys.readouterr()
     # outside the trained range, or with a parameter the sweep held fixed changed: one line, exit 2, no output
-    for extra, key in ((["--set", "inflow=35"], "parameter inflow"), (["--set", "road_manning=0.03"], "parameter road_manning")):
-        out = tmp_path / f"refused_{key[10:]}"
+    for extra, key in ((["--set", "inflow=35"], "parameter inflow"), (["--set", "road_manning=0.03"], "parameter road_manning"),
+                       (["--pictures"], "--pictures and --view need a solver run")):
+        out = tmp_path / f"refused_{len(extra)}_{extra[-1]}"
         assert main([*argv, *extra, "--surrogate", str(model_path), "--out", str(out)]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and key in err, err

@@ -102,6 +102,8 @@ def _run_surrogate(args, params: dict, out: Path) -> int:
 
     if args.resume:
         raise InputError("twin run", "", "--surrogate predicts at once; there is nothing to --resume")
+    if args.pictures or args.view:
+        raise InputError("twin run", "--surrogate", "predicts peak depth and hydrographs only; --pictures and --view need a solver run")
     summary = write_result(args.surrogate, params, out, script=args.scene)
     print(f"twin: surrogate prediction in {summary['prediction_time_s'] * 1e3:.2f} ms; "
           f"result {out / 'result.zarr'}, summary {out / 'summary.json'}")
