@@ -27,7 +27,7 @@ import numpy as np
 
 from twin.errors import InputError
 
-__all__ = ["ClockStep", "Gap", "SensorLog", "parse_timestamp", "read_sensor_log"]
+__all__ = ["ClockStep", "Gap", "SensorLog", "parse_timestamp", "read_nab_labels", "read_sensor_log", "window_rows"]
 
 TIME_COLUMNS = ("timestamp", "time", "datetime", "date", "t")
 """Header names (case ignored) that mark a CSV file's first column as timestamps."""
@@ -212,3 +212,32 @@ def _clock_report(log: SensorLog) -> None:
             log.gaps.append(Gap(int(k + 1), t[k], t[k + 1], int(round(steps[k] / log.interval)) - 1))
     uniq, counts = np.unique(t, return_counts=True)
     log.duplicates = uniq[counts > 1]
+
+
+def read_nab_labels(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """NAB labels of one file (``anomaly_timestamps`` and ``anomaly_windows`` in a JSON object).
+
+    Returns:
+        The labelled anomaly times, datetime64[s] (k,), and the windows, datetime64[s] (m, 2), UTC.
+    """
+    import json
+
+    path = Path(path)
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+        stamps = np.array([parse_timestamp(s) for s in d["anomaly_timestamps"]], dtype="datetime64[s]")
+        windows = np.array([[parse_timestamp(a), parse_timestamp(b)] for a, b in d["anomaly_windows"]], dtype="datetime64[s]")
+    except FileNotFoundError:
+        raise InputError(path, "", "no such file") from None
+    except json.JSONDecodeError as e:
+        raise InputError(path, f"line {e.lineno}, column {e.colno}", f"not JSON ({e.msg})") from None
+    except (KeyError, TypeError, ValueError) as e:
+        raise InputError(path, "", f"expected anomaly_timestamps and anomaly_windows [[start, end], ...] of ISO timestamps ({e})") from None
+    return stamps, windows.reshape(-1, 2)
+
+
+def window_rows(time: np.ndarray, windows: np.ndarray) -> list[tuple[int, int]]:
+    """(first row, last row) of each window (m, 2) among ascending ``time`` (n,): the rows inside it."""
+    lo = np.searchsorted(time, windows[:, 0], side="left")
+    hi = np.searchsorted(time, windows[:, 1], side="right") - 1
+    return [(int(a), int(b)) for a, b in zip(lo, hi)]
