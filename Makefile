@@ -4,8 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the viewer needs: offscreen OpenGL (EGL on Mesa's llvmpipe) and a
-# virtual screen (Xvfb) for the desktop window.
-DEBS := libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri libglx-mesa0 libxrender1 xvfb
+# virtual screen (Xvfb) for the desktop window; the MQTT broker (Mosquitto) for live sync.
+DEBS := libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri libglx-mesa0 libxrender1 xvfb mosquitto
 export VTK_DEFAULT_OPENGL_WINDOW ?= vtkEGLRenderWindow
 
 .PHONY: demo test test-all bench clean
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	  else echo "twin: please install the Debian packages: $(DEBS)"; fi; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[viewer,city,test]'
+	$(BIN)/python -m pip install -q -e '.[viewer,city,factory,test]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -6,6 +6,8 @@
     twin render SCENE|RESULT_DIR --out FILE.png|FILE.mp4 [--time T] [--quality draft|high|cinematic] [--camera NAME|FILE.json] [--size WxH]
     twin view SCENE|RESULT_DIR
     twin export SCENE --usd FILE.usd|.usda|.usdc [--result DIR]
+    twin replay LOG.csv --mqtt HOST:PORT --topic T [--speed 1000]
+    twin sync SCENE --mqtt HOST:PORT [--topic T] [--out DIR]
 
 Bad input is one line on stderr and exit status 2; a run stopped by a guard
 (NaN, negative depth) exits with 3, one interrupted by Ctrl-C with 130, after
@@ -120,6 +122,8 @@ COMMANDS = {
     "render": _lazy("viewer.cli", "cmd_render"),
     "view": _lazy("viewer.cli", "cmd_view"),
     "export": _lazy("twin.usd", "cmd_export"),
+    "replay": _lazy("twin.sync", "cmd_replay"),
+    "sync": _lazy("twin.sync", "cmd_sync"),
 }
 
 
