@@ -103,6 +103,8 @@ def build_robot(robot: Robot, *, device: str = "cpu", floor: bool = False, base:
         gravity: along z [m/s^2].
         self_collisions: let the robot's links collide with each other.
     """
+    if robot.missing:
+        raise InputError(robot.source, "", f"meshes not found: {'; '.join(robot.missing)}")
     newton = _newton()
     builder = newton.ModelBuilder(gravity=(0.0, 0.0, gravity))
     xform = newton.math.Transform(tuple(float(v) for v in base), (0.0, 0.0, 0.0, 1.0)) if any(base) else None

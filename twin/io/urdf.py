@@ -128,6 +128,7 @@ class Robot:
         meshes: every mesh reference, resolved.
         warnings: what twin assumed (defaults), one line each.
         tree: the parsed XML, with mesh paths and defaults filled in.
+        missing: meshes not found ("link role: uri"), only when read with ``strict=False``.
     """
 
     name: str
@@ -138,6 +139,7 @@ class Robot:
     meshes: list[MeshRef]
     warnings: list[str]
     tree: ET.ElementTree
+    missing: list[str] = field(default_factory=list)
 
     @property
     def total_mass(self) -> float:
@@ -198,7 +200,7 @@ def _attr_float(el: ET.Element, name: str, where: str, urdf: Path) -> float | No
     return None if text is None else _floats(text, 1, (), f"{where}, {name}", urdf)[0]
 
 
-def _read_link(el: ET.Element, urdf: Path, search: list[Path], meshes: list[MeshRef]) -> Link:
+def _read_link(el: ET.Element, urdf: Path, search: list[Path], meshes: list[MeshRef], missing: list[str] | None) -> Link:
     name = el.get("name")
     where = f"link {name}"
     inertial = el.find("inertial")
@@ -220,6 +222,9 @@ def _read_link(el: ET.Element, urdf: Path, search: list[Path], meshes: list[Mesh
                 continue
             uri = mesh.get("filename") or ""
             path = _resolve_uri(uri, urdf, search)
+            if path is None and missing is not None:
+                missing.append(f"{name} {role}: {uri}")
+                continue
             if path is None:
                 raise InputError(urdf, f"{where}, <{role}>", f"mesh {uri!r} not found (searched {', '.join(map(str, search[:4]))}"
                                  f"{', ...' if len(search) > 4 else ''}; add its package folder with --package-path or {PACKAGE_PATH_ENV})")
@@ -280,13 +285,15 @@ def _read_joint(el: ET.Element, urdf: Path, links: set[str], notes: list[str]) -
     return j
 
 
-def read_urdf(path: str | Path, *, package_path: list[str | Path] | None = None) -> Robot:
+def read_urdf(path: str | Path, *, package_path: list[str | Path] | None = None, strict: bool = True) -> Robot:
     """Read and check a URDF file (see the module docstring).
 
     Args:
         path: the .urdf file.
         package_path: folders to look for ``package://`` URIs in, before the
             environment variable and the URDF's own tree.
+        strict: a mesh not found is an error; if False it is listed in ``Robot.missing``
+            (for ``twin inspect``; such a robot must not be simulated).
 
     Raises:
         InputError: not XML, not a <robot>, a joint naming a missing link, a
@@ -305,13 +312,14 @@ def read_urdf(path: str | Path, *, package_path: list[str | Path] | None = None)
         raise InputError(urdf, "", f"the root element is <{robot_el.tag}>, not <robot>")
     search = package_search_path(urdf, package_path)
     meshes: list[MeshRef] = []
+    missing: list[str] | None = None if strict else []
     links: list[Link] = []
     for el in robot_el.findall("link"):
         if not el.get("name"):
             raise InputError(urdf, "<link>", "has no name")
         if any(link.name == el.get("name") for link in links):
             raise InputError(urdf, f"link {el.get('name')}", "is defined twice")
-        links.append(_read_link(el, urdf, search, meshes))
+        links.append(_read_link(el, urdf, search, meshes, missing))
     if not links:
         raise InputError(urdf, "", "has no <link>")
     notes: list[str] = []
@@ -336,7 +344,7 @@ def read_urdf(path: str | Path, *, package_path: list[str | Path] | None = None)
                               ixy="0", ixz="0", iyz="0")
     for note in notes:
         warnings.warn(f"{urdf}: {note}", UrdfWarning, stacklevel=2)
-    return Robot(robot_el.get("name") or urdf.stem, str(urdf), links, joints, roots[0], meshes, notes, tree)
+    return Robot(robot_el.get("name") or urdf.stem, str(urdf), links, joints, roots[0], meshes, notes, tree, missing or [])
 
 
 def resolved_urdf(robot: Robot) -> str:
