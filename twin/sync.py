@@ -124,8 +124,10 @@ def replay(log_path: str | Path, host: str, port: int, topic: str, *, speed: flo
     rows = range(start, log.rows if count is None else min(log.rows, start + count))
     secs = log.seconds()
     client = _client()
+    acked = [0]  # PUBACKs received (a reading queued while the broker is away is sent and acknowledged later)
+    client.on_publish = lambda c, userdata, mid, reason_code, properties: acked.__setitem__(0, acked[0] + 1)
     _connect(client, host, port)
-    infos = []
+    sent = 0
     t_wall0, t_log0 = time.monotonic(), secs[rows.start] if len(rows) else 0.0
     try:
         for k in tqdm(rows, unit="reading", file=sys.stderr, disable=not progress, desc=f"replay to {topic}"):
@@ -133,16 +135,17 @@ def replay(log_path: str | Path, host: str, port: int, topic: str, *, speed: flo
             if wait > 0:
                 time.sleep(wait)
             payload = {"seq": k, "time": f"{log.time[k]}Z", channel: float(log.channels[channel][k]), "sent": time.time()}
-            infos.append(client.publish(topic, json.dumps(payload), qos=1))
+            client.publish(topic, json.dumps(payload), qos=1)
+            sent += 1
         deadline = time.monotonic() + timeout
-        while not all(i.is_published() for i in infos):
+        while acked[0] < sent:
             if time.monotonic() > deadline:
-                raise InputError(f"mqtt://{host}:{port}", topic, f"{sum(not i.is_published() for i in infos)} readings not acknowledged within {timeout:.0f} s")
+                raise InputError(f"mqtt://{host}:{port}", topic, f"{sent - acked[0]} readings not acknowledged within {timeout:.0f} s")
             time.sleep(0.01)
     finally:
         client.disconnect()
         client.loop_stop()
-    return len(infos)
+    return sent
 
 
 def parse_reading(payload: bytes, channel: str) -> tuple[int, np.datetime64, float, float | None]:
