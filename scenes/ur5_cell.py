@@ -40,10 +40,12 @@ PARAMETERS = [
 
 HOME = [0.0, -1.571, 1.571, -1.571, -1.571, 0.0]
 """Home: upper arm up, forearm level, tool pointing down [rad]."""
-PICK_ABOVE = [-0.6, -1.2, 1.9, -2.27, -1.571, -0.6]
-PICK = [-0.6, -1.0, 2.05, -2.62, -1.571, -0.6]
-PLACE_ABOVE = [0.9, -1.2, 1.9, -2.27, -1.571, 0.9]
-PLACE = [0.9, -1.0, 2.05, -2.62, -1.571, 0.9]
+PICK_ABOVE = [-0.6, -1.3, 1.75, -2.021, -1.571, -0.6]
+PICK = [-0.6, -1.1, 2.0, -2.471, -1.571, -0.6]
+PLACE_ABOVE = [0.9, -1.3, 1.75, -2.021, -1.571, 0.9]
+PLACE = [0.9, -1.1, 2.0, -2.471, -1.571, 0.9]
+"""Pick at (0.50, -0.21) m, place at (0.25, 0.48) m, the tool 0.078 m over the floor (0.25 m above it
+between), pointing down: wrist_1 = -pi/2 - (shoulder_lift + elbow)."""
 CYCLE = np.array([HOME, PICK_ABOVE, PICK, PICK_ABOVE, PLACE_ABOVE, PLACE, PLACE_ABOVE, HOME])
 """The waypoints of one cycle [rad], (8, 6)."""
 

@@ -108,6 +108,15 @@ class RobotRun:
             summary = self._write(out, rec, links, system, status, wall, parameters or {}, script, versions())
         return summary
 
+    def pictures(self, out_dir: str | Path, *, progress: bool = True) -> dict[str, Path]:
+        """A still (``cell.png``, mid-cycle) and a video (``cell.mp4``, the cycle at 15 frames/s) of the Result in ``out_dir``."""
+        from viewer.robot import render_robot
+
+        out = Path(out_dir)
+        frames = max(2, int(round(self.trajectory.duration * 15)))
+        return {"still": render_robot(out, out / "cell.png"),
+                "video": render_robot(out, out / "cell.mp4", frames=frames, fps=15.0, size=(960, 540), progress=progress)}
+
     def _write(self, out: Path, rec: dict, links: list[str], system, status: str, wall: float, parameters: dict,
                script: str, versions: dict) -> dict:
         import xarray as xr
