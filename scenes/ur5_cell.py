@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from physics.robot import RobotRun, joint_trajectory
+from twin.errors import InputError
 from twin.io.urdf import read_urdf
 from twin.params import Param
 
@@ -51,6 +52,8 @@ CYCLE = np.array([HOME, PICK_ABOVE, PICK, PICK_ABOVE, PLACE_ABOVE, PLACE, PLACE_
 
 
 def setup(p):
+    if p["speed"] > 1.0:
+        raise InputError("speed", "", f"is a fraction of the URDF velocity limits: at most 1, got {p['speed']}")
     robot = read_urdf(p["urdf"], package_path=[d for d in p["package_path"].split(os.pathsep) if d])
     joints = robot.movable
     vmax = p["speed"] * np.array([j.velocity for j in joints])
