@@ -32,7 +32,7 @@ class Broker:
         # (loopback only, for the test's lifetime)
         stay = "user root\n" if os.geteuid() == 0 else ""
         self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-                             f"persistence_location {folder}/\nautosave_interval 1\nmax_queued_messages 0\n{stay}")
+                             f"persistence_location {folder}/\nautosave_interval 1\nmax_queued_messages 0\nset_tcp_nodelay true\n{stay}")
 
     def start(self, timeout: float = 10.0) -> None:
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import socket
 import sys
 import threading
 import time
@@ -90,6 +91,9 @@ def _connect(client, host: str, port: int) -> None:
 
     def on_connect(c, userdata, flags, reason_code, properties):
         if not reason_code.is_failure:
+            sock = c.socket()
+            if sock is not None:  # small messages go out at once (no Nagle delay behind an unacknowledged one)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             connected.set()
         if previous is not None:
             previous(c, userdata, flags, reason_code, properties)
