@@ -46,6 +46,19 @@ def subscriber(port: int, topic: str) -> tuple[object, list]:
     return c, got
 
 
+def wait_for(got: list, n: int, timeout: float = 30.0) -> None:
+    """Until ``got`` holds ``n`` messages or ``timeout`` [s] passed."""
+    deadline = time.monotonic() + timeout
+    while len(got) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def close(*clients) -> None:
+    for c in clients:
+        c.disconnect()
+        c.loop_stop()
+
+
 def throughput(port: int, n: int) -> dict:
     sync = Sync(MachineSpec("bench", MODEL), "127.0.0.1", port, "bench/tp", client_id="bench-tp")
     sync.start()
@@ -70,12 +83,9 @@ def latency(port: int, n: int, rate: float) -> dict:
     sync.start()
     client, alarms = subscriber(port, "bench/lat/alarm")
     replay(LOG, "127.0.0.1", port, "bench/lat", speed=rate * 300.0, count=n, progress=False)
-    deadline = time.monotonic() + 30
-    while len(alarms) < n and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(alarms, n - 1)  # the first reading starts the twin: no alarm
     sync.stop()
-    client.disconnect()
-    client.loop_stop()
+    close(client)
     lat = np.array([(t - d["sent"]) * 1e3 for t, d in alarms])
     # reference: bare round trip through the broker (publish -> plain subscriber), same pacing
     echo, got = subscriber(port, "bench/echo")
@@ -84,13 +94,8 @@ def latency(port: int, n: int, rate: float) -> dict:
     for k in range(n):
         pub.publish("bench/echo", json.dumps({"sent": time.time()}), qos=1)
         time.sleep(1.0 / rate)
-    deadline = time.monotonic() + 30
-    while len(got) < n and time.monotonic() < deadline:
-        time.sleep(0.05)
-    pub.disconnect()
-    echo.disconnect()
-    echo.loop_stop()
-    pub.loop_stop()
+    wait_for(got, n)
+    close(pub, echo)
     ref = np.array([(t - d["sent"]) * 1e3 for t, d in got])
     return {"alarms": len(lat), "rate_per_s": rate, "median_ms": float(np.median(lat)), "p99_ms": float(np.percentile(lat, 99)),
             "round_trip_median_ms": float(np.median(ref)), "round_trip_p99_ms": float(np.percentile(ref, 99)),

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from twin.errors import InputError
+from twin.io.text import read_text
 
 __all__ = ["ClockStep", "Gap", "SensorLog", "parse_timestamp", "read_nab_labels", "read_sensor_log", "window_rows"]
 
@@ -153,14 +154,7 @@ def read_sensor_log(path: str | Path, *, units: dict[str, str] | None = None, ti
     path = Path(path)
     zone = _zone(timezone)
     try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            rows = list(csv.reader(f))
-    except FileNotFoundError:
-        raise InputError(path, "", "no such file") from None
-    except IsADirectoryError:
-        raise InputError(path, "", "is a directory, not a file") from None
-    except UnicodeDecodeError:
-        raise InputError(path, "", "not a text file") from None
+        rows = list(csv.reader(read_text(path, encoding="utf-8-sig").splitlines()))
     except csv.Error as e:
         raise InputError(path, "", f"not a CSV file ({e})") from None
     header = rows[0] if rows else []
