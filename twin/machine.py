@@ -16,6 +16,7 @@ own procedure would pick for it (the best over a sweep).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -24,7 +25,7 @@ from physics.thermal import ThermalModel, ThermalTwin, fit_thermal
 from twin.anomaly import NabScore, alarms, best_threshold, nab_score, probationary_length, rolling_zscore
 from twin.io.sensor_log import SensorLog, window_rows
 
-__all__ = ["DetectorResult", "evaluate_log", "twin_statistic"]
+__all__ = ["DetectorResult", "evaluate_log", "run_twin", "twin_statistic"]
 
 HOLDOFF_S = 86400.0
 """After an alarm a detector stays quiet this long [s] (one alarm per event)."""
@@ -56,10 +57,17 @@ class DetectorResult:
         return d
 
 
+def run_twin(model: ThermalModel, t: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """The twin over readings ``y`` at ``t`` [s] (n,): "predicted", "sigma", "z" (n,) (the first reading starts it: z = 0)."""
+    twin = ThermalTwin(model, y[0], t[0])
+    steps = [twin.assimilate(tk, yk) for tk, yk in zip(t[1:], y[1:])]
+    return {"predicted": np.array([y[0]] + [i.predicted for i in steps]), "sigma": np.array([math.sqrt(model.r)] + [i.sigma for i in steps]),
+            "z": np.array([0.0] + [i.z for i in steps])}
+
+
 def twin_statistic(model: ThermalModel, t: np.ndarray, y: np.ndarray) -> np.ndarray:
     """|z| of the filter's innovation at each reading, (n,) (0 at the first)."""
-    twin = ThermalTwin(model, y[0], t[0])
-    return np.abs(np.array([0.0] + [twin.assimilate(tk, yk).z for tk, yk in zip(t[1:], y[1:])]))
+    return np.abs(run_twin(model, t, y)["z"])
 
 
 def _result(name: str, stat: np.ndarray, h: float, windows, holdoff: int, time: np.ndarray, labels: np.ndarray) -> DetectorResult:
