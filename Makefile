@@ -37,6 +37,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/flood_throughput.py
 	$(BIN)/python benchmarks/import_city.py
 	$(BIN)/python benchmarks/render_frames.py out/merewether
+	$(BIN)/python benchmarks/robot_step.py --json benchmarks/results/robot_step_cpu.json
+	$(BIN)/python benchmarks/mqtt_sync.py --json benchmarks/results/mqtt_sync.json
+	$(BIN)/python benchmarks/nab_machine.py --json benchmarks/results/nab_machine.json
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
