@@ -225,3 +225,18 @@ def test_the_arm_falls_onto_the_floor_and_settles(ur5):
     z = s0.body_q.numpy()[:, 2]
     assert np.all(np.isfinite(z)) and speed.max() < 0.01, speed
     assert z.min() >= -1e-3 and system.link_pose(s0, "tool0")[2] < 0.06
+
+
+def test_inspect_urdf_lists_meshes_found_and_missing(tmp_path, capsys):
+    import json
+
+    assert main(["inspect", str(need(UR5)), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert (d["kind"], d["robot"], len(d["links"]), len(d["joints"])) == ("urdf", "ur5", 11, 10)
+    assert len(d["meshes_found"]) == 14 and d["meshes_missing"] == []
+    assert d["total_mass_kg"] == pytest.approx(21.0039) and "world" in d["warnings"][0]
+    path = copy_urdf(tmp_path)
+    assert main(["inspect", str(path), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert len(d["meshes_found"]) == 0 and len(d["meshes_missing"]) == 14
+    assert d["meshes_missing"][0] == "base_link visual: package://example-robot-data/robots/ur_description/meshes/ur5/visual/base.dae"

@@ -93,3 +93,23 @@ def test_a_broker_restart_mid_stream_loses_no_reading(broker):
 def test_cli_replay_and_sync_one_line_errors(capsys):
     assert main(["replay", str(need(LOG)), "--mqtt", "localhost", "--topic", "t"]) == 2
     assert "--mqtt: expected HOST:PORT, got 'localhost'" in capsys.readouterr().err
+
+
+def test_twin_sync_command_runs_the_machine_scene(broker, tmp_path, capsys):
+    """`twin sync scenes/machine_thermal.py` (fitting on the log's probationary rows) fed by `twin replay`."""
+    out = tmp_path / "machine"
+    code = {}
+    sync = threading.Thread(target=lambda: code.setdefault("sync", main(
+        ["sync", "scenes/machine_thermal.py", "--mqtt", f"127.0.0.1:{broker.port}", "--topic", "plant/m3",
+         "--count", "300", "--idle", "20", "--out", str(out), "--client-id", "sync-cli"])))
+    sync.start()
+    deadline = time.monotonic() + 30
+    while "listening on plant/m3" not in capsys.readouterr().err and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert main(["replay", str(need(LOG)), "--mqtt", f"127.0.0.1:{broker.port}", "--topic", "plant/m3",
+                 "--speed", "1e7", "--start", "3000", "--count", "300", "--quiet"]) == 0
+    sync.join(timeout=60)
+    assert code.get("sync") == 0
+    rows = (out / "sync.csv").read_text().splitlines()
+    assert rows[0] == "seq,time,reading,predicted,sigma,z,heat,alarm" and len(rows) == 301
+    assert (out / "sync.png").stat().st_size > 10_000

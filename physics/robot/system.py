@@ -139,7 +139,7 @@ class RobotSolver:
 
     Attributes:
         kind: one of :data:`SOLVERS`.
-        torque: drive torques [N m] of the last step, (n_joints,) (MuJoCo only; else the PD law).
+        torque: drive torques [N m] of the last step, (n_joints,) (MuJoCo only; zeros for the other solvers).
     """
 
     def __init__(self, system: RobotSystem, kind: str = "mujoco", **options):
