@@ -34,7 +34,7 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +64,10 @@ class MachineSpec:
     topic: str = "factory/machine"
     threshold: float = 4.0
     holdoff: float = 86400.0
+
+    def fitted(self) -> dict[str, float]:
+        """The model's parameters (see :class:`physics.thermal.ThermalModel`)."""
+        return asdict(self.model)
 
 
 def broker_address(text: str) -> tuple[str, int]:
