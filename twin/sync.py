@@ -46,6 +46,8 @@ __all__ = ["MachineSpec", "Sync", "cmd_replay", "cmd_sync", "parse_reading", "re
 
 CONNECT_TIMEOUT_S = 10.0
 """How long a client waits for the broker at start [s]."""
+REORDER_WAIT_S = 2.0
+"""How long a reading waits for an earlier one (by ``seq``) that has not arrived yet [s]."""
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,8 @@ class Sync:
         spec: the machine; host, port: the broker; topic: readings.
         client_id: the persistent session's id.
         rows: one dict per assimilated reading (seq, time, reading, predicted, sigma, z, heat, alarm).
-        skipped: malformed, duplicated or out-of-date messages.
+        skipped: counts of malformed messages, duplicates, readings older than the twin's time
+            (a clock step) and readings that never came (``never_came``: a gap in ``seq``).
     """
 
     spec: MachineSpec
@@ -203,12 +206,13 @@ class Sync:
     topic: str
     client_id: str = "twin-sync"
     rows: list = field(default_factory=list)
-    skipped: dict = field(default_factory=lambda: {"malformed": 0, "duplicate": 0, "old": 0})
+    skipped: dict = field(default_factory=lambda: {"malformed": 0, "duplicate": 0, "old": 0, "never_came": 0})
 
     def __post_init__(self):
         self._twin: ThermalTwin | None = None
         self._t0: np.datetime64 | None = None
-        self._seen: set[int] = set()
+        self._next: int | None = None  # the seq the twin takes next
+        self._pending: dict[int, tuple] = {}  # seq -> (time, value, sent, arrival [monotonic s])
         self._last_alarm = -math.inf
         self._lock = threading.Lock()
         self._new = threading.Condition(self._lock)
@@ -228,29 +232,57 @@ class Sync:
             print(f"twin sync: topic {msg.topic}: message skipped: {e}", file=sys.stderr)
             return
         with self._lock:
-            if seq in self._seen:
+            if seq in self._pending or (self._next is not None and seq < self._next):
                 self.skipped["duplicate"] += 1
                 return
-            self._seen.add(seq)
+            self._pending[seq] = (t, value, sent, time.monotonic())
+            if self._next is None:
+                self._next = seq
+            out = self._drain()
+        self._publish(out)
+
+    def _drain(self, *, force: bool = False) -> list[tuple[str, str]]:
+        """Assimilate the pending readings in ``seq`` order (called holding the lock); return what to publish.
+
+        A reading waits at most :data:`REORDER_WAIT_S` for an earlier one still missing (QoS 1
+        redelivery after a reconnect can come out of order); then the missing ones are given up.
+        """
+        out: list[tuple[str, str]] = []
+        while self._pending:
+            if self._next not in self._pending:
+                oldest = min(arrival for *_, arrival in self._pending.values())
+                if not force and time.monotonic() - oldest < REORDER_WAIT_S:
+                    break
+                first = min(self._pending)
+                self.skipped["never_came"] += first - self._next
+                self._next = first
+            seq = self._next
+            t, value, sent, _ = self._pending.pop(seq)
+            self._next += 1
             if self._twin is None:
                 self._t0 = t
                 self._twin = ThermalTwin(self.spec.model, value, 0.0)
             secs = float((t - self._t0) / np.timedelta64(1, "s"))
             if self.rows and secs < self._twin.state.t:
                 self.skipped["old"] += 1
-                return
+                continue
             i = self._twin.assimilate(secs, value)
             alarm = abs(i.z) > self.spec.threshold and secs > self._last_alarm + self.spec.holdoff
             if alarm:
                 self._last_alarm = secs
             self.rows.append({"seq": seq, "time": str(t), "reading": value, "predicted": i.predicted, "sigma": i.sigma,
                               "z": i.z, "heat": i.heat, "alarm": alarm})
-            self._new.notify_all()
-        out = json.dumps({"seq": seq, "time": f"{t}Z", "predicted": i.predicted, "sigma": i.sigma, "z": i.z, "heat": i.heat,
-                          "sent": sent})
-        client.publish(f"{self.topic}/twin", out, qos=1)
-        if alarm:
-            client.publish(f"{self.topic}/alarm", out, qos=1)
+            message = json.dumps({"seq": seq, "time": f"{t}Z", "predicted": i.predicted, "sigma": i.sigma, "z": i.z,
+                                  "heat": i.heat, "sent": sent})
+            out.append((f"{self.topic}/twin", message))
+            if alarm:
+                out.append((f"{self.topic}/alarm", message))
+        self._new.notify_all()
+        return out
+
+    def _publish(self, messages: list[tuple[str, str]]) -> None:
+        for topic, message in messages:
+            self.client.publish(topic, message, qos=1)
 
     def start(self) -> None:
         """Connect (the network thread reconnects by itself after a broker restart)."""
@@ -258,12 +290,23 @@ class Sync:
 
     def wait(self, *, count: int | None = None, idle: float | None = None) -> None:
         """Block until ``count`` readings are assimilated or none came for ``idle`` [s] (both None: until Ctrl-C)."""
-        with self._lock:
-            while count is None or len(self.rows) < count:
+        last_n, last_change = -1, time.monotonic()
+        while True:
+            with self._lock:
+                self._new.wait(timeout=0.2)
+                out = self._drain()
                 n = len(self.rows)
-                self._new.wait(timeout=idle if idle is not None else 1.0)
-                if idle is not None and len(self.rows) == n:
-                    return
+            self._publish(out)
+            if count is not None and n >= count:
+                return
+            now = time.monotonic()
+            if n != last_n:
+                last_n, last_change = n, now
+            elif idle is not None and now - last_change > idle:
+                with self._lock:
+                    out = self._drain(force=True)  # what waits for a reading that will not come
+                self._publish(out)
+                return
 
     def stop(self) -> None:
         self.client.disconnect()
