@@ -135,3 +135,20 @@ def test_readings_are_assimilated_in_seq_order_once():
     assert [r["seq"] for r in sync.rows] == [0, 1, 2, 3, 4] and sync.skipped["duplicate"] == 2
     sync.wait(idle=0.3)  # 5 never comes
     assert [r["seq"] for r in sync.rows] == [0, 1, 2, 3, 4, 6] and sync.skipped["never_came"] == 1
+
+
+def test_live_view_follows_the_rows(monkeypatch):
+    pytest.importorskip("matplotlib")
+    from twin.errors import InputError
+    from viewer.machine import LiveMachinePlot
+
+    spec = MachineSpec("test machine", MODEL)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(InputError, match="needs a display"):
+        LiveMachinePlot(spec)
+    view = LiveMachinePlot(spec, backend="Agg", window=50, fps=1e6)
+    rows = [{"seq": k, "reading": 70.0 + k % 3, "predicted": 70.0, "sigma": 0.7, "alarm": k == 30} for k in range(80)]
+    view(rows)
+    assert view.drawn == 1 and len(view.reading.get_xdata()) == 50
+    assert view.alarms.get_offsets().tolist() == [[30.0, 70.0]]

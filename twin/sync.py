@@ -288,8 +288,11 @@ class Sync:
         """Connect (the network thread reconnects by itself after a broker restart)."""
         _connect(self.client, self.host, self.port)
 
-    def wait(self, *, count: int | None = None, idle: float | None = None) -> None:
-        """Block until ``count`` readings are assimilated or none came for ``idle`` [s] (both None: until Ctrl-C)."""
+    def wait(self, *, count: int | None = None, idle: float | None = None, on_tick=None) -> None:
+        """Block until ``count`` readings are assimilated or none came for ``idle`` [s] (both None: until Ctrl-C).
+
+        ``on_tick(rows)``, if given, is called from this thread about 5 times a second (a live view).
+        """
         last_n, last_change = -1, time.monotonic()
         while True:
             with self._lock:
@@ -297,6 +300,8 @@ class Sync:
                 out = self._drain()
                 n = len(self.rows)
             self._publish(out)
+            if on_tick is not None:
+                on_tick(self.rows)
             if count is not None and n >= count:
                 return
             now = time.monotonic()
@@ -354,18 +359,24 @@ def cmd_sync(argv: list[str]) -> int:
     p.add_argument("--count", type=int, help="stop after this many readings")
     p.add_argument("--idle", type=float, help="stop after this many seconds without a reading")
     p.add_argument("--client-id", default="twin-sync", help="the persistent session's id")
+    p.add_argument("--view", action="store_true", help="watch readings, prediction and alarms in a window (needs a display)")
     args = p.parse_args(argv)
     host, port = broker_address(args.mqtt)
     script = load_script(args.scene)
     spec = script.setup(parameters_of(script, args.scene, args.set))
     if not isinstance(spec, MachineSpec):
         raise InputError(args.scene, "setup()", "twin sync needs a machine scene (setup returns twin.sync.MachineSpec)")
+    view = None
+    if args.view:
+        from viewer.machine import LiveMachinePlot
+
+        view = LiveMachinePlot(spec)  # one-line InputError when there is no display
     sync = Sync(spec, host, port, args.topic or spec.topic, client_id=args.client_id)
     sync.start()
     print(f"twin: {spec.name} listening on {sync.topic} at {host}:{port}", file=sys.stderr)
     code = 0
     try:
-        sync.wait(count=args.count, idle=args.idle)
+        sync.wait(count=args.count, idle=args.idle, on_tick=view)
     except KeyboardInterrupt:
         code = 130
     finally:
