@@ -11,6 +11,7 @@ import pytest
 from shared_data import DATA, need
 
 pytest.importorskip("newton")
+from physics.device import available_devices  # noqa: E402
 from physics.robot import build_robot, joint_trajectory, make_solver, mechanical_energy  # noqa: E402
 from twin.cli import main  # noqa: E402
 from twin.errors import InputError  # noqa: E402
@@ -111,9 +112,11 @@ def test_degenerate_limits_are_handled(tmp_path):
     assert abs(system.q(s0)[-1] - 0.5) < 0.05  # the joint whose effort was "0" is driven, not frozen
 
 
-def test_forward_kinematics_matches_yourdfpy(ur5, system):
+@pytest.mark.parametrize("device", available_devices())
+def test_forward_kinematics_matches_yourdfpy(ur5, device):
     """Newton's FK (float32) against yourdfpy's (float64, its own URDF parser): < 1e-6 m over random configurations."""
     yourdfpy = pytest.importorskip("yourdfpy")
+    system = build_robot(ur5, device=device)
     ref = yourdfpy.URDF.load(str(UR5), load_meshes=False, build_scene_graph=True, load_collision_meshes=False)
     rng = np.random.default_rng(7)
     links = sorted({m.link for m in ur5.meshes}) + ["tool0", "ee_link"]
@@ -240,3 +243,20 @@ def test_inspect_urdf_lists_meshes_found_and_missing(tmp_path, capsys):
     d = json.loads(capsys.readouterr().out)
     assert len(d["meshes_found"]) == 0 and len(d["meshes_missing"]) == 14
     assert d["meshes_missing"][0] == "base_link visual: package://example-robot-data/robots/ur_description/meshes/ur5/visual/base.dae"
+
+
+def test_same_run_is_bitwise_equal(ur5):
+    """Two runs of the same drive commands from the same state give bitwise equal joint states."""
+    finals = []
+    for _ in range(2):
+        system = build_robot(ur5, floor=True, kp=np.full(6, 1000.0), kd=np.full(6, 60.0))
+        solver = make_solver(system)
+        s0, s1 = system.state(np.zeros(6)), system.state(np.zeros(6))
+        control = system.model.control()
+        system.set_targets(control, np.array([0.3, -1.2, 1.0, -1.0, -1.5, 0.2]), np.zeros(6))
+        for _ in range(120):
+            solver.step(s0, s1, control, 1 / 240)
+            s0, s1 = s1, s0
+        finals.append((s0.joint_q.numpy().copy(), s0.joint_qd.numpy().copy(), solver.torque.copy()))
+    for a, b in zip(*finals):
+        assert np.array_equal(a, b)
