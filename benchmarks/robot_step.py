@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from physics.device import available_devices  # noqa: E402
 from physics.robot import build_robot, make_solver  # noqa: E402
-from twin.io.urdf import UrdfWarning, read_urdf  # noqa: E402
+from twin.io.urdf import UrdfWarning  # noqa: E402
 from twin.params import resolve  # noqa: E402
 from twin.runner import load_script  # noqa: E402
 
