@@ -67,3 +67,37 @@ def test_cell_renders_with_the_real_meshes(cell, tmp_path):
 def test_speed_beyond_the_urdf_limits_is_refused(tmp_path, capsys):
     assert main(["run", "scenes/ur5_cell.py", "--set", "speed=2", "--out", str(tmp_path)]) == 2
     assert "speed: is a fraction of the URDF velocity limits: at most 1, got 2.0" in capsys.readouterr().err
+
+
+def test_ctrl_c_keeps_the_frames_so_far(tmp_path, monkeypatch):
+    import xarray as xr
+
+    import physics.robot.run as robot_run
+    from twin.params import resolve
+    from twin.runner import load_script
+
+    real = robot_run.make_solver
+
+    def interrupted_after_100_steps(system, kind):
+        solver = real(system, kind)
+        step, calls = solver.step, [0]
+
+        def stepping(*args):
+            calls[0] += 1
+            if calls[0] > 100:
+                raise KeyboardInterrupt
+            step(*args)
+
+        solver.step = stepping
+        return solver
+
+    monkeypatch.setattr(robot_run, "make_solver", interrupted_after_100_steps)
+    script = load_script("scenes/ur5_cell.py")
+    run = script.setup(resolve(script.PARAMETERS, [], "ur5_cell"))
+    with pytest.raises(KeyboardInterrupt):
+        run.run(tmp_path, progress=False)
+    with xr.open_zarr(tmp_path / "result.zarr") as ds:
+        assert ds.attrs["status"] == "interrupted" and ds.sizes["time"] == 13  # frames at steps 0, 8, ..., 96
+        assert np.isfinite(ds["q"].values).all()
+    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "interrupted"
+    assert not list(tmp_path.glob("*.partial*"))
