@@ -268,7 +268,7 @@ def describe(path: str | Path) -> dict[str, Any]:
         A dict with "path" and "kind" ("esri-ascii-grid", "esri-ascii-grid (zip)",
         "geotiff", "srtm-hgt", "srtm-hgt (zip)", "osm-xml", "osm-pbf",
         "cityjson", "cityjsonseq", "projection", "polygon", "points",
-        "twin-scene", "zarr-result") and, as the kind has them: "crs" ("EPSG:n"
+        "twin-scene", "zarr-result", "urdf", "sensor-log") and, as the kind has them: "crs" ("EPSG:n"
         or None; for OSM and geographic CityJSON the UTM zone twin would use),
         "source_crs", "extent" (xmin, ymin, xmax, ymax) [CRS units], "shape"
         (ny, nx), "cellsize" (dx, dy), "nodata_cells" or "voids_filled",
@@ -276,7 +276,10 @@ def describe(path: str | Path) -> dict[str, Any]:
         "roads", "land_use_areas", "vertices", "references_missing" (OSM node
         references and relation members not in the file; CityJSON parts whose
         parent is missing), "counts" (the importer's own), "points",
-        "variables", ...
+        "variables", for a URDF "robot", "links", "joints", "meshes_found",
+        "meshes_missing", "total_mass_kg", "warnings", for a sensor log "rows",
+        "channels" (name: unit), "sampling_interval_s", "time_span", "gaps",
+        "duplicated_timestamps", "clock_steps", ...
 
     Raises:
         InputError: a missing file, an extension twin does not read, or any
