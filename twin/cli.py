@@ -9,6 +9,8 @@
     twin export SCENE --usd FILE.usd|.usda|.usdc [--result DIR]
     twin batch SWEEP.toml --out DIR [--workers N] [--scheduler tcp://HOST:PORT]
     twin surrogate train SWEEP_DIR --out MODEL
+    twin replay LOG.csv --mqtt HOST:PORT --topic T [--speed 1000]
+    twin sync SCENE --mqtt HOST:PORT [--topic T] [--out DIR]
 
 Bad input is one line on stderr and exit status 2; a run stopped by a guard
 (NaN, negative depth) exits with 3, one interrupted by Ctrl-C with 130, after
@@ -21,6 +23,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from twin.errors import EXIT_INPUT, InputError, SimulationError, TwinError
@@ -69,6 +72,8 @@ def cmd_run(argv: list[str]) -> int:
         return _run_surrogate(args, params, out)
     run = script.setup(params)
     out.mkdir(parents=True, exist_ok=True)
+    if hasattr(run, "run"):
+        return _run_own_loop(run, args, params, out)
     live = None
     if args.view:
         from viewer.live import LiveViewer
@@ -110,6 +115,21 @@ def _run_surrogate(args, params: dict, out: Path) -> int:
     return 0
 
 
+def _run_own_loop(run, args, params: dict, out: Path) -> int:
+    """A scene whose run has its own loop (a robot cell: ``physics.robot.RobotRun``): run it, print its summary."""
+    try:
+        summary = run.run(out, parameters=params, script=args.scene, device=args.device, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(f"twin: interrupted; the result up to the last frame is in {out}/result.zarr", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"twin: {summary['simulated_time_s']:.2f} s simulated in {summary['wall_time_s']:.1f} s wall on {summary['device']}")
+    print(f"twin: result {out / 'result.zarr'}, summary {out / 'summary.json'}")
+    if args.pictures:
+        for name, path in run.pictures(out, progress=not args.quiet).items():
+            print(f"twin: picture {name}: {path}")
+    return 0
+
+
 def cmd_inspect(argv: list[str]) -> int:
     from twin.inspect import describe, format_description
 
@@ -141,11 +161,19 @@ COMMANDS = {
     "export": _lazy("twin.usd", "cmd_export"),
     "batch": _lazy("twin.batch", "cmd_batch"),
     "surrogate": _lazy("physics.surrogates.cli", "cmd_surrogate"),
+    "replay": _lazy("twin.sync", "cmd_replay"),
+    "sync": _lazy("twin.sync", "cmd_sync"),
 }
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """twin's own warnings (defaults applied to an input) as one line on stderr, without Python's source excerpt."""
+    print(f"twin: warning: {message}", file=sys.stderr if file is None else file)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    warnings.showwarning = _warning_line
     if not argv or argv[0] not in COMMANDS:
         print(__doc__.strip(), file=sys.stderr if argv else sys.stdout)
         return 0 if not argv or argv[0] in ("-h", "--help") else EXIT_INPUT

@@ -22,7 +22,7 @@ from twin.scene import Heightfield, load_scene
 __all__ = ["describe", "format_description"]
 
 SUPPORTED = (".asc, .zip (holding an .asc or an .hgt), .tif, .tiff, .hgt, .hgt.zip, .osm, .osm.gz, .osm.bz2, .pbf, "
-             ".json (CityJSON), .jsonl (CityJSONSeq), .prj, .csv, .twin, .zarr (directory)")
+             ".json (CityJSON), .jsonl (CityJSONSeq), .prj, .csv (polygon, points, sensor log), .urdf, .twin, .zarr (directory)")
 
 
 def _heights(h: Heightfield) -> dict[str, Any]:
@@ -68,9 +68,13 @@ def _describe_grid(path: Path) -> dict[str, Any]:
 
 
 def _describe_csv(path: Path) -> dict[str, Any]:
-    """A ``name,x,y`` header makes a points file; anything else is read as a polygon."""
+    """A ``name,x,y`` header makes a points file, a ``timestamp,...`` header a sensor log; anything else is read as a polygon."""
+    from twin.io.sensor_log import TIME_COLUMNS
+
     with open(path, encoding="utf-8-sig") as f:
         first = next((line for line in f if line.strip()), "")
+    if first.split(",")[0].strip().lower() in TIME_COLUMNS:
+        return _describe_sensor_log(path)
     if [c.strip().lower() for c in first.split(",")] == ["name", "x", "y"]:
         points = read_points(path)
         xy = np.array([(x, y) for _, x, y in points])
@@ -88,6 +92,44 @@ def _describe_csv(path: Path) -> dict[str, Any]:
         "vertices": len(pts),
         "extent": (float(x.min()), float(y.min()), float(x.max()), float(y.max())),
         "area": area,
+    }
+
+
+def _describe_sensor_log(path: Path) -> dict[str, Any]:
+    from twin.io.sensor_log import read_sensor_log
+
+    log = read_sensor_log(path)
+    start, end = log.span
+    return {
+        "kind": "sensor-log",
+        "rows": log.rows,
+        "channels": {name: log.units[name] or "unit not declared" for name in log.channels},
+        "sampling_interval_s": log.interval,
+        "time_span": (f"{start}Z", f"{end}Z"),
+        "gaps": [{"after": f"{g.start}Z", "before": f"{g.end}Z", "missing": g.missing} for g in log.gaps],
+        "duplicated_timestamps": [f"{t}Z" for t in log.duplicates],
+        "clock_steps": [{"row": c.row, "from": f"{c.before}Z", "to": f"{c.after}Z", "back_s": c.seconds} for c in log.clock_steps],
+    }
+
+
+def _describe_urdf(path: Path) -> dict[str, Any]:
+    import warnings
+
+    from twin.io.urdf import UrdfWarning, read_urdf
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UrdfWarning)  # they are in the description
+        robot = read_urdf(path, strict=False)
+    return {
+        "kind": "urdf",
+        "robot": robot.name,
+        "links": [link.name for link in robot.links],
+        "joints": {j.name: j.type for j in robot.joints},
+        "root": robot.root,
+        "meshes_found": [f"{m.link} {m.role}: {m.path}" for m in robot.meshes],
+        "meshes_missing": robot.missing,
+        "total_mass_kg": robot.total_mass,
+        "warnings": robot.warnings,
     }
 
 
@@ -213,6 +255,7 @@ def _reader(path: Path):
         ".zip": _describe_zip,
         ".prj": _describe_prj,
         ".csv": _describe_csv,
+        ".urdf": _describe_urdf,
         ".twin": _describe_scene,
         ".zarr": _describe_zarr,
     }.get(path.suffix.lower())
@@ -225,7 +268,7 @@ def describe(path: str | Path) -> dict[str, Any]:
         A dict with "path" and "kind" ("esri-ascii-grid", "esri-ascii-grid (zip)",
         "geotiff", "srtm-hgt", "srtm-hgt (zip)", "osm-xml", "osm-pbf",
         "cityjson", "cityjsonseq", "projection", "polygon", "points",
-        "twin-scene", "zarr-result") and, as the kind has them: "crs" ("EPSG:n"
+        "twin-scene", "zarr-result", "urdf", "sensor-log") and, as the kind has them: "crs" ("EPSG:n"
         or None; for OSM and geographic CityJSON the UTM zone twin would use),
         "source_crs", "extent" (xmin, ymin, xmax, ymax) [CRS units], "shape"
         (ny, nx), "cellsize" (dx, dy), "nodata_cells" or "voids_filled",
@@ -233,7 +276,10 @@ def describe(path: str | Path) -> dict[str, Any]:
         "roads", "land_use_areas", "vertices", "references_missing" (OSM node
         references and relation members not in the file; CityJSON parts whose
         parent is missing), "counts" (the importer's own), "points",
-        "variables", ...
+        "variables", for a URDF "robot", "links", "joints", "meshes_found",
+        "meshes_missing", "total_mass_kg", "warnings", for a sensor log "rows",
+        "channels" (name: unit), "sampling_interval_s", "time_span", "gaps",
+        "duplicated_timestamps", "clock_steps", ...
 
     Raises:
         InputError: a missing file, an extension twin does not read, or any

@@ -85,8 +85,11 @@ def cmd_render(argv: list[str]) -> int:
     """``twin render``: a still (PNG/JPEG) or a video (MP4) of a scene or a result, off screen."""
     from viewer.cameras import resolve_camera
     from viewer.render import STILL_SUFFIXES, VIDEO_SUFFIXES, render_still, render_video
+    from viewer.robot import cmd_render_robot, is_robot_result
     from viewer.sources import open_source
 
+    if argv and is_robot_result(argv[0]):
+        return cmd_render_robot(argv)
     p = _Parser(prog="twin render", description="Render a scene or a result to a picture or a video, off screen.")
     _common(p, quality="high", size="1920x1080")
     p.add_argument("--out", type=Path, required=True, help="FILE.png (or .jpg) for a still, FILE.mp4 for a video")

@@ -1,4 +1,4 @@
-"""Importers: real-world files (DEMs, projections, polygons, points, OSM, CityJSON) into twin's types."""
+"""Importers: real-world files (DEMs, projections, polygons, points, OSM, CityJSON, URDF robots, sensor logs) into twin's types."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from twin.io.dem import Dem, Raster, drape, fill_sinks, read_dem, read_raster
 from twin.io.esri_ascii import EsriAsciiHeader, read_esri_ascii, read_esri_ascii_header
 from twin.io.osm import OsmData, RoadGraph, read_osm, road_graph
 from twin.io.prj import crs_from_prj, crs_from_prj_text
+from twin.io.sensor_log import SensorLog, read_nab_labels, read_sensor_log
+from twin.io.urdf import Robot, read_urdf
 
 __all__ = [
     "CityData",
@@ -17,6 +19,8 @@ __all__ = [
     "OsmData",
     "Raster",
     "RoadGraph",
+    "Robot",
+    "SensorLog",
     "crs_from_prj",
     "crs_from_prj_text",
     "drape",
@@ -27,10 +31,13 @@ __all__ = [
     "read_dem",
     "read_esri_ascii",
     "read_esri_ascii_header",
+    "read_nab_labels",
     "read_osm",
     "read_points",
     "read_polygon",
     "read_raster",
+    "read_sensor_log",
+    "read_urdf",
     "road_graph",
     "utm_crs",
 ]

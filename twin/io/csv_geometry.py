@@ -16,6 +16,7 @@ import numpy as np
 import shapely
 
 from twin.errors import InputError
+from twin.io.text import read_text
 
 __all__ = ["read_points", "read_polygon"]
 
@@ -23,14 +24,7 @@ __all__ = ["read_points", "read_polygon"]
 def _rows(path: str | Path) -> list[tuple[int, list[str]]]:
     """(line number, comma-separated fields, stripped) of each non-blank line."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(path, "", "no such file") from None
-    except IsADirectoryError:
-        raise InputError(path, "", "is a directory, not a file") from None
-    except UnicodeDecodeError:
-        raise InputError(path, "", "not a text file") from None
+    text = read_text(path, encoding="utf-8-sig")
     rows = [(n, [f.strip() for f in line.split(",")]) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
     if not rows:
         raise InputError(path, "", "empty file")

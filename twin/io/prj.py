@@ -20,6 +20,7 @@ from pathlib import Path
 import pyproj
 
 from twin.errors import InputError
+from twin.io.text import read_text
 
 __all__ = ["crs_from_prj", "crs_from_prj_text"]
 
@@ -107,13 +108,4 @@ def crs_from_prj_text(text: str, source: str) -> str:
 
 def crs_from_prj(path: str | Path) -> str:
     """"EPSG:<code>" of a .prj file (WKT or ArcInfo keywords)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(path, "", "no such file") from None
-    except IsADirectoryError:
-        raise InputError(path, "", "is a directory, not a file") from None
-    except UnicodeDecodeError:
-        raise InputError(path, "", "not a text file") from None
-    return crs_from_prj_text(text, str(path))
+    return crs_from_prj_text(read_text(path), str(path))

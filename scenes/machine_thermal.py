@@ -1,0 +1,46 @@
+"""The machine thermal twin of the NAB industrial machine, for ``twin sync``.
+
+The lumped thermal model (:mod:`physics.thermal`) is fitted on the first rows of
+the machine's log (NAB's probationary period: 750 readings, 2.6 days), then runs
+beside the live feed: each reading is assimilated by the Kalman filter and an
+alarm is raised when the reading leaves the twin's prediction by more than
+``threshold`` standard deviations (then quiet for ``holdoff`` seconds).
+
+    twin replay ../shared/data/factory/machine_temperature_system_failure.csv --mqtt 127.0.0.1:1883 --topic factory/machine &
+    twin sync scenes/machine_thermal.py --mqtt 127.0.0.1:1883 --out out/machine --idle 30
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from physics.thermal import fit_thermal
+from twin.anomaly import probationary_length
+from twin.io.sensor_log import read_sensor_log
+from twin.params import Param
+from twin.sync import MachineSpec
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_LOG = os.environ.get("TWIN_MACHINE_LOG", str(HERE.parent.parent / "shared" / "data" / "factory"
+                                                    / "machine_temperature_system_failure.csv"))
+
+PARAMETERS = [
+    Param("log", DEFAULT_LOG, "", "sensor log the model is fitted on (its first rows)"),
+    Param("channel", "value", "", "the temperature channel"),
+    Param("unit", "degF", "", "the channel's unit (NAB does not state it; probably degF)"),
+    Param("threshold", 4.0, "sigma", "alarm when |reading - prediction| exceeds this many standard deviations", positive=True),
+    Param("holdoff", 86400.0, "s", "quiet time after an alarm", minimum=0.0),
+    Param("topic", "factory/machine", "", "MQTT topic of the readings"),
+]
+
+
+def setup(p):
+    log = read_sensor_log(p["log"], units={p["channel"]: p["unit"]})
+    keep = log.monotonic()
+    n = probationary_length(len(keep))
+    y = log.channels[p["channel"]][keep][:n]
+    model = fit_thermal(log.seconds()[keep][:n], y, ambient=float(np.min(y)))
+    return MachineSpec("NAB machine temperature", model, p["channel"], p["topic"], p["threshold"], p["holdoff"])
