@@ -42,12 +42,13 @@ def cmd_surrogate(argv: list[str]) -> int:
               f"{model.meta['modes']['max_depth']} peak-depth modes, {model.meta['modes']['probe_depth']} hydrograph modes; "
               f"trained in {model.meta['training_time_s']:.1f} s; model {args.out}")
         return 0
-    figures = evaluate(FloodSurrogate.load(args.model), args.holdout_dir)
+    model = FloodSurrogate.load(args.model)
+    figures = evaluate(model, args.holdout_dir)
     if args.json:
         tmp = args.json.with_name(args.json.name + ".partial")
         tmp.write_text(json.dumps(figures, indent=2))
         tmp.replace(args.json)
-    print(f"twin: {figures['runs']} held-out runs: peak depth RMSE {figures['rmse_m'] * 100:.2f} cm over wet cells, "
+    print(f"twin: {model.meta['regression']} surrogate on {figures['runs']} held-out runs: peak depth RMSE {figures['rmse_m'] * 100:.2f} cm over wet cells, "
           f"max error {figures['max_error_m'] * 100:.1f} cm; hydrograph peaks: height within {figures['peak_height_error_m'] * 100:.1f} cm, "
           f"time within {figures['peak_time_error_s']:.0f} s; prediction {figures['prediction_time_s'] * 1e3:.3f} ms vs "
           f"solver {figures['solver_wall_time_s']:.2f} s: speed-up {figures['speed_up']:.0f}x", file=sys.stdout)

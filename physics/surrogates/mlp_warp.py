@@ -16,7 +16,7 @@ import warp.optim
 from physics.device import init_warp
 from physics.surrogates.mlp import layer_offsets
 
-wp.set_module_options({"enable_backward": True, "deterministic": wp.DeterministicMode.RUN_TO_RUN})
+wp.set_module_options({"deterministic": wp.DeterministicMode.RUN_TO_RUN})
 
 
 @wp.kernel

@@ -104,6 +104,7 @@ class Reduced:
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray], regression: str) -> "Reduced":
+        """The inverse of :meth:`arrays`, for a ``regression`` of :data:`REGRESSIONS`."""
         kind = REGRESSIONS[regression]
         return cls(a["mean"], a["modes"], kind(**{f.name: a[f.name] for f in fields(kind)}))
 
