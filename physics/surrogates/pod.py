@@ -1,4 +1,4 @@
-"""A flood sweep's response surface: reduced bases of its outputs plus RBF regression.
+"""A flood sweep's response surface: reduced bases of its outputs plus a regression.
 
 Trained on a ``twin batch`` store (``results.zarr``), the surrogate maps the sweep's
 varied parameters p (d numbers) to the peak-depth field (ny, nx) and the probe
@@ -7,27 +7,31 @@ hydrographs (nprobes, ntimes) of the flood scene:
 1. each output is flattened per run into a row, Y (n_runs, m), centred on its mean
    and reduced by proper orthogonal decomposition (the SVD of the centred rows):
    the leading r modes keep all but ``1 - energy`` of the variance;
-2. the r mode coefficients are interpolated over the parameters, scaled to the unit
-   cube of the trained range, with a polyharmonic cubic radial basis function
-   phi(s) = s^3 plus a linear polynomial (the standard, shape-parameter-free RBF
-   interpolant: the (n + d + 1) linear system is solved in closed form).
+2. the r mode coefficients are regressed over the parameters, scaled to the unit
+   cube of the trained range, by one of :data:`REGRESSIONS`: ``rbf`` (the default),
+   a polyharmonic cubic radial basis function phi(s) = s^3 plus a linear polynomial
+   (the standard, shape-parameter-free RBF interpolant: the (n + d + 1) linear
+   system is solved in closed form), or ``mlp``, a small tanh network trained with
+   Warp (:mod:`physics.surrogates.mlp`).
 
-Prediction is a (n,) kernel row times (n, r) weights times (r, m) modes: a few
-hundred microseconds on a CPU. Depths are clipped at 0.
+Prediction is a (n,) kernel row times (n, r) weights (or the network's few products)
+times (r, m) modes: well under a millisecond on a CPU. Depths are clipped at 0.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
+from physics.surrogates.mlp import MLP
 from twin.errors import InputError
 
-FORMAT = "twin-surrogate-pod-rbf/1"
+FORMAT = "twin-surrogate-pod/2"
 WET_THRESHOLD = 1e-3
 """Depth [m] above which a cell counts as wet (as in the solver's Result)."""
 
@@ -43,35 +47,66 @@ def _with_linear(x: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class Reduced:
-    """One output reduced by POD: mean (m,), modes (r, m), RBF weights (n + d + 1, r)."""
+class RBF:
+    """Cubic RBF interpolant with a linear tail: centres (n, d) in [0, 1]^d, weights
+    (n + d + 1, r)."""
 
-    mean: np.ndarray
-    modes: np.ndarray
+    centres: np.ndarray
     weights: np.ndarray
 
     @classmethod
-    def fit(cls, unit_params: np.ndarray, rows: np.ndarray, energy: float) -> "Reduced":
-        """POD of ``rows`` (n, m) keeping ``energy`` of the variance, RBF fit over
-        ``unit_params`` (n, d) in [0, 1]^d."""
-        mean = rows.mean(axis=0)
-        _, s, vt = np.linalg.svd(rows - mean, full_matrices=False)
-        kept = np.cumsum(s * s) / max(float((s * s).sum()), 1e-300)
-        r = min(int(np.searchsorted(kept, energy)) + 1, s.size)
-        modes = vt[:r]
-        coefficients = (rows - mean) @ modes.T
+    def fit(cls, unit_params: np.ndarray, coefficients: np.ndarray) -> "RBF":
+        """Interpolate ``coefficients`` (n, r) at ``unit_params`` (n, d)."""
         n, d = unit_params.shape
         system = np.zeros((n + d + 1, n + d + 1))
         system[:n, :n] = _kernel(unit_params, unit_params)
         system[:n, n:] = _with_linear(unit_params)
         system[n:, :n] = system[:n, n:].T
-        rhs = np.vstack([coefficients, np.zeros((d + 1, r))])
-        return cls(mean, modes, np.linalg.solve(system, rhs))
+        rhs = np.vstack([coefficients, np.zeros((d + 1, coefficients.shape[1]))])
+        return cls(unit_params, np.linalg.solve(system, rhs))
 
-    def predict(self, unit_params: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    def predict(self, unit_params: np.ndarray) -> np.ndarray:
+        """Coefficients (k, r) at ``unit_params`` (k, d)."""
+        return np.hstack([_kernel(unit_params, self.centres), _with_linear(unit_params)]) @ self.weights
+
+
+REGRESSIONS = {"rbf": RBF, "mlp": MLP}
+"""The regressions of the mode coefficients, by the name ``--regression`` takes."""
+
+
+@dataclass
+class Reduced:
+    """One output reduced by POD: mean (m,), modes (r, m), and the regression of the r
+    mode coefficients over the parameters."""
+
+    mean: np.ndarray
+    modes: np.ndarray
+    regression: RBF | MLP
+
+    @classmethod
+    def fit(cls, unit_params: np.ndarray, rows: np.ndarray, energy: float, regression: str = "rbf") -> "Reduced":
+        """POD of ``rows`` (n, m) keeping ``energy`` of the variance, ``regression`` of
+        its coefficients over ``unit_params`` (n, d) in [0, 1]^d."""
+        mean = rows.mean(axis=0)
+        _, s, vt = np.linalg.svd(rows - mean, full_matrices=False)
+        kept = np.cumsum(s * s) / max(float((s * s).sum()), 1e-300)
+        r = min(int(np.searchsorted(kept, energy)) + 1, s.size)
+        modes = vt[:r]
+        return cls(mean, modes, REGRESSIONS[regression].fit(unit_params, (rows - mean) @ modes.T))
+
+    def predict(self, unit_params: np.ndarray) -> np.ndarray:
         """Rows (k, m) at ``unit_params`` (k, d)."""
-        basis = np.hstack([_kernel(unit_params, centres), _with_linear(unit_params)])
-        return self.mean + (basis @ self.weights) @ self.modes
+        return self.mean + self.regression.predict(unit_params) @ self.modes
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Everything the model file holds of it, by name."""
+        return {"mean": self.mean, "modes": self.modes, **vars(self.regression)}
+
+    @classmethod
+    def from_arrays(cls, a: dict[str, np.ndarray], regression: str) -> "Reduced":
+        """The inverse of :meth:`arrays`, for a ``regression`` of :data:`REGRESSIONS`."""
+        kind = REGRESSIONS[regression]
+        return cls(a["mean"], a["modes"], kind(**{f.name: a[f.name] for f in fields(kind)}))
 
 
 @dataclass
@@ -82,7 +117,6 @@ class FloodSurrogate:
         names: the varied parameters, in order; low, high: their trained range, (d,) each:
             the design's box for a Latin hypercube, the values' hull otherwise.
         fixed: every other scene parameter, as the sweep ran it.
-        centres: training parameters scaled to [0, 1]^d, (n, d).
         wet: cells with water in any training run, (ny, nx) bool (the field is 0 elsewhere).
         peak: the reduced peak-depth field over the ``wet`` cells.
         probes: the reduced probe depths, flattened (nprobes * ntimes).
@@ -95,7 +129,6 @@ class FloodSurrogate:
     low: np.ndarray
     high: np.ndarray
     fixed: dict
-    centres: np.ndarray
     wet: np.ndarray
     peak: Reduced
     probes: Reduced
@@ -124,18 +157,18 @@ class FloodSurrogate:
         """Peak depth [m] (ny, nx) and probe depths [m] (nprobes, ntimes) at ``params``."""
         u = self.unit(params, source)
         peak = np.zeros(self.wet.shape)
-        peak[self.wet] = np.maximum(self.peak.predict(u, self.centres)[0], 0.0)
+        peak[self.wet] = np.maximum(self.peak.predict(u)[0], 0.0)
         nprobe, ntime = len(self.grid["probe"]), len(self.grid["probe_time"])
-        probes = np.maximum(self.probes.predict(u, self.centres)[0], 0.0).reshape(nprobe, ntime)
+        probes = np.maximum(self.probes.predict(u)[0], 0.0).reshape(nprobe, ntime)
         return {"max_depth": peak, "probe_depth": probes}
 
     # -- files -------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write the model to one .npz file, atomically."""
         path = Path(path)
-        arrays = {"centres": self.centres, "low": self.low, "high": self.high, "wet": self.wet,
-                  **{f"peak_{k}": v for k, v in vars(self.peak).items()},
-                  **{f"probes_{k}": v for k, v in vars(self.probes).items()},
+        arrays = {"low": self.low, "high": self.high, "wet": self.wet,
+                  **{f"peak_{k}": v for k, v in self.peak.arrays().items()},
+                  **{f"probes_{k}": v for k, v in self.probes.arrays().items()},
                   **{f"grid_{k}": v for k, v in self.grid.items()}}
         meta = {"format": FORMAT, "names": self.names, "fixed": self.fixed, **self.meta}
         tmp = path.with_name(path.name + ".partial.npz")
@@ -159,18 +192,21 @@ class FloodSurrogate:
             raise InputError(path, "", f"not a twin surrogate model ({e})") from None
         if meta.get("format") != FORMAT:
             raise InputError(path, "", f"not a twin surrogate model (format {meta.get('format')!r}, expected {FORMAT})")
+        if meta.get("regression") not in REGRESSIONS:
+            raise InputError(path, "", f"not a twin surrogate model (regression {meta.get('regression')!r})")
         names, fixed = meta.pop("names"), meta.pop("fixed")
         meta.pop("format")
+        part = {prefix: {k[len(prefix):]: v for k, v in a.items() if k.startswith(prefix)} for prefix in ("peak_", "probes_", "grid_")}
+        try:
+            peak, probes = (Reduced.from_arrays(part[p], meta["regression"]) for p in ("peak_", "probes_"))
+        except KeyError as e:
+            raise InputError(path, "", f"not a twin surrogate model (no {e})") from None
+        return cls(names, a["low"], a["high"], fixed, a["wet"], peak, probes, part["grid_"], meta)
 
-        def reduced(prefix):
-            return Reduced(a[f"{prefix}_mean"], a[f"{prefix}_modes"], a[f"{prefix}_weights"])
 
-        grid = {k[5:]: v for k, v in a.items() if k.startswith("grid_")}
-        return cls(names, a["low"], a["high"], fixed, a["centres"], a["wet"], reduced("peak"), reduced("probes"), grid, meta)
-
-
-def train(sweep_dir: str | Path, *, energy: float = 1 - 1e-4) -> FloodSurrogate:
-    """Train on the finished runs of a ``twin batch`` store.
+def train(sweep_dir: str | Path, *, energy: float = 1 - 1e-4, regression: str = "rbf") -> FloodSurrogate:
+    """Train on the finished runs of a ``twin batch`` store, the mode coefficients by
+    ``regression`` (a key of :data:`REGRESSIONS`).
 
     Raises:
         InputError: the folder holds no store, the sweep kept no ``max_depth`` or
@@ -209,9 +245,12 @@ def train(sweep_dir: str | Path, *, energy: float = 1 - 1e-4) -> FloodSurrogate:
     fixed = {k: v for k, v in params.items() if k not in names}
     grid = {"x": ds["x"].values, "y": ds["y"].values, "probe": ds["probe"].values, "probe_time": ds["probe_time"].values,
             **{k: ds[k].values for k in ("bed_elevation", "ground_elevation", "building", "probe_x", "probe_y", "probe_bed")}}
-    peak = Reduced.fit(unit, peaks[:, wet], energy)
-    probes = Reduced.fit(unit, probe_rows, energy)
+    start = time.perf_counter()
+    peak = Reduced.fit(unit, peaks[:, wet], energy, regression)
+    probes = Reduced.fit(unit, probe_rows, energy, regression)
+    training_s = time.perf_counter() - start
     meta = {"scene_script": ds.attrs["scene_script"], "crs": summary["grid"]["crs"], "title": summary["scene"],
             "sweep_fingerprint": ds.attrs["sweep_fingerprint"], "training_runs": int(done.sizes["run"]),
-            "modes": {"max_depth": len(peak.modes), "probe_depth": len(probes.modes)}, "energy": energy}
-    return FloodSurrogate(names, low, high, fixed, unit, wet, peak, probes, grid, meta)
+            "modes": {"max_depth": len(peak.modes), "probe_depth": len(probes.modes)}, "energy": energy,
+            "regression": regression, "training_time_s": training_s}
+    return FloodSurrogate(names, low, high, fixed, wet, peak, probes, grid, meta)
