@@ -99,13 +99,17 @@ def open_weather(path: str | Path):
     """The file as an xarray Dataset, CF packing undone, times left as numbers (decoded by :func:`read_weather`)."""
     import xarray as xr
 
+    import warnings
+
     path = Path(path)
     kind = file_kind(path)
     try:
-        if kind == "grib":
-            # indexpath="": no .idx file written beside the data
-            return xr.open_dataset(path, engine="cfgrib", decode_times=False, backend_kwargs={"indexpath": ""}), kind
-        return xr.open_dataset(path, engine="netcdf4", decode_times=False, mask_and_scale=True), kind
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "variable .* has multiple fill values", xr.SerializationWarning)  # both become NaN, as CF says
+            if kind == "grib":
+                # indexpath="": no .idx file written beside the data
+                return xr.open_dataset(path, engine="cfgrib", decode_times=False, backend_kwargs={"indexpath": ""}), kind
+            return xr.open_dataset(path, engine="netcdf4", decode_times=False, mask_and_scale=True), kind
     except (OSError, ValueError, RuntimeError, KeyError, EOFError) as e:
         raise InputError(path, "", f"not a readable {kind} file ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
 

@@ -1,0 +1,1 @@
+"""Learned models that stand in for a solver or a forecast (trained with Warp)."""
