@@ -63,6 +63,8 @@ def cmd_run(argv: list[str]) -> int:
     params = parameters_of(script, args.scene, args.set)
     run = script.setup(params)
     out.mkdir(parents=True, exist_ok=True)
+    if type(run).__name__ == "DispersionRun":  # a weather dispersion scene (twin.dispersion_run)
+        return _run_dispersion(run, out, args, params)
     live = None
     if args.view:
         from viewer.live import LiveViewer
@@ -88,6 +90,19 @@ def cmd_run(argv: list[str]) -> int:
         pictures = write_flood_pictures(out / "result.zarr", out)
         for name, path in pictures.items():
             print(f"twin: picture {name}: {path}")
+    return 0
+
+
+def _run_dispersion(run, out: Path, args, params) -> int:
+    from twin.dispersion_run import report_dispersion, run_dispersion
+
+    try:
+        summary = run_dispersion(run, out, parameters=params, script=args.scene, device=args.device,
+                                 resume=args.resume is not None, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(f"twin: interrupted; the result up to the last output is in {out}/result.zarr (continue with --resume {out})", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    report_dispersion(summary, out, pictures=args.pictures)
     return 0
 
 

@@ -36,9 +36,13 @@ class DispersionRecorder:
         grid: the output cells.
         attrs: global attributes of the Dataset (``crs``, ``title``, ...).
         tracked: how many particles' positions to keep at each output (the first ones).
+        background: fields stored once on the output grid, name -> (values (ny, nx),
+            units, long name): the weather the plume is drawn over.
     """
 
-    def __init__(self, solver: DispersionSolver, grid: OutputGrid, attrs: dict, *, tracked: int = 2000):
+    def __init__(self, solver: DispersionSolver, grid: OutputGrid, attrs: dict, *, tracked: int = 2000,
+                 background: dict[str, tuple[np.ndarray, str, str]] | None = None):
+        self.background = background or {}
         self.solver = solver
         self.model = solver.model
         self.grid = grid
@@ -102,6 +106,8 @@ class DispersionRecorder:
                 "particle_position": (("time", "particle", "xyz"), particles,
                                       {"units": "m", "long_name": "position of the first particles (x, y in the scene CRS, z height); NaN when not airborne"}),
                 **budget,
+                **{name: (("y", "x"), np.asarray(a, np.float32), {"units": units, "long_name": long_name})
+                   for name, (a, units, long_name) in self.background.items()},
             },
             coords={
                 "x": ("x", x, {"units": "m", "standard_name": "projection_x_coordinate"}),
