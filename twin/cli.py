@@ -6,6 +6,7 @@
     twin render SCENE|RESULT_DIR --out FILE.png|FILE.mp4 [--time T] [--quality draft|high|cinematic] [--camera NAME|FILE.json] [--size WxH]
     twin view SCENE|RESULT_DIR
     twin export SCENE --usd FILE.usd|.usda|.usdc [--result DIR]
+    twin forecast train --data FILE.nc --out MODEL | predict --model MODEL --data FILE.nc --leads 1,6,24,48 --out PRED.nc
 
 Bad input is one line on stderr and exit status 2; a run stopped by a guard
 (NaN, negative depth) exits with 3, one interrupted by Ctrl-C with 130, after
@@ -135,6 +136,7 @@ COMMANDS = {
     "render": _lazy("viewer.cli", "cmd_render"),
     "view": _lazy("viewer.cli", "cmd_view"),
     "export": _lazy("twin.usd", "cmd_export"),
+    "forecast": _lazy("twin.forecast_cli", "cmd_forecast"),
 }
 
 

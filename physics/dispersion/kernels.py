@@ -83,6 +83,7 @@ def move_particles(
     t: float,
     dt: float,
     seed: int,
+    first: int,
     pos_out: wp.array(dtype=wp.vec3),
     mass_out: wp.array(dtype=float),
     status_out: wp.array(dtype=wp.int32),
@@ -93,9 +94,10 @@ def move_particles(
     dry deposition in the surface layer, and the particle leaves through a side.
 
     A particle whose release time falls in (t, t + dt] starts this step at its
-    source position and moves for the whole step.
+    source position and moves for the whole step. Thread k moves particle
+    ``first + k`` (a launch may cover a part of the particles).
     """
-    p = wp.tid()
+    p = wp.tid() + first
     x = pos_in[p]
     m = mass_in[p]
     s = status_in[p]

@@ -9,10 +9,17 @@ and retires it when it crosses a side of the domain.
 
 The random numbers come from Warp's PCG generator seeded with (seed, step) on
 the host and the particle index on the device: the same seed gives bitwise the
-same run, and a resumed run continues the same sequence.
+same run, and a resumed run continues the same sequence. On the CPU the
+particles are split into ``cpu_threads`` contiguous parts launched from as many
+Python threads (Warp's CPU backend runs one launch serially and releases the
+GIL); each particle's random numbers depend only on its index, so the split
+does not change the result.
 """
 
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import warp as wp
@@ -31,11 +38,19 @@ def step_seed(seed: int, step: int) -> int:
 class DispersionSolver:
     """Moves particles; ``dt`` [s] is the step length, ``seed`` makes runs reproducible."""
 
-    def __init__(self, model: Model, *, dt: float, seed: int = 0):
+    MIN_PARTICLES_PER_THREAD = 20000
+
+    def __init__(self, model: Model, *, dt: float, seed: int = 0, cpu_threads: int | None = None):
         self.model = model
         self.dt = float(dt)
         self.seed = int(seed)
         self.steps = 0
+        if cpu_threads is None:
+            cpu_threads = int(os.environ.get("TWIN_CPU_THREADS", os.cpu_count() or 1))
+        self.threads = max(1, cpu_threads) if wp.get_device(model.device).is_cpu else 1
+        self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="twin-particles") if self.threads > 1 else None
+        if self._pool is not None:  # load the module before threads launch from it
+            wp.load_module(move_particles.module, device=model.device)
 
     def stable_dt(self, state: State) -> float:
         """The configured step [s] (the Simulation shortens the last one before an output)."""
@@ -44,17 +59,23 @@ class DispersionSolver:
     def step(self, state_in: State, state_out: State, control: Control, dt: float, t: float) -> None:
         """Advance every particle from time ``t`` to ``t + dt`` [s]; writes only ``state_out``."""
         m = self.model
-        wp.launch(
-            move_particles,
-            dim=state_in.count,
-            inputs=[state_in.pos, state_in.mass, state_in.status, state_in.deposited, state_in.release_time,
-                    control.wind, wp.vec3(*m.grid_lo), wp.vec3(*m.spacing),
-                    float(control.wind_t0), float(control.wind_dt), wp.vec3(*m.domain_lo), wp.vec3(*m.domain_hi),
-                    wp.vec3(*m.diffusivity), float(m.deposition_velocity), float(m.surface_layer),
-                    float(t), float(dt), step_seed(self.seed, self.steps)],
-            outputs=[state_out.pos, state_out.mass, state_out.status, state_out.deposited],
-            device=m.device,
-        )
+        inputs = [state_in.pos, state_in.mass, state_in.status, state_in.deposited, state_in.release_time,
+                  control.wind, wp.vec3(*m.grid_lo), wp.vec3(*m.spacing),
+                  float(control.wind_t0), float(control.wind_dt), wp.vec3(*m.domain_lo), wp.vec3(*m.domain_hi),
+                  wp.vec3(*m.diffusivity), float(m.deposition_velocity), float(m.surface_layer),
+                  float(t), float(dt), step_seed(self.seed, self.steps)]
+        outputs = [state_out.pos, state_out.mass, state_out.status, state_out.deposited]
+        n = state_in.count
+        parts = 1 if self._pool is None else max(1, min(self.threads, n // self.MIN_PARTICLES_PER_THREAD))
+        edges = [n * k // parts for k in range(parts + 1)]
+
+        def launch(k):
+            wp.launch(move_particles, dim=edges[k + 1] - edges[k], inputs=[*inputs, edges[k]], outputs=outputs, device=m.device)
+
+        jobs = [self._pool.submit(launch, k) for k in range(1, parts)]
+        launch(0)  # the calling thread takes the first part itself
+        for job in jobs:
+            job.result()
         wp.copy(state_out.release_time, state_in.release_time)
         self.steps += 1
 

@@ -77,8 +77,11 @@ class ConvNet:
     Args:
         channels: input channels C.
         hidden: hidden channels.
-        theta: the flat weights (length :meth:`size`), or None for a He-initialised
-            network drawn from ``seed`` (the linear path starts at zero).
+        theta: the flat weights (length :meth:`size`), or None for a network whose
+            convolutions are He-initialised from ``seed`` and whose head (W3) and
+            linear path start at zero: it starts as a constant, and as exactly the
+            linear model when the linear path is set (the head's gradient is not zero,
+            so the convolutions join in from the first step).
         device: Warp device.
     """
 
@@ -94,9 +97,8 @@ class ConvNet:
         if theta is None:
             rng = np.random.default_rng(seed)
             theta = np.zeros(n, np.float32)
-            for name, fan_in in (("w1", c * 9), ("w2", k * 9), ("w3", k)):
+            for name, fan_in in (("w1", c * 9), ("w2", k * 9)):
                 theta[self.at[name]:self.at[name] + sizes[name]] = rng.normal(0.0, np.sqrt(2.0 / fan_in), sizes[name])
-            theta[self.at["w3"]:self.at["w3"] + k] *= 0.1  # start near the linear path
         theta = np.asarray(theta, np.float32)
         if theta.shape != (n,):
             raise ValueError(f"theta has shape {theta.shape}, expected ({n},)")

@@ -1,18 +1,22 @@
 """A learned 2 m temperature forecast (one small conv net per lead) and the classical baselines it must beat.
 
-For a start time t and a lead L [h], every grid point gets these input channels
-(temperatures standardised by the training mean and spread)::
+Everything is in anomalies from the hourly climatology ``clim`` (the mean over
+the *training* times at each hour of the day and grid point), a(t) = T(t) -
+clim(hour(t)), standardised by the training spread. For a start time t and a
+lead L [h], every grid point gets these input channels::
 
-    0      T(t)                                   the state now
-    1-5    T(t-k) - T(t), k = 1, 3, 6, 12, 24     the recent tendency
-    6      clim(hour(t+L)) - T(t)                 where the hourly climatology is heading
-    7      clim(hour(t)) - T(t)                   how far from normal it is now
+    0      (T(t) - mean) / spread                 the absolute level now
+    1-6    a(t - k), k = 0, 1, 3, 6, 12, 24       the anomaly now and before
+    7      clim(hour(t+L)) - clim(hour(t))        the diurnal change to come
     8-11   sin, cos of hour(t) and of hour(t+L)   time of day
 
-and the network (:class:`physics.surrogates.conv.ConvNet`, 5 x 5 neighbourhood)
-predicts (T(t+L) - T(t)) / spread. ``clim`` is the mean over the *training*
-times at each hour of the day and grid point. Everything the model needs to
-predict (grid, climatology, scales, weights) is in the model file; nothing is
+and the network (:class:`physics.surrogates.conv.ConvNet`, 5 x 5 neighbourhood,
+its linear path started from the ridge solution) predicts the target's anomaly
+a(t+L). A zero output is the climatology; the ridge penalty and the number of
+Adam iterations are chosen on the last two days of the training period, so
+where the anomaly carries no skill (long leads) the model stays near the
+climatology instead of fitting noise. Everything the model needs to predict
+(grid, climatology, scales, weights) is in the model file; nothing is
 downloaded.
 
 The baselines, all scored on the same held-out starts:
@@ -22,8 +26,8 @@ The baselines, all scored on the same held-out starts:
   of day, T(t + L - 24 ceil(L / 24));
 - hourly climatology: clim(hour(t+L));
 - ridge regression: per lead, a linear map of the same 12 input channels at each
-  point (the network's inputs without the neighbourhood), ridge penalty chosen on
-  the last two training days.
+  point (the network's inputs without the neighbourhood) to a(t+L), the penalty
+  chosen on the last two training days.
 """
 
 from __future__ import annotations
@@ -41,10 +45,14 @@ from twin.errors import InputError
 __all__ = ["FORMAT", "Forecaster", "Series", "baseline_forecasts", "read_series", "train_forecaster"]
 
 FORMAT = "twin.forecast/1"
-LAGS = (1, 3, 6, 12, 24)
+LAGS = (0, 1, 3, 6, 12, 24)
 """Hours back the inputs look (the longest is how much history a start needs)."""
 CHANNELS = 12
-RIDGE_PENALTIES = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
+RIDGE_PENALTIES = tuple(10.0 ** k for k in range(-2, 8))
+VALIDATION_HOURS = 48
+"""The last hours of the training period that pick the ridge penalty and the iteration count."""
+CHECK_EVERY = 25
+"""Adam iterations between validation checks."""
 
 
 @dataclass
@@ -124,18 +132,21 @@ def starts_with_inputs(series: Series) -> np.ndarray:
     return np.flatnonzero(np.all(found >= 0, axis=1))
 
 
+def anomaly(series: Series, index: np.ndarray, scales: Scales) -> np.ndarray:
+    """T - clim(hour) [K] at time indices ``index``, shape (len(index), H, W)."""
+    return series.t2m[index] - scales.climatology[series.hours[index]]
+
+
 def features(series: Series, starts: np.ndarray, lead: int, scales: Scales) -> np.ndarray:
     """Input channels (B, 12, H, W) float32 for start indices ``starts`` and lead [h]."""
-    T = series.t2m
-    now = T[starts]
     s = scales.spread
     hours = series.hours[starts]
     target_hours = (hours + lead) % 24
     lag_index = series.index_of((series.times[starts][:, None] - 3600.0 * np.array(LAGS)[None, :]).ravel()).reshape(len(starts), -1)
-    chans = [(now - scales.mean) / s]
-    chans += [(T[lag_index[:, k]] - now) / s for k in range(len(LAGS))]
-    chans += [(scales.climatology[target_hours] - now) / s, (scales.climatology[hours] - now) / s]
-    ones = np.ones_like(now)
+    chans = [(series.t2m[starts] - scales.mean) / s]
+    chans += [anomaly(series, lag_index[:, k], scales) / s for k in range(len(LAGS))]
+    chans += [(scales.climatology[target_hours] - scales.climatology[hours]) / s]
+    ones = np.ones_like(chans[0])
     for h in (hours, target_hours):
         sin, cos = _hour_features(h)
         chans += [sin[:, None, None] * ones, cos[:, None, None] * ones]
@@ -204,7 +215,7 @@ class Forecaster:
     def predict(self, series: Series, starts: np.ndarray, lead: int) -> np.ndarray:
         """Forecast t2m [K] (B, H, W) at lead [h] from each start index."""
         x = features(series, starts, lead, self.scales)
-        return series.t2m[starts] + self.scales.spread * self.nets[lead].predict(x)
+        return self.scales.climatology[(series.hours[starts] + lead) % 24] + self.scales.spread * self.nets[lead].predict(x)
 
     def save(self, path: str | Path) -> Path:
         """Write the model to ``path`` (an .npz; written atomically)."""
@@ -270,31 +281,33 @@ def train_forecaster(series: Series, *, leads=(1, 6, 24, 48), holdout_hours: int
         has_target = series.index_of(target_times) >= 0
         train = candidates[has_target & (target_times < first_held)]
         test = candidates[has_target & (series.times[candidates] >= first_held)]
-        if len(train) < 2:
+        val = train[series.times[train] + 3600.0 * lead >= first_held - VALIDATION_HOURS * 3600.0]
+        fit = train[~np.isin(train, val)]
+        if len(fit) < 2 or len(val) < 1:
             raise InputError(series.source, "time", f"too few training starts for lead {lead} h ({len(train)})")
-        def y(starts):
-            return ((series.t2m[_target(series, starts, lead)] - series.t2m[starts]) / scales.spread).astype(np.float32)
 
-        x_train, y_train = features(series, train, lead, scales), y(train)
-        val = train[series.times[train] + 3600.0 * lead >= first_held - 48 * 3600.0]
-        fit = train[~np.isin(train, val)] if 0 < len(val) < len(train) else train
-        ridge = fit_ridge(features(series, fit, lead, scales), y(fit), features(series, val, lead, scales) if len(val) else x_train[:1],
-                          y(val) if len(val) else y_train[:1])
+        def y(starts):
+            return (anomaly(series, _target(series, starts, lead), scales) / scales.spread).astype(np.float32)
+
+        x_fit, x_val = features(series, fit, lead, scales), features(series, val, lead, scales)
+        ridge = fit_ridge(x_fit, y(fit), x_val, y(val))
         net = ConvNet(CHANNELS, hidden, seed=seed + lead, device=device)
         net.theta.assign(_with_linear_path(net, ridge))
         t0 = time.perf_counter()
-        losses = _adam(net, x_train, y_train, iterations=iterations, batch=batch, learning_rate=learning_rate, rng=rng,
-                       label=f"lead {lead} h", progress=progress)
-        train_s = time.perf_counter() - t0
+        fit_log = _adam(net, x_fit, y(fit), x_val, y(val), iterations=iterations, batch=batch, learning_rate=learning_rate,
+                        rng=rng, label=f"lead {lead} h", progress=progress)
         nets[lead] = net
-        entry = {"train_starts": int(len(train)), "test_starts": int(len(test)), "train_time_s": train_s, "final_loss": losses[-1]}
+        entry = {"train_starts": int(len(fit)), "validation_starts": int(len(val)), "test_starts": int(len(test)),
+                 "train_time_s": time.perf_counter() - t0, **fit_log}
         if len(test):
             truth = series.t2m[_target(series, test, lead)]
+            clim = scales.climatology[(series.hours[test] + lead) % 24]
+            x_test = features(series, test, lead, scales)
             t0 = time.perf_counter()
-            model = series.t2m[test] + scales.spread * net.predict(features(series, test, lead, scales))
+            model = clim + scales.spread * net.predict(x_test)
             entry["forecasts_per_s"] = len(test) / (time.perf_counter() - t0)
             preds = {"model": model, **baseline_forecasts(series, test, lead, scales),
-                     "ridge": series.t2m[test] + scales.spread * ridge_predict(ridge, features(series, test, lead, scales))}
+                     "ridge": clim + scales.spread * ridge_predict(ridge, x_test)}
             entry["rmse_K"] = {name: float(np.sqrt(np.nanmean((p - truth) ** 2))) for name, p in preds.items()}
         report["leads"][str(lead)] = entry
     report["train_time_s"] = time.perf_counter() - t_all
@@ -316,21 +329,30 @@ def _with_linear_path(net, ridge: np.ndarray) -> np.ndarray:
     return theta
 
 
-def _adam(net, x: np.ndarray, y: np.ndarray, *, iterations: int, batch: int, learning_rate: float, rng, label: str,
-          progress: bool) -> list[float]:
-    """Mini-batch Adam (``warp.optim.Adam``) on the mean squared error; returns the loss of every iteration."""
+def _adam(net, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, *, iterations: int, batch: int,
+          learning_rate: float, rng, label: str, progress: bool) -> dict:
+    """Mini-batch Adam (``warp.optim.Adam``) on the mean squared error, keeping the weights with the
+    lowest validation error (checked every CHECK_EVERY iterations, and before the first)."""
     import sys
 
     from tqdm import tqdm
     from warp.optim import Adam
 
+    def validation_error():
+        return float(np.mean((net.predict(x_val) - y_val) ** 2))
+
     opt = Adam([net.theta], lr=learning_rate)
-    losses = []
-    bar = tqdm(range(iterations), desc=label, unit="it", file=sys.stderr, disable=not progress, mininterval=1.0)
-    for _ in bar:
+    best, best_at, best_theta = validation_error(), 0, net.theta.numpy().copy()
+    initial = best
+    bar = tqdm(range(1, iterations + 1), desc=label, unit="it", file=sys.stderr, disable=not progress, mininterval=1.0)
+    for it in bar:
         pick = rng.choice(len(x), size=min(batch, len(x)), replace=False)
         loss, grad = net.loss_and_grad(x[pick], y[pick])
         opt.step([grad])
-        losses.append(loss)
-        bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-    return losses
+        if it % CHECK_EVERY == 0 or it == iterations:
+            err = validation_error()
+            if err < best:
+                best, best_at, best_theta = err, it, net.theta.numpy().copy()
+            bar.set_postfix(loss=f"{loss:.4f}", val=f"{err:.4f}", refresh=False)
+    net.theta.assign(best_theta)
+    return {"validation_mse_start": initial, "validation_mse_best": best, "best_iteration": best_at}
