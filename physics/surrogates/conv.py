@@ -14,53 +14,56 @@ parameter the optimiser updates); :class:`ConvNet` knows the offsets.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import warp as wp
 
 __all__ = ["ConvNet"]
 
 
-@wp.kernel
-def conv3x3_relu(
-    x: wp.array4d(dtype=float),
-    theta: wp.array(dtype=float),
-    weights_at: int,
-    bias_at: int,
-    out: wp.array4d(dtype=float),
-):
-    """out[b, o, i, j] = relu(bias[o] + sum_c,di,dj w[o, c, di, dj] x[b, c, i+di-1, j+dj-1]), edges replicated."""
-    b, o, i, j = wp.tid()
-    channels = x.shape[1]
-    h = x.shape[2]
-    w = x.shape[3]
-    acc = theta[bias_at + o]
-    for c in range(channels):
-        for di in range(3):
-            ii = wp.clamp(i + di - 1, 0, h - 1)
-            for dj in range(3):
-                jj = wp.clamp(j + dj - 1, 0, w - 1)
-                acc += theta[weights_at + ((o * channels + c) * 3 + di) * 3 + dj] * x[b, c, ii, jj]
-    out[b, o, i, j] = wp.max(acc, 0.0)
+@functools.cache
+def conv3x3_relu(channels: int):
+    """Kernel: out[b, o, i, j] = relu(bias[o] + sum_c,di,dj w[o, c, di, dj] x[b, c, i+di-1, j+dj-1]),
+    edges replicated, for ``channels`` input channels.
+
+    The channel count is a compile-time constant so that Warp unrolls the loops:
+    its adjoint of a value accumulated in a loop with run-time bounds is not kept.
+    """
+
+    @wp.kernel(module="unique")
+    def kernel(x: wp.array4d(dtype=float), theta: wp.array(dtype=float), weights_at: int, bias_at: int, out: wp.array4d(dtype=float)):
+        b, o, i, j = wp.tid()
+        h = x.shape[2]
+        w = x.shape[3]
+        acc = theta[bias_at + o]
+        for c in range(channels):
+            for di in range(3):
+                ii = wp.clamp(i + di - 1, 0, h - 1)
+                for dj in range(3):
+                    jj = wp.clamp(j + dj - 1, 0, w - 1)
+                    acc += theta[weights_at + ((o * channels + c) * 3 + di) * 3 + dj] * x[b, c, ii, jj]
+        out[b, o, i, j] = wp.max(acc, 0.0)
+
+    return kernel
 
 
-@wp.kernel
-def combine_output(
-    x: wp.array4d(dtype=float),
-    hidden: wp.array4d(dtype=float),
-    theta: wp.array(dtype=float),
-    head_at: int,
-    skip_at: int,
-    bias_at: int,
-    out: wp.array3d(dtype=float),
-):
-    """out[b, i, j] = b3 + sum_o W3[o] hidden[b, o, i, j] + sum_c S[c] x[b, c, i, j]."""
-    b, i, j = wp.tid()
-    acc = theta[bias_at]
-    for o in range(hidden.shape[1]):
-        acc += theta[head_at + o] * hidden[b, o, i, j]
-    for c in range(x.shape[1]):
-        acc += theta[skip_at + c] * x[b, c, i, j]
-    out[b, i, j] = acc
+@functools.cache
+def combine_output(hidden: int, channels: int):
+    """Kernel: out[b, i, j] = b3 + sum_o W3[o] hidden[b, o, i, j] + sum_c S[c] x[b, c, i, j] (unrolled, as above)."""
+
+    @wp.kernel(module="unique")
+    def kernel(x: wp.array4d(dtype=float), h2: wp.array4d(dtype=float), theta: wp.array(dtype=float), head_at: int, skip_at: int,
+               bias_at: int, out: wp.array3d(dtype=float)):
+        b, i, j = wp.tid()
+        acc = theta[bias_at]
+        for o in range(hidden):
+            acc += theta[head_at + o] * h2[b, o, i, j]
+        for c in range(channels):
+            acc += theta[skip_at + c] * x[b, c, i, j]
+        out[b, i, j] = acc
+
+    return kernel
 
 
 @wp.kernel
@@ -111,9 +114,11 @@ class ConvNet:
         h1 = wp.zeros((b, self.hidden, h, w), dtype=float, device=self.device, requires_grad=need_grad)
         h2 = wp.zeros((b, self.hidden, h, w), dtype=float, device=self.device, requires_grad=need_grad)
         y = wp.zeros((b, h, w), dtype=float, device=self.device, requires_grad=need_grad)
-        wp.launch(conv3x3_relu, dim=(b, self.hidden, h, w), inputs=[x, self.theta, self.at["w1"], self.at["b1"]], outputs=[h1], device=self.device)
-        wp.launch(conv3x3_relu, dim=(b, self.hidden, h, w), inputs=[h1, self.theta, self.at["w2"], self.at["b2"]], outputs=[h2], device=self.device)
-        wp.launch(combine_output, dim=(b, h, w), inputs=[x, h2, self.theta, self.at["w3"], self.at["skip"], self.at["b3"]], outputs=[y], device=self.device)
+        wp.launch(conv3x3_relu(self.channels), dim=(b, self.hidden, h, w), inputs=[x, self.theta, self.at["w1"], self.at["b1"]],
+                  outputs=[h1], device=self.device)
+        wp.launch(conv3x3_relu(self.hidden), dim=(b, self.hidden, h, w), inputs=[h1, self.theta, self.at["w2"], self.at["b2"]],
+                  outputs=[h2], device=self.device)
+        wp.launch(combine_output(self.hidden, self.channels), dim=(b, h, w), inputs=[x, h2, self.theta, self.at["w3"], self.at["skip"], self.at["b3"]], outputs=[y], device=self.device)
         if cache is not None:
             cache.update(h1=h1, h2=h2)
         return y
