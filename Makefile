@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	  else echo "twin: please install the Debian packages: $(DEBS)"; fi; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[viewer,city,test]'
+	$(BIN)/python -m pip install -q -e '.[viewer,city,weather,test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/flood_throughput.py
 	$(BIN)/python benchmarks/import_city.py
 	$(BIN)/python benchmarks/render_frames.py out/merewether
+	$(BIN)/python benchmarks/dispersion_throughput.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -254,7 +254,7 @@ def _split(series: Series, holdout_hours: int) -> tuple[np.ndarray, float]:
 
 
 def train_forecaster(series: Series, *, leads=(1, 6, 24, 48), holdout_hours: int = 96, hidden: int = 8,
-                     iterations: int = 600, batch: int = 16, learning_rate: float = 3e-3, seed: int = 0,
+                     iterations: int = 400, batch: int = 16, learning_rate: float = 3e-3, seed: int = 0,
                      device: str = "cpu", progress: bool = True) -> tuple[Forecaster, dict]:
     """Train one network per lead on the times before the last ``holdout_hours`` and score it there.
 
