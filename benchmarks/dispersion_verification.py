@@ -97,6 +97,8 @@ def figure(errors, var, rot, path):
     steps = np.array([r["steps"] for r in rot])
     axes[2].loglog(steps, [r["error_m"] for r in rot], "o", label="Warp solver")
     axes[2].loglog(steps, [r["heun_analytic_m"] for r in rot], "k-", lw=1, label="Heun, analytic")
+    axes[2].set_xticks(steps, labels=[str(n) for n in steps])
+    axes[2].minorticks_off()
     axes[2].set_xlabel("steps per turn")
     axes[2].set_ylabel("distance from start after one turn [m]")
     axes[2].set_title("solid-body rotation (r = 100 km)")
