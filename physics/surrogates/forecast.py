@@ -8,14 +8,15 @@ lead L [h], every grid point gets these input channels::
     0      (T(t) - mean) / spread                 the absolute level now
     1-6    a(t - k), k = 0, 1, 3, 6, 12, 24       the anomaly now and before
     7      clim(hour(t+L)) - clim(hour(t))        the diurnal change to come
-    8-11   sin, cos of hour(t) and of hour(t+L)   time of day
+    8, 9   mean of a(t), a(t-24) over the grid    the large-scale anomaly
+    10-13  sin, cos of hour(t) and of hour(t+L)   time of day
 
 and the network (:class:`physics.surrogates.conv.ConvNet`, 5 x 5 neighbourhood,
 its linear path started from the ridge solution) predicts the target's anomaly
-a(t+L). A zero output is the climatology; the ridge penalty and the number of
-Adam iterations are chosen on the last two days of the training period, so
-where the anomaly carries no skill (long leads) the model stays near the
-climatology instead of fitting noise. Everything the model needs to predict
+a(t+L). A zero output is the climatology; the ridge penalty is chosen by
+cross-validation over 4-day blocks of the training period and the number of
+Adam iterations on its last two days, so that where the anomaly carries little
+skill (long leads) the model leans toward the climatology. Everything the model needs to predict
 (grid, climatology, scales, weights) is in the model file; nothing is
 downloaded.
 
@@ -25,9 +26,9 @@ The baselines, all scored on the same held-out starts:
 - same-hour-yesterday persistence: the last known field at the target's hour
   of day, T(t + L - 24 ceil(L / 24));
 - hourly climatology: clim(hour(t+L));
-- ridge regression: per lead, a linear map of the same 12 input channels at each
-  point (the network's inputs without the neighbourhood) to a(t+L), the penalty
-  chosen on the last two training days.
+- ridge regression: per lead, a linear map of the same 14 input channels at each
+  point (the network's inputs without the 5 x 5 neighbourhood) to a(t+L), the
+  penalty cross-validated as above; it is also where the network starts.
 """
 
 from __future__ import annotations
@@ -47,8 +48,10 @@ __all__ = ["FORMAT", "Forecaster", "Series", "baseline_forecasts", "read_series"
 FORMAT = "twin.forecast/1"
 LAGS = (0, 1, 3, 6, 12, 24)
 """Hours back the inputs look (the longest is how much history a start needs)."""
-CHANNELS = 12
+CHANNELS = 14
 RIDGE_PENALTIES = tuple(10.0 ** k for k in range(-2, 8))
+RIDGE_BLOCK_DAYS = 4
+"""The ridge penalty is cross-validated leaving out blocks of this many days."""
 VALIDATION_HOURS = 48
 """The last hours of the training period that pick the ridge penalty and the iteration count."""
 CHECK_EVERY = 25
@@ -138,7 +141,7 @@ def anomaly(series: Series, index: np.ndarray, scales: Scales) -> np.ndarray:
 
 
 def features(series: Series, starts: np.ndarray, lead: int, scales: Scales) -> np.ndarray:
-    """Input channels (B, 12, H, W) float32 for start indices ``starts`` and lead [h]."""
+    """Input channels (B, 14, H, W) float32 for start indices ``starts`` and lead [h]."""
     s = scales.spread
     hours = series.hours[starts]
     target_hours = (hours + lead) % 24
@@ -147,6 +150,8 @@ def features(series: Series, starts: np.ndarray, lead: int, scales: Scales) -> n
     chans += [anomaly(series, lag_index[:, k], scales) / s for k in range(len(LAGS))]
     chans += [(scales.climatology[target_hours] - scales.climatology[hours]) / s]
     ones = np.ones_like(chans[0])
+    for k in (0, len(LAGS) - 1):  # the anomaly averaged over the whole grid, now and a day ago
+        chans.append(chans[1 + k].mean(axis=(1, 2), keepdims=True) * ones)
     for h in (hours, target_hours):
         sin, cos = _hour_features(h)
         chans += [sin[:, None, None] * ones, cos[:, None, None] * ones]
@@ -168,22 +173,34 @@ def baseline_forecasts(series: Series, starts: np.ndarray, lead: int, scales: Sc
     }
 
 
-def fit_ridge(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> np.ndarray:
-    """Weights (C + 1,) of a pointwise ridge regression y ~ x (inputs (B, C, H, W), targets (B, H, W)),
-    the penalty picked on the validation set, then refitted on both sets."""
+def fit_ridge(x: np.ndarray, y: np.ndarray, blocks: np.ndarray) -> tuple[np.ndarray, float]:
+    """Weights (C + 1,) of a pointwise ridge regression y ~ x (inputs (B, C, H, W), targets (B, H, W))
+    and the penalty, chosen from RIDGE_PENALTIES by cross-validation leaving out one block of
+    samples at a time (``blocks`` (B,) labels: whole days, so that neighbouring hours, which are
+    nearly the same sample, are never on both sides), then refitted on everything."""
     def design(a):
-        return np.concatenate([a.transpose(0, 2, 3, 1).reshape(-1, a.shape[1]), np.ones((a.shape[0] * a.shape[2] * a.shape[3], 1))], axis=1).astype(np.float64)
+        return np.concatenate([a.transpose(0, 2, 3, 1).reshape(-1, a.shape[1]), np.ones((a.shape[0] * a.shape[2] * a.shape[3], 1))], axis=1)
 
-    def solve(a, b, penalty):
-        reg = penalty * np.eye(a.shape[1])
+    def solve(gram, rhs, penalty):
+        reg = penalty * np.eye(gram.shape[0])
         reg[-1, -1] = 0.0  # no penalty on the intercept
-        return np.linalg.solve(a.T @ a + reg, a.T @ b)
+        return np.linalg.solve(gram + reg, rhs)
 
-    a, b = design(x), y.reshape(-1).astype(np.float64)
-    av, bv = design(x_val), y_val.reshape(-1).astype(np.float64)
-    errors = [np.mean((av @ solve(a, b, p) - bv) ** 2) for p in RIDGE_PENALTIES]
+    per_pixel = x.shape[2] * x.shape[3]
+    a = design(x.astype(np.float64))
+    b = y.reshape(-1).astype(np.float64)
+    rows = np.repeat(blocks, per_pixel)
+    folds = {k: (a[rows == k], b[rows == k]) for k in np.unique(blocks)}
+    gram, rhs = a.T @ a, a.T @ b
+    errors = []
+    for penalty in RIDGE_PENALTIES:
+        sq = 0.0
+        for ak, bk in folds.values():
+            w = solve(gram - ak.T @ ak, rhs - ak.T @ bk, penalty)
+            sq += float(np.sum((ak @ w - bk) ** 2))
+        errors.append(sq / len(b))
     best = RIDGE_PENALTIES[int(np.argmin(errors))]
-    return solve(np.concatenate([a, av]), np.concatenate([b, bv]), best)
+    return solve(gram, rhs, best), best
 
 
 def ridge_predict(weights: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -290,14 +307,16 @@ def train_forecaster(series: Series, *, leads=(1, 6, 24, 48), holdout_hours: int
             return (anomaly(series, _target(series, starts, lead), scales) / scales.spread).astype(np.float32)
 
         x_fit, x_val = features(series, fit, lead, scales), features(series, val, lead, scales)
-        ridge = fit_ridge(x_fit, y(fit), x_val, y(val))
+        x_train = np.concatenate([x_fit, x_val])
+        blocks = (series.times[np.concatenate([fit, val])] - series.times[0]) // (RIDGE_BLOCK_DAYS * 86400)
+        ridge, penalty = fit_ridge(x_train, np.concatenate([y(fit), y(val)]), blocks)
         net = ConvNet(CHANNELS, hidden, seed=seed + lead, device=device)
         net.theta.assign(_with_linear_path(net, ridge))
         t0 = time.perf_counter()
         fit_log = _adam(net, x_fit, y(fit), x_val, y(val), iterations=iterations, batch=batch, learning_rate=learning_rate,
                         rng=rng, label=f"lead {lead} h", progress=progress)
         nets[lead] = net
-        entry = {"train_starts": int(len(fit)), "validation_starts": int(len(val)), "test_starts": int(len(test)),
+        entry = {"train_starts": int(len(fit)), "validation_starts": int(len(val)), "test_starts": int(len(test)), "ridge_penalty": penalty,
                  "train_time_s": time.perf_counter() - t0, **fit_log}
         if len(test):
             truth = series.t2m[_target(series, test, lead)]
