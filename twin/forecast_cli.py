@@ -59,6 +59,8 @@ def _train(argv: list[str]) -> int:
                                           iterations=args.iterations, batch=args.batch, seed=args.seed,
                                           device=pick_device(args.device), progress=not args.quiet)
     forecaster.save(args.out)
+    if report.get("interrupted"):
+        print(f"twin: interrupted; the leads finished ({', '.join(map(str, forecaster.leads))} h) are in {args.out}", file=sys.stderr)
     if args.report:
         tmp = args.report.with_name(args.report.name + ".partial")
         tmp.write_text(json.dumps(report, indent=2))
@@ -69,7 +71,7 @@ def _train(argv: list[str]) -> int:
     for lead, entry in report["leads"].items():
         if "rmse_K" in entry:
             print(f"  {lead:>4}  " + "  ".join(f"{entry['rmse_K'][n]:19.3f}" for n in names))
-    return 0
+    return 130 if report.get("interrupted") else 0
 
 
 def _predict(argv: list[str]) -> int:

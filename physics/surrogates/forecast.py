@@ -281,7 +281,8 @@ def train_forecaster(series: Series, *, leads=(1, 6, 24, 48), holdout_hours: int
     Returns:
         The Forecaster and a report: per lead the RMSE [K] of the model and of each
         baseline on the held-out starts, their count, training time [s] and
-        forecasts per second.
+        forecasts per second. After Ctrl-C, the leads finished so far (and
+        ``report["interrupted"]``); Ctrl-C during the first lead propagates.
     """
     from physics.surrogates.conv import ConvNet
 
@@ -293,46 +294,51 @@ def train_forecaster(series: Series, *, leads=(1, 6, 24, 48), holdout_hours: int
     rng = np.random.default_rng(seed)
     nets, report = {}, {"leads": {}, "holdout_start": first_held, "holdout_hours": holdout_hours}
     t_all = time.perf_counter()
-    for lead in leads:
-        target_times = series.times[candidates] + 3600.0 * lead
-        has_target = series.index_of(target_times) >= 0
-        train = candidates[has_target & (target_times < first_held)]
-        test = candidates[has_target & (series.times[candidates] >= first_held)]
-        val = train[series.times[train] + 3600.0 * lead >= first_held - VALIDATION_HOURS * 3600.0]
-        fit = train[~np.isin(train, val)]
-        if len(fit) < 2 or len(val) < 1:
-            raise InputError(series.source, "time", f"too few training starts for lead {lead} h ({len(train)})")
+    try:
+        for lead in leads:
+            target_times = series.times[candidates] + 3600.0 * lead
+            has_target = series.index_of(target_times) >= 0
+            train = candidates[has_target & (target_times < first_held)]
+            test = candidates[has_target & (series.times[candidates] >= first_held)]
+            val = train[series.times[train] + 3600.0 * lead >= first_held - VALIDATION_HOURS * 3600.0]
+            fit = train[~np.isin(train, val)]
+            if len(fit) < 2 or len(val) < 1:
+                raise InputError(series.source, "time", f"too few training starts for lead {lead} h ({len(train)})")
 
-        def y(starts):
-            return (anomaly(series, _target(series, starts, lead), scales) / scales.spread).astype(np.float32)
+            def y(starts):
+                return (anomaly(series, _target(series, starts, lead), scales) / scales.spread).astype(np.float32)
 
-        x_fit, x_val = features(series, fit, lead, scales), features(series, val, lead, scales)
-        x_train = np.concatenate([x_fit, x_val])
-        blocks = (series.times[np.concatenate([fit, val])] - series.times[0]) // (RIDGE_BLOCK_DAYS * 86400)
-        ridge, penalty = fit_ridge(x_train, np.concatenate([y(fit), y(val)]), blocks)
-        net = ConvNet(CHANNELS, hidden, seed=seed + lead, device=device)
-        net.theta.assign(_with_linear_path(net, ridge))
-        t0 = time.perf_counter()
-        fit_log = _adam(net, x_fit, y(fit), x_val, y(val), iterations=iterations, batch=batch, learning_rate=learning_rate,
-                        rng=rng, label=f"lead {lead} h", progress=progress)
-        nets[lead] = net
-        entry = {"train_starts": int(len(fit)), "validation_starts": int(len(val)), "test_starts": int(len(test)), "ridge_penalty": penalty,
-                 "train_time_s": time.perf_counter() - t0, **fit_log}
-        if len(test):
-            truth = series.t2m[_target(series, test, lead)]
-            clim = scales.climatology[(series.hours[test] + lead) % 24]
-            x_test = features(series, test, lead, scales)
+            x_fit, x_val = features(series, fit, lead, scales), features(series, val, lead, scales)
+            x_train = np.concatenate([x_fit, x_val])
+            blocks = (series.times[np.concatenate([fit, val])] - series.times[0]) // (RIDGE_BLOCK_DAYS * 86400)
+            ridge, penalty = fit_ridge(x_train, np.concatenate([y(fit), y(val)]), blocks)
+            net = ConvNet(CHANNELS, hidden, seed=seed + lead, device=device)
+            net.theta.assign(_with_linear_path(net, ridge))
             t0 = time.perf_counter()
-            model = clim + scales.spread * net.predict(x_test)
-            entry["forecasts_per_s"] = len(test) / (time.perf_counter() - t0)
-            preds = {"model": model, **baseline_forecasts(series, test, lead, scales),
-                     "ridge": clim + scales.spread * ridge_predict(ridge, x_test)}
-            entry["rmse_K"] = {name: float(np.sqrt(np.nanmean((p - truth) ** 2))) for name, p in preds.items()}
-        report["leads"][str(lead)] = entry
+            fit_log = _adam(net, x_fit, y(fit), x_val, y(val), iterations=iterations, batch=batch, learning_rate=learning_rate,
+                            rng=rng, label=f"lead {lead} h", progress=progress)
+            entry = {"train_starts": int(len(fit)), "validation_starts": int(len(val)), "test_starts": int(len(test)), "ridge_penalty": penalty,
+                     "train_time_s": time.perf_counter() - t0, **fit_log}
+            if len(test):
+                truth = series.t2m[_target(series, test, lead)]
+                clim = scales.climatology[(series.hours[test] + lead) % 24]
+                x_test = features(series, test, lead, scales)
+                t0 = time.perf_counter()
+                model = clim + scales.spread * net.predict(x_test)
+                entry["forecasts_per_s"] = len(test) / (time.perf_counter() - t0)
+                preds = {"model": model, **baseline_forecasts(series, test, lead, scales),
+                         "ridge": clim + scales.spread * ridge_predict(ridge, x_test)}
+                entry["rmse_K"] = {name: float(np.sqrt(np.nanmean((p - truth) ** 2))) for name, p in preds.items()}
+            report["leads"][str(lead)] = entry
+            nets[lead] = net
+    except KeyboardInterrupt:
+        if not nets:
+            raise
+        report["interrupted"] = True  # the leads finished so far are kept
     report["train_time_s"] = time.perf_counter() - t_all
     info = {"trained_on": series.source, "holdout_hours": holdout_hours, "iterations": iterations, "batch": batch,
             "learning_rate": learning_rate, "seed": seed, "hidden": hidden}
-    return Forecaster(leads, nets, scales, series.latitude, series.longitude, info), report
+    return Forecaster(list(nets), nets, scales, series.latitude, series.longitude, info), report
 
 
 def _target(series: Series, starts: np.ndarray, lead: int) -> np.ndarray:
