@@ -92,7 +92,10 @@ def test_solid_body_rotation_returns_at_second_order(device):
 
 def test_kernel_matches_the_numpy_reference():
     """Zero diffusivity, a random time-varying wind, deposition and outflow: the Warp kernel and
-    the NumPy reference agree to float32 rounding of the arithmetic (1e-3 m after 40 steps)."""
+    the NumPy reference agree to float32 rounding of the arithmetic. Bound: positions stay below
+    16 km, where a float32 ulp is 2**-10 m; the two may round differently (compiler-fused
+    products, the time weight in float64 in NumPy) by at most one ulp per step, so after 40 steps
+    they differ by less than 40 * 2**-10 m = 0.039 m."""
     rng = np.random.default_rng(3)
     model, shape = box(half=10e3, top=3000.0, n=9, nz=5, deposition_velocity=0.05, surface_layer=500.0)
     wind = rng.normal(0.0, 8.0, (3, *shape, 3)).astype(np.float32)
@@ -109,7 +112,8 @@ def test_kernel_matches_the_numpy_reference():
     np.testing.assert_array_equal(got["status"], host["status"])
     assert 0 < np.count_nonzero(got["status"] == 2) < len(got["status"])  # some left, some did not
     alive = got["status"] == 0
-    np.testing.assert_allclose(got["pos"][alive], host["pos"][alive], atol=1e-3, rtol=0)
+    assert np.abs(host["pos"]).max() < 16384.0
+    np.testing.assert_allclose(got["pos"][alive], host["pos"][alive], atol=40 * 2.0**-10, rtol=0)
     np.testing.assert_allclose(got["deposited"], host["deposited"], rtol=1e-5, atol=1e-12)
 
 

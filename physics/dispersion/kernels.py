@@ -17,9 +17,9 @@ LEFT = wp.constant(2)
 
 
 @wp.func
-def node_coordinate(value: float, first: float, spacing: float, n: int):
+def node_coordinate(value: float, first: float, inv_spacing: float, n: int):
     """Lower node index and the weight of the upper node along one axis, clamped to the grid."""
-    f = wp.clamp((value - first) / spacing, 0.0, float(n - 1))
+    f = wp.clamp((value - first) * inv_spacing, 0.0, float(n - 1))
     i = wp.min(int(wp.floor(f)), wp.max(n - 2, 0))
     return i, f - float(i)
 
@@ -38,15 +38,16 @@ def trilinear(a: wp.array4d(dtype=wp.vec3), n: int, k: int, j: int, i: int, wz: 
 
 
 @wp.func
-def wind_at(wind: wp.array4d(dtype=wp.vec3), grid_lo: wp.vec3, spacing: wp.vec3, wind_t0: float, wind_dt: float, p: wp.vec3, t: float):
-    """Wind (u, v, w) [m/s] at point p [m] and time t [s]: trilinear in space, linear in time (held beyond the ends)."""
+def wind_at(wind: wp.array4d(dtype=wp.vec3), grid_lo: wp.vec3, inv_spacing: wp.vec3, wind_t0: float, inv_wind_dt: float, p: wp.vec3, t: float):
+    """Wind (u, v, w) [m/s] at point p [m] and time t [s]: trilinear in space, linear in time (held beyond the ends).
+    Spacings come inverted (1/dx, 1/dy, 1/dz [1/m], 1/dt [1/s]): a product instead of a division per axis."""
     nt = wind.shape[0]
-    ft = wp.clamp((t - wind_t0) / wind_dt, 0.0, float(nt - 1))
+    ft = wp.clamp((t - wind_t0) * inv_wind_dt, 0.0, float(nt - 1))
     n0 = wp.min(int(wp.floor(ft)), wp.max(nt - 2, 0))
     wt = ft - float(n0)
-    i, wx = node_coordinate(p[0], grid_lo[0], spacing[0], wind.shape[3])
-    j, wy = node_coordinate(p[1], grid_lo[1], spacing[1], wind.shape[2])
-    k, wz = node_coordinate(p[2], grid_lo[2], spacing[2], wind.shape[1])
+    i, wx = node_coordinate(p[0], grid_lo[0], inv_spacing[0], wind.shape[3])
+    j, wy = node_coordinate(p[1], grid_lo[1], inv_spacing[1], wind.shape[2])
+    k, wz = node_coordinate(p[2], grid_lo[2], inv_spacing[2], wind.shape[1])
     a = trilinear(wind, n0, k, j, i, wz, wy, wx)
     if wt == 0.0:  # on a wind time (always for a steady wind): one slice
         return a
@@ -72,9 +73,9 @@ def move_particles(
     release_time: wp.array(dtype=float),
     wind: wp.array4d(dtype=wp.vec3),
     grid_lo: wp.vec3,
-    spacing: wp.vec3,
+    inv_spacing: wp.vec3,
     wind_t0: float,
-    wind_dt: float,
+    inv_wind_dt: float,
     domain_lo: wp.vec3,
     domain_hi: wp.vec3,
     diffusivity: wp.vec3,
@@ -105,8 +106,8 @@ def move_particles(
     if s == NOT_RELEASED and release_time[p] <= t + dt:
         s = ALIVE
     if s == ALIVE:
-        k1 = wind_at(wind, grid_lo, spacing, wind_t0, wind_dt, x, t)
-        k2 = wind_at(wind, grid_lo, spacing, wind_t0, wind_dt, x + dt * k1, t + dt)
+        k1 = wind_at(wind, grid_lo, inv_spacing, wind_t0, inv_wind_dt, x, t)
+        k2 = wind_at(wind, grid_lo, inv_spacing, wind_t0, inv_wind_dt, x + dt * k1, t + dt)
         x = x + (0.5 * dt) * (k1 + k2)
         rng = wp.rand_init(seed, p)
         x = x + wp.vec3(

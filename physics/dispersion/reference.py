@@ -17,8 +17,8 @@ from physics.dispersion.model import Model
 __all__ = ["reference_step", "reference_wind"]
 
 
-def _axis(value: np.ndarray, first: float, spacing: float, n: int) -> tuple[np.ndarray, np.ndarray]:
-    f = np.clip((value - first) / spacing, 0.0, n - 1.0)
+def _axis(value: np.ndarray, first: float, inv_spacing: np.float32, n: int) -> tuple[np.ndarray, np.ndarray]:
+    f = np.clip((value - np.float32(first)) * inv_spacing, 0.0, n - 1.0)
     i = np.minimum(np.floor(f).astype(np.int64), max(n - 2, 0))
     return i, f - i
 
@@ -26,12 +26,13 @@ def _axis(value: np.ndarray, first: float, spacing: float, n: int) -> tuple[np.n
 def reference_wind(model: Model, wind: np.ndarray, wind_t0: float, wind_dt: float, p: np.ndarray, t: float) -> np.ndarray:
     """Wind [m/s] (n, 3) at points ``p`` (n, 3) [m] and time ``t`` [s]; ``wind`` (nt, nz, ny, nx, 3)."""
     nt, nz, ny, nx, _ = wind.shape
-    ft = np.clip((t - wind_t0) / wind_dt, 0.0, nt - 1.0)
+    ft = np.clip((t - wind_t0) * np.float32(1.0 / wind_dt), 0.0, nt - 1.0)
     n0 = min(int(np.floor(ft)), max(nt - 2, 0))
     wt = ft - n0
-    i, wx = _axis(p[:, 0], model.grid_lo[0], model.spacing[0], nx)
-    j, wy = _axis(p[:, 1], model.grid_lo[1], model.spacing[1], ny)
-    k, wz = _axis(p[:, 2], model.grid_lo[2], model.spacing[2], nz)
+    inv = [np.float32(1.0 / d) for d in model.spacing]  # as the kernel: a product by the inverse spacing
+    i, wx = _axis(p[:, 0], model.grid_lo[0], inv[0], nx)
+    j, wy = _axis(p[:, 1], model.grid_lo[1], inv[1], ny)
+    k, wz = _axis(p[:, 2], model.grid_lo[2], inv[2], nz)
     i1, j1, k1 = np.minimum(i + 1, nx - 1), np.minimum(j + 1, ny - 1), np.minimum(k + 1, nz - 1)
     wx, wy, wz = wx[:, None], wy[:, None], wz[:, None]
 

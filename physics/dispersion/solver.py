@@ -60,8 +60,8 @@ class DispersionSolver:
         """Advance every particle from time ``t`` to ``t + dt`` [s]; writes only ``state_out``."""
         m = self.model
         inputs = [state_in.pos, state_in.mass, state_in.status, state_in.deposited, state_in.release_time,
-                  control.wind, wp.vec3(*m.grid_lo), wp.vec3(*m.spacing),
-                  float(control.wind_t0), float(control.wind_dt), wp.vec3(*m.domain_lo), wp.vec3(*m.domain_hi),
+                  control.wind, wp.vec3(*m.grid_lo), wp.vec3(*(1.0 / d for d in m.spacing)),
+                  float(control.wind_t0), 1.0 / float(control.wind_dt), wp.vec3(*m.domain_lo), wp.vec3(*m.domain_hi),
                   wp.vec3(*m.diffusivity), float(m.deposition_velocity), float(m.surface_layer),
                   float(t), float(dt), step_seed(self.seed, self.steps)]
         outputs = [state_out.pos, state_out.mass, state_out.status, state_out.deposited]
