@@ -34,7 +34,8 @@ def test_gaussian_puff_in_uniform_wind(device):
     Bounds for N particles (independent draws): the sample mean of an axis has
     standard error sigma / sqrt(N) and the sample variance sigma^2 sqrt(2 / (N - 1));
     both are checked at 5 standard errors (a false alarm once in ~1.7 million per
-    check). Heun's method is exact for a uniform wind, and float32 rounding of
+    check). The steps are uniform draws; after 60 of them the excess kurtosis of a
+    particle's displacement is -1.2 / 60, which only narrows the sample variance's spread. Heun's method is exact for a uniform wind, and float32 rounding of
     positions (~2e-3 m at 2e4 m, 60 steps) is far below sigma / sqrt(N) ~ 3 m.
     """
     K = np.array([50.0, 80.0, 5.0])

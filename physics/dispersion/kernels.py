@@ -78,7 +78,7 @@ def move_particles(
     inv_wind_dt: float,
     domain_lo: wp.vec3,
     domain_hi: wp.vec3,
-    diffusivity: wp.vec3,
+    walk: wp.vec3,
     deposition_velocity: float,
     surface_layer: float,
     t: float,
@@ -90,9 +90,12 @@ def move_particles(
     status_out: wp.array(dtype=wp.int32),
     deposited_out: wp.array(dtype=float),
 ):
-    """One step of every particle: Heun (RK2) advection in space and time, a Gaussian
-    random walk sqrt(2 K dt) N(0, 1) per axis, reflection at the ground and the top,
-    dry deposition in the surface layer, and the particle leaves through a side.
+    """One step of every particle: Heun (RK2) advection in space and time, a random walk
+    of variance 2 K dt per axis (a uniform draw on +-sqrt(6 K dt): no logarithm or cosine,
+    2.5x cheaper than Warp's Box-Muller randn; the sum over n steps tends to the Gaussian
+    with excess kurtosis -1.2 / n), reflection at the ground and the top, dry deposition
+    in the surface layer, and the particle leaves through a side. ``walk`` is
+    sqrt(6 K dt) per axis [m], computed once per step on the host.
 
     A particle whose release time falls in (t, t + dt] starts this step at its
     source position and moves for the whole step. Thread k moves particle
@@ -111,9 +114,9 @@ def move_particles(
         x = x + (0.5 * dt) * (k1 + k2)
         rng = wp.rand_init(seed, p)
         x = x + wp.vec3(
-            wp.sqrt(2.0 * diffusivity[0] * dt) * wp.randn(rng),
-            wp.sqrt(2.0 * diffusivity[1] * dt) * wp.randn(rng),
-            wp.sqrt(2.0 * diffusivity[2] * dt) * wp.randn(rng),
+            walk[0] * (2.0 * wp.randf(rng) - 1.0),
+            walk[1] * (2.0 * wp.randf(rng) - 1.0),
+            walk[2] * (2.0 * wp.randf(rng) - 1.0),
         )
         x = wp.vec3(x[0], x[1], reflect(x[2], domain_lo[2], domain_hi[2]))
         if deposition_velocity > 0.0 and x[2] - domain_lo[2] < surface_layer:

@@ -61,7 +61,7 @@ def reference_step(model: Model, wind: np.ndarray, wind_t0: float, wind_dt: floa
     k1 = reference_wind(model, wind, wind_t0, wind_dt, x, t)
     k2 = reference_wind(model, wind, wind_t0, wind_dt, x + dt * k1, t + dt)
     x = x + 0.5 * dt * (k1 + k2)
-    x = x + np.sqrt(2.0 * np.asarray(model.diffusivity) * dt) * rng.standard_normal(x.shape, dtype=x.dtype)
+    x = x + np.sqrt(6.0 * np.asarray(model.diffusivity) * dt) * (2.0 * rng.random(x.shape, dtype=x.dtype) - 1.0)
     lo, hi = np.asarray(model.domain_lo), np.asarray(model.domain_hi)
     z = x[:, 2]
     z = np.where(z < lo[2], 2 * lo[2] - z, z)

@@ -2,8 +2,9 @@
 
 Each step moves every airborne particle by the wind with Heun's method (RK2:
 second order in time, the wind interpolated in space and in time at both
-stages), then by a Gaussian random walk of standard deviation sqrt(2 K dt) per
-axis (constant diffusivities K, so no drift correction is needed), reflects it
+stages), then by a random walk of variance 2 K dt per axis (constant
+diffusivities K, so no drift correction is needed; uniform increments, whose
+sum over many steps is the Gaussian of the diffusion equation), reflects it
 at the ground and the top, takes dry deposition from it in the surface layer,
 and retires it when it crosses a side of the domain.
 
@@ -62,7 +63,7 @@ class DispersionSolver:
         inputs = [state_in.pos, state_in.mass, state_in.status, state_in.deposited, state_in.release_time,
                   control.wind, wp.vec3(*m.grid_lo), wp.vec3(*(1.0 / d for d in m.spacing)),
                   float(control.wind_t0), 1.0 / float(control.wind_dt), wp.vec3(*m.domain_lo), wp.vec3(*m.domain_hi),
-                  wp.vec3(*m.diffusivity), float(m.deposition_velocity), float(m.surface_layer),
+                  wp.vec3(*(np.sqrt(6.0 * k * dt) for k in m.diffusivity)), float(m.deposition_velocity), float(m.surface_layer),
                   float(t), float(dt), step_seed(self.seed, self.steps)]
         outputs = [state_out.pos, state_out.mass, state_out.status, state_out.deposited]
         n = state_in.count
