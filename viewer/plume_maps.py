@@ -41,7 +41,7 @@ def _graticule(ax, crs: str, extent: tuple[float, float, float, float], step: fl
 
 
 def plot_plume(ds: xr.Dataset, path: str | PathLike, *, times_h: tuple[float, ...] = (12.0, 24.0, 36.0, 48.0),
-               background: str = "mslp", size_px: tuple[int, int] = (1600, 1200), dpi: int = DPI) -> Path:
+               background: str = "mslp", size_px: tuple[int, int] = (1400, 1050), dpi: int = DPI) -> Path:
     """Column mass at (up to) four times, over ``background`` (``mslp`` in hPa contours on 2 m temperature
     shading, or ``t2m`` alone), with a lon/lat graticule and the release point; writes one PNG."""
     for name in ("column_mass", "airborne_kg", background):
@@ -61,7 +61,8 @@ def plot_plume(ds: xr.Dataset, path: str | PathLike, *, times_h: tuple[float, ..
             x, y = ds["x"].values, ds["y"].values
             if "t2m" in ds:
                 t2m = ds["t2m"].values - 273.15
-                ax.imshow(t2m, origin="lower", extent=extent, cmap="coolwarm", vmin=-20, vmax=30, alpha=0.45, zorder=1)
+                ax.imshow(t2m, origin="lower", extent=extent, cmap="coolwarm", vmin=-20, vmax=30, alpha=0.45, zorder=1,
+                          interpolation="nearest")
             if background == "mslp":
                 cs = ax.contour(x, y, ds["mslp"].values / 100.0, levels=np.arange(940, 1050, 4), colors="k", linewidths=0.7, zorder=2)
                 ax.clabel(cs, fmt="%.0f", fontsize=7)
