@@ -4,8 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the viewer needs: offscreen OpenGL (EGL on Mesa's llvmpipe) and a
-# virtual screen (Xvfb) for the desktop window.
-DEBS := libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri libglx-mesa0 libxrender1 xvfb
+# virtual screen (Xvfb) for the desktop window; ecCodes for GRIB (see pyproject's 'weather').
+DEBS := libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri libglx-mesa0 libxrender1 xvfb libeccodes0
 export VTK_DEFAULT_OPENGL_WINDOW ?= vtkEGLRenderWindow
 
 .PHONY: demo test test-all bench clean

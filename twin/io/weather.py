@@ -106,6 +106,7 @@ def open_weather(path: str | Path):
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "variable .* has multiple fill values", xr.SerializationWarning)  # both become NaN, as CF says
+            warnings.filterwarnings("ignore", "ecCodes .* or higher is recommended", UserWarning)  # Debian's 2.28 decodes these files exactly
             if kind == "grib":
                 # indexpath="": no .idx file written beside the data
                 return xr.open_dataset(path, engine="cfgrib", decode_times=False, backend_kwargs={"indexpath": ""}), kind
