@@ -216,14 +216,19 @@ def test_run_help_lists_parameters(capsys):
 @needs_data
 @pytest.mark.parametrize("script", sorted(p for p in (ROOT / "scenes").glob("*.py") if not p.stem.startswith("_")), ids=lambda p: p.stem)
 def test_every_scene_script_runs_a_few_seconds(tmp_path, script):
+    from twin.dispersion_run import DispersionRun, run_dispersion
+
     module = load_script(script)
     params = parameters_of(module, script, [])
-    for name, value in (("duration", 10.0), ("output_interval", 5.0), ("resolution", 8.0)):
+    for name, value in (("duration", 10.0), ("output_interval", 5.0), ("resolution", 8.0),
+                        ("hours", 0.5), ("output_hours", 0.25), ("particles", 2000)):
         if name in params:
             params[name] = value
-    run_flood(module.setup(params), tmp_path, parameters=params, script=str(script), progress=False)
+    run = module.setup(params)
+    runner = run_dispersion if isinstance(run, DispersionRun) else run_flood
+    runner(run, tmp_path, parameters=params, script=str(script), progress=False)
     ds = xr.open_zarr(tmp_path / "result.zarr")
-    assert np.isfinite(ds["depth"].values).all()
+    assert np.isfinite(ds["concentration" if isinstance(run, DispersionRun) else "depth"].values).all()
 
 
 @needs_data
