@@ -18,6 +18,9 @@ from physics.surrogates.forecast import Forecaster, Series, baseline_forecasts, 
 from shared_data import DATA, need
 from twin.cli import main
 
+# xarray loads every engine (cfgrib, hence Debian's ecCodes 2.28) on its first open
+pytestmark = pytest.mark.filterwarnings("ignore:ecCodes .* or higher is recommended:UserWarning")
+
 ERA5_NC = DATA / "weather" / "era5_t2m_uk_2019-03-01_to_24.nc"
 ERA5_GRIB = DATA / "weather" / "era5_t2m_uk_2019-03-01_to_24.grib"
 
