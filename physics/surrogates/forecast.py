@@ -50,12 +50,10 @@ LAGS = (0, 1, 3, 6, 12, 24)
 """Hours back the inputs look (the longest is how much history a start needs)."""
 CHANNELS = 14
 RIDGE_PENALTIES = tuple(10.0 ** k for k in range(-2, 8))
-RIDGE_BLOCK_DAYS = 4
-"""The ridge penalty is cross-validated leaving out blocks of this many days."""
-VALIDATION_HOURS = 48
-"""The last hours of the training period that pick the ridge penalty and the iteration count."""
+BLOCK_DAYS = 4
+"""The ridge penalty and the network's iteration count are cross-validated leaving out blocks of this many days."""
 CHECK_EVERY = 25
-"""Adam iterations between validation checks."""
+"""Adam iterations between cross-validation checks (the iteration count is a multiple of it)."""
 
 
 @dataclass
@@ -173,9 +171,9 @@ def baseline_forecasts(series: Series, starts: np.ndarray, lead: int, scales: Sc
     }
 
 
-def fit_ridge(x: np.ndarray, y: np.ndarray, blocks: np.ndarray) -> tuple[np.ndarray, float]:
+def fit_ridge(x: np.ndarray, y: np.ndarray, blocks: np.ndarray, penalties: tuple[float, ...] = RIDGE_PENALTIES) -> tuple[np.ndarray, float]:
     """Weights (C + 1,) of a pointwise ridge regression y ~ x (inputs (B, C, H, W), targets (B, H, W))
-    and the penalty, chosen from RIDGE_PENALTIES by cross-validation leaving out one block of
+    and the penalty, chosen from ``penalties`` by cross-validation leaving out one block of
     samples at a time (``blocks`` (B,) labels: whole days, so that neighbouring hours, which are
     nearly the same sample, are never on both sides), then refitted on everything."""
     def design(a):
@@ -192,14 +190,16 @@ def fit_ridge(x: np.ndarray, y: np.ndarray, blocks: np.ndarray) -> tuple[np.ndar
     rows = np.repeat(blocks, per_pixel)
     folds = {k: (a[rows == k], b[rows == k]) for k in np.unique(blocks)}
     gram, rhs = a.T @ a, a.T @ b
+    if len(penalties) == 1:
+        return solve(gram, rhs, penalties[0]), penalties[0]
     errors = []
-    for penalty in RIDGE_PENALTIES:
+    for penalty in penalties:
         sq = 0.0
         for ak, bk in folds.values():
             w = solve(gram - ak.T @ ak, rhs - ak.T @ bk, penalty)
             sq += float(np.sum((ak @ w - bk) ** 2))
         errors.append(sq / len(b))
-    best = RIDGE_PENALTIES[int(np.argmin(errors))]
+    best = penalties[int(np.argmin(errors))]
     return solve(gram, rhs, best), best
 
 
@@ -271,7 +271,7 @@ def _split(series: Series, holdout_hours: int) -> tuple[np.ndarray, float]:
 
 
 def train_forecaster(series: Series, *, leads=(1, 6, 24, 48), holdout_hours: int = 96, hidden: int = 8,
-                     iterations: int = 400, batch: int = 16, learning_rate: float = 3e-3, seed: int = 0,
+                     iterations: int = 200, batch: int = 16, learning_rate: float = 3e-3, seed: int = 0,
                      device: str = "cpu", progress: bool = True) -> tuple[Forecaster, dict]:
     """Train one network per lead on the times before the last ``holdout_hours`` and score it there.
 
@@ -300,25 +300,34 @@ def train_forecaster(series: Series, *, leads=(1, 6, 24, 48), holdout_hours: int
             has_target = series.index_of(target_times) >= 0
             train = candidates[has_target & (target_times < first_held)]
             test = candidates[has_target & (series.times[candidates] >= first_held)]
-            val = train[series.times[train] + 3600.0 * lead >= first_held - VALIDATION_HOURS * 3600.0]
-            fit = train[~np.isin(train, val)]
-            if len(fit) < 2 or len(val) < 1:
+            if len(train) < 2:
                 raise InputError(series.source, "time", f"too few training starts for lead {lead} h ({len(train)})")
 
             def y(starts):
                 return (anomaly(series, _target(series, starts, lead), scales) / scales.spread).astype(np.float32)
 
-            x_fit, x_val = features(series, fit, lead, scales), features(series, val, lead, scales)
-            x_train = np.concatenate([x_fit, x_val])
-            blocks = (series.times[np.concatenate([fit, val])] - series.times[0]) // (RIDGE_BLOCK_DAYS * 86400)
-            ridge, penalty = fit_ridge(x_train, np.concatenate([y(fit), y(val)]), blocks)
+            x_train, y_train = features(series, train, lead, scales), y(train)
+            blocks = (series.times[train] - series.times[0]) // (BLOCK_DAYS * 86400)
+            if len(np.unique(blocks)) < 2:
+                raise InputError(series.source, "time", f"lead {lead} h: cross-validation needs more than {BLOCK_DAYS} days of training starts")
+            ridge, penalty = fit_ridge(x_train, y_train, blocks)
+            t0 = time.perf_counter()
+            cv = np.zeros(iterations // CHECK_EVERY + 1)
+            for k in np.unique(blocks):  # the error of each iteration count on the left-out block
+                out = blocks == k
+                w, _ = fit_ridge(x_train[~out], y_train[~out], blocks[~out], penalties=(penalty,))
+                net = ConvNet(CHANNELS, hidden, seed=seed + lead, device=device)
+                net.theta.assign(_with_linear_path(net, w))
+                curve = _adam(net, x_train[~out], y_train[~out], iterations=iterations, batch=batch, learning_rate=learning_rate,
+                              rng=rng, label=f"lead {lead} h, fold {k}", progress=progress, x_val=x_train[out], y_val=y_train[out])
+                cv += np.asarray(curve) * np.count_nonzero(out) / len(train)
+            chosen = int(np.argmin(cv)) * CHECK_EVERY
             net = ConvNet(CHANNELS, hidden, seed=seed + lead, device=device)
             net.theta.assign(_with_linear_path(net, ridge))
-            t0 = time.perf_counter()
-            fit_log = _adam(net, x_fit, y(fit), x_val, y(val), iterations=iterations, batch=batch, learning_rate=learning_rate,
-                            rng=rng, label=f"lead {lead} h", progress=progress)
-            entry = {"train_starts": int(len(fit)), "validation_starts": int(len(val)), "test_starts": int(len(test)), "ridge_penalty": penalty,
-                     "train_time_s": time.perf_counter() - t0, **fit_log}
+            _adam(net, x_train, y_train, iterations=chosen, batch=batch, learning_rate=learning_rate, rng=rng,
+                  label=f"lead {lead} h", progress=progress)
+            entry = {"train_starts": int(len(train)), "test_starts": int(len(test)), "ridge_penalty": penalty,
+                     "cv_mse": cv.tolist(), "iterations_chosen": chosen, "train_time_s": time.perf_counter() - t0}
             if len(test):
                 truth = series.t2m[_target(series, test, lead)]
                 clim = scales.climatology[(series.hours[test] + lead) % 24]
@@ -354,10 +363,10 @@ def _with_linear_path(net, ridge: np.ndarray) -> np.ndarray:
     return theta
 
 
-def _adam(net, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, *, iterations: int, batch: int,
-          learning_rate: float, rng, label: str, progress: bool) -> dict:
-    """Mini-batch Adam (``warp.optim.Adam``) on the mean squared error, keeping the weights with the
-    lowest validation error (checked every CHECK_EVERY iterations, and before the first)."""
+def _adam(net, x: np.ndarray, y: np.ndarray, *, iterations: int, batch: int, learning_rate: float, rng, label: str,
+          progress: bool, x_val: np.ndarray | None = None, y_val: np.ndarray | None = None) -> list[float]:
+    """Mini-batch Adam (``warp.optim.Adam``) on the mean squared error; returns the error on
+    (x_val, y_val) before the first iteration and after every CHECK_EVERY (empty without them)."""
     import sys
 
     from tqdm import tqdm
@@ -367,17 +376,13 @@ def _adam(net, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarra
         return float(np.mean((net.predict(x_val) - y_val) ** 2))
 
     opt = Adam([net.theta], lr=learning_rate)
-    best, best_at, best_theta = validation_error(), 0, net.theta.numpy().copy()
-    initial = best
+    curve = [validation_error()] if x_val is not None else []
     bar = tqdm(range(1, iterations + 1), desc=label, unit="it", file=sys.stderr, disable=not progress, mininterval=1.0)
     for it in bar:
         pick = rng.choice(len(x), size=min(batch, len(x)), replace=False)
         loss, grad = net.loss_and_grad(x[pick], y[pick])
         opt.step([grad])
-        if it % CHECK_EVERY == 0 or it == iterations:
-            err = validation_error()
-            if err < best:
-                best, best_at, best_theta = err, it, net.theta.numpy().copy()
-            bar.set_postfix(loss=f"{loss:.4f}", val=f"{err:.4f}", refresh=False)
-    net.theta.assign(best_theta)
-    return {"validation_mse_start": initial, "validation_mse_best": best, "best_iteration": best_at}
+        if x_val is not None and it % CHECK_EVERY == 0:
+            curve.append(validation_error())
+            bar.set_postfix(loss=f"{loss:.4f}", val=f"{curve[-1]:.4f}", refresh=False)
+    return curve
