@@ -13,10 +13,12 @@ lead L [h], every grid point gets these input channels::
 
 and the network (:class:`physics.surrogates.conv.ConvNet`, 5 x 5 neighbourhood,
 its linear path started from the ridge solution) predicts the target's anomaly
-a(t+L). A zero output is the climatology; the ridge penalty is chosen by
-cross-validation over 4-day blocks of the training period and the number of
-Adam iterations on its last two days, so that where the anomaly carries little
-skill (long leads) the model leans toward the climatology. Everything the model needs to predict
+a(t+L). A zero output is the climatology. The ridge penalty and the number of
+Adam iterations are both chosen by cross-validation over 4-day blocks of the
+training period (whole blocks left out, so that neighbouring hours, nearly the
+same sample, never sit on both sides), so that where the anomaly carries little
+skill (long leads) the model leans toward the climatology and where the network
+does not generalise it stays the ridge regression. Everything the model needs to predict
 (grid, climatology, scales, weights) is in the model file; nothing is
 downloaded.
 
@@ -307,7 +309,7 @@ def train_forecaster(series: Series, *, leads=(1, 6, 24, 48), holdout_hours: int
                 return (anomaly(series, _target(series, starts, lead), scales) / scales.spread).astype(np.float32)
 
             x_train, y_train = features(series, train, lead, scales), y(train)
-            blocks = (series.times[train] - series.times[0]) // (BLOCK_DAYS * 86400)
+            blocks = ((series.times[train] - series.times[0]) // (BLOCK_DAYS * 86400)).astype(np.int64)
             if len(np.unique(blocks)) < 2:
                 raise InputError(series.source, "time", f"lead {lead} h: cross-validation needs more than {BLOCK_DAYS} days of training starts")
             ridge, penalty = fit_ridge(x_train, y_train, blocks)
