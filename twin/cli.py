@@ -64,8 +64,8 @@ def cmd_run(argv: list[str]) -> int:
     params = parameters_of(script, args.scene, args.set)
     run = script.setup(params)
     out.mkdir(parents=True, exist_ok=True)
-    if type(run).__name__ == "DispersionRun":  # a weather dispersion scene (twin.dispersion_run)
-        return _run_dispersion(run, out, args, params)
+    if hasattr(run, "run"):
+        return _run_own_loop(run, args, params, out)
     live = None
     if args.view:
         from viewer.live import LiveViewer
@@ -94,16 +94,18 @@ def cmd_run(argv: list[str]) -> int:
     return 0
 
 
-def _run_dispersion(run, out: Path, args, params) -> int:
-    from twin.dispersion_run import report_dispersion, run_dispersion
-
+def _run_own_loop(run, args, params: dict, out: Path) -> int:
+    """A scene whose run has its own loop (a dispersion run: ``twin.dispersion_run.DispersionRun``): run it, print its summary."""
     try:
-        summary = run_dispersion(run, out, parameters=params, script=args.scene, device=args.device,
-                                 resume=args.resume is not None, progress=not args.quiet)
+        summary = run.run(out, parameters=params, script=args.scene, device=args.device, progress=not args.quiet)
     except KeyboardInterrupt:
-        print(f"twin: interrupted; the result up to the last output is in {out}/result.zarr (continue with --resume {out})", file=sys.stderr)
+        print(f"twin: interrupted; the result up to the last frame is in {out}/result.zarr", file=sys.stderr)
         return EXIT_INTERRUPTED
-    report_dispersion(summary, out, pictures=args.pictures)
+    print(f"twin: {summary['simulated_time_s']:.2f} s simulated in {summary['wall_time_s']:.1f} s wall on {summary['device']}")
+    print(f"twin: result {out / 'result.zarr'}, summary {out / 'summary.json'}")
+    if args.pictures:
+        for name, path in run.pictures(out, progress=not args.quiet).items():
+            print(f"twin: picture {name}: {path}")
     return 0
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from twin.scene import Scene
 
-__all__ = ["DispersionRun", "report_dispersion", "run_dispersion"]
+__all__ = ["DispersionRun", "run_dispersion"]
 
 
 @dataclass
@@ -52,6 +52,17 @@ class DispersionRun:
     background: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
+    def run(self, out_dir: str | Path, *, parameters: dict, script: str = "", device: str | None = None,
+            progress: bool = True) -> dict:
+        """Simulate into ``out_dir`` (what `twin run` calls for a scene with its own loop); the summary."""
+        return run_dispersion(self, out_dir, parameters=parameters, script=script, device=device, progress=progress)
+
+    def pictures(self, out_dir: str | Path, *, progress: bool = True) -> dict[str, Path]:
+        """The plume pictures of the Result in ``out_dir``."""
+        from viewer.plume_maps import write_plume_pictures
+
+        return write_plume_pictures(Path(out_dir) / "result.zarr", out_dir)
+
     def output_shape(self) -> tuple[int, int, int]:
         """(nz, ny, nx) of the output grid: whole cells inside the wind grid."""
         span = (self.x[-1] - self.x[0], self.y[-1] - self.y[0], self.z[-1] - self.z[0])
@@ -92,17 +103,3 @@ def run_dispersion(run: DispersionRun, out_dir: str | Path, *, parameters: dict,
             "notes": run.notes, "versions": versions(), "command": " ".join(sys.argv)}
     sim = Simulation(solver, recorder, state, control, settings, Path(out_dir), meta, progress=progress, on_step=on_step)
     return sim.run(resume=resume)
-
-
-def report_dispersion(summary: dict, out: Path, *, pictures: bool) -> None:
-    """What `twin run` prints after a dispersion run (and the pictures it writes when asked)."""
-    b = summary["volume_balance"]
-    print(f"twin: {summary['steps']} steps, {summary['simulated_time_s'] / 3600:.1f} h simulated in {summary['wall_time_s']:.1f} s wall "
-          f"on {summary['device']}; of {b['initial_kg']:.4g} kg: {b['airborne_kg']:.4g} airborne, {b['deposited_kg']:.4g} deposited, "
-          f"{b['left_domain_kg']:.4g} left the domain (mass error {b['relative_error']:.1e})")
-    print(f"twin: result {out / 'result.zarr'}, summary {out / 'summary.json'}")
-    if pictures:
-        from viewer.plume_maps import write_plume_pictures
-
-        for name, path in write_plume_pictures(out / "result.zarr", out).items():
-            print(f"twin: picture {name}: {path}")
