@@ -54,7 +54,7 @@ def main(argv=None) -> int:
         cells = [f"**{r[n]:.3f}**" if r[n] == best else f"{r[n]:.3f}" for n in NAMES]
         print(f"| {lead} | {e['test_starts']} | " + " | ".join(cells) + " |")
     print(f"\ntraining: {report['train_time_s']:.0f} s for {len(report['leads'])} leads; "
-          + ", ".join(f"lead {k} h: {e['train_time_s']:.0f} s (kept iteration {e['best_iteration']}, ridge penalty {e['ridge_penalty']:g})"
+          + ", ".join(f"lead {k} h: {e['train_time_s']:.0f} s ({e['iterations_chosen']} iterations chosen, ridge penalty {e['ridge_penalty']:g})"
                       for k, e in report["leads"].items()))
     print(f"twin forecast predict: {forecasts} forecasts (4 leads x {forecasts // 4} starts) in {wall:.1f} s wall "
           f"including start-up and reading the file: {forecasts / wall:.0f} forecasts/s; network alone on the held-out starts: "
