@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the viewer needs: offscreen OpenGL (EGL on Mesa's llvmpipe) and a
-# virtual screen (Xvfb) for the desktop window; the MQTT broker (Mosquitto) for live sync.
-DEBS := libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri libglx-mesa0 libxrender1 xvfb mosquitto
+# virtual screen (Xvfb) for the desktop window; the MQTT broker (Mosquitto) for live sync;
+# ecCodes for GRIB (see pyproject's 'weather').
+DEBS := libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri libglx-mesa0 libxrender1 xvfb mosquitto libeccodes0
 export VTK_DEFAULT_OPENGL_WINDOW ?= vtkEGLRenderWindow
 
 .PHONY: demo test test-all bench clean
@@ -17,7 +18,7 @@ $(STAMP): pyproject.toml
 	  else echo "twin: please install the Debian packages: $(DEBS)"; fi; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[viewer,city,batch,factory,test]'
+	$(BIN)/python -m pip install -q -e '.[viewer,city,weather,batch,factory,test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -40,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/robot_step.py --json benchmarks/results/robot_step_cpu.json
 	$(BIN)/python benchmarks/mqtt_sync.py --json benchmarks/results/mqtt_sync.json
 	$(BIN)/python benchmarks/nab_machine.py --json benchmarks/results/nab_machine.json
+	$(BIN)/python benchmarks/dispersion_throughput.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -3,7 +3,9 @@
 Time stepping (CFL-adaptive or fixed), guards, probes, snapshots, checkpoints,
 resume, progress and Ctrl-C, around any solver with ``stable_dt(state)`` and
 ``step(state_in, state_out, control, dt, t)`` and a recorder (see
-:class:`physics.swe.recorder.FloodRecorder`).
+:class:`physics.swe.recorder.FloodRecorder` and
+:class:`physics.dispersion.recorder.DispersionRecorder`). A State has ``clone()``,
+``numpy()`` (name -> array) and an attribute of each of those names with ``assign``.
 
 Files under ``out_dir``::
 
@@ -133,9 +135,9 @@ class Simulation:
         if c["meta"].get("parameters") != self.meta.get("parameters"):
             raise InputError(self.out_dir, "run/checkpoint.npz",
                              f"was made with other parameters {c['meta'].get('parameters')}; resume with the same ones")
-        s = self.state
-        for name in ("h", "hu", "hv", "infiltrated"):
-            getattr(s, name).assign(data[f"state_{name}"])
+        for key, value in data.items():
+            if key.startswith("state_"):
+                getattr(self.state, key[6:]).assign(value)
         self.recorder.load_state_dict({k[4:]: v for k, v in data.items() if k.startswith("rec_")})
         self.solver.restore_accounting(c["accounting"])
         self.t, self.steps, self.n_outputs, self.n_probes = c["t"], c["steps"], c["n_outputs"], c["n_probes"]
@@ -226,7 +228,7 @@ class Simulation:
         for k in range(c["n_outputs"]):
             with np.load(self._snapshot_path(k)) as z:
                 times.append(float(z["time"]))
-                snaps.append({n: z[n] for n in ("depth", "u", "v")})
+                snaps.append({n: z[n] for n in z.files if n != "time"})
         recorded = {k[4:]: v for k, v in data.items() if k.startswith("rec_")}
         ds = self.recorder.dataset(times, snaps, recorded)
         ds.attrs["status"] = status
@@ -241,7 +243,7 @@ class Simulation:
             "simulated_time_s": c["t"],
             "wall_time_s": c["wall"],
             "steps": c["steps"],
-            "cells": int(np.prod(ds["max_depth"].shape)),
+            "cells": self.recorder.cells,
             "snapshots": len(times),
             "volume_balance": c["volume_balance"],
             **c["meta"],

@@ -218,17 +218,18 @@ def test_run_help_lists_parameters(capsys):
 def test_every_scene_script_runs_a_few_seconds(tmp_path, script):
     module = load_script(script)
     params = parameters_of(module, script, [])
-    for name, value in (("duration", 10.0), ("output_interval", 5.0), ("resolution", 8.0), ("dwell", 0.0)):
+    for name, value in (("duration", 10.0), ("output_interval", 5.0), ("resolution", 8.0), ("dwell", 0.0),
+                        ("hours", 0.5), ("output_hours", 0.25), ("particles", 2000)):
         if name in params:
             params[name] = value
     run = module.setup(params)
     if hasattr(run, "fitted"):  # a machine twin for `twin sync` (tests/test_factory_sync.py feeds it)
         assert all(np.isfinite(v) for v in run.fitted().values())
         return
-    if hasattr(run, "run"):  # a scene with its own loop (a robot cell)
+    if hasattr(run, "run"):  # a scene with its own loop (a robot cell, a dispersion run)
         run.run(tmp_path, parameters=params, script=str(script), progress=False)
         ds = xr.open_zarr(tmp_path / "result.zarr")
-        assert np.isfinite(ds["q"].values).all()
+        assert np.isfinite(ds["q" if "q" in ds else "concentration"].values).all()
         return
     run_flood(run, tmp_path, parameters=params, script=str(script), progress=False)
     ds = xr.open_zarr(tmp_path / "result.zarr")

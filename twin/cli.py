@@ -11,6 +11,7 @@
     twin surrogate train SWEEP_DIR --out MODEL
     twin replay LOG.csv --mqtt HOST:PORT --topic T [--speed 1000]
     twin sync SCENE --mqtt HOST:PORT [--topic T] [--out DIR]
+    twin forecast train --data FILE.nc --out MODEL | predict --model MODEL --data FILE.nc --leads 1,6,24,48 --out PRED.nc
 
 Bad input is one line on stderr and exit status 2; a run stopped by a guard
 (NaN, negative depth) exits with 3, one interrupted by Ctrl-C with 130, after
@@ -116,7 +117,8 @@ def _run_surrogate(args, params: dict, out: Path) -> int:
 
 
 def _run_own_loop(run, args, params: dict, out: Path) -> int:
-    """A scene whose run has its own loop (a robot cell: ``physics.robot.RobotRun``): run it, print its summary."""
+    """A scene whose run has its own loop (a robot cell, ``physics.robot.RobotRun``; a dispersion run,
+    ``twin.dispersion_run.DispersionRun``): run it, print its summary."""
     try:
         summary = run.run(out, parameters=params, script=args.scene, device=args.device, progress=not args.quiet)
     except KeyboardInterrupt:
@@ -163,6 +165,7 @@ COMMANDS = {
     "surrogate": _lazy("physics.surrogates.cli", "cmd_surrogate"),
     "replay": _lazy("twin.sync", "cmd_replay"),
     "sync": _lazy("twin.sync", "cmd_sync"),
+    "forecast": _lazy("twin.forecast_cli", "cmd_forecast"),
 }
 
 

@@ -22,7 +22,8 @@ from twin.scene import Heightfield, load_scene
 __all__ = ["describe", "format_description"]
 
 SUPPORTED = (".asc, .zip (holding an .asc or an .hgt), .tif, .tiff, .hgt, .hgt.zip, .osm, .osm.gz, .osm.bz2, .pbf, "
-             ".json (CityJSON), .jsonl (CityJSONSeq), .prj, .csv (polygon, points, sensor log), .urdf, .twin, .zarr (directory)")
+             ".json (CityJSON), .jsonl (CityJSONSeq), .prj, .csv (polygon, points, sensor log), .urdf, .twin, .zarr (directory),
+             ".nc, .grib, .grib2, .grb")
 
 
 def _heights(h: Heightfield) -> dict[str, Any]:
@@ -241,6 +242,21 @@ def _describe_zip(path: Path) -> dict[str, Any]:
     return _describe_dem(path) if dem_kind(path) == "srtm-hgt" else _describe_grid(path)
 
 
+def _describe_weather(path: Path) -> dict[str, Any]:
+    from twin.io.weather import iso_time, read_weather, value_range
+
+    w = read_weather(path)
+    return {
+        "kind": w.kind,
+        "crs": w.crs,
+        "extent": w.extent,
+        "times": [iso_time(t) for t in w.times],
+        "variables": {name: {"units": f.units, "units_in_file": w.raw_units[name], "dims": list(f.dims),
+                             "shape": list(f.values.shape), "range": value_range(f)}
+                      for name, f in w.fields.items()},
+    }
+
+
 def _reader(path: Path):
     """The describe function for ``path`` from its name, or None."""
     name = path.name.lower()
@@ -258,6 +274,10 @@ def _reader(path: Path):
         ".urdf": _describe_urdf,
         ".twin": _describe_scene,
         ".zarr": _describe_zarr,
+        ".nc": _describe_weather,
+        ".grib": _describe_weather,
+        ".grib2": _describe_weather,
+        ".grb": _describe_weather,
     }.get(path.suffix.lower())
 
 
@@ -268,7 +288,7 @@ def describe(path: str | Path) -> dict[str, Any]:
         A dict with "path" and "kind" ("esri-ascii-grid", "esri-ascii-grid (zip)",
         "geotiff", "srtm-hgt", "srtm-hgt (zip)", "osm-xml", "osm-pbf",
         "cityjson", "cityjsonseq", "projection", "polygon", "points",
-        "twin-scene", "zarr-result", "urdf", "sensor-log") and, as the kind has them: "crs" ("EPSG:n"
+        "twin-scene", "zarr-result", "urdf", "sensor-log", "netcdf3", "netcdf4", "grib") and, as the kind has them: "crs" ("EPSG:n"
         or None; for OSM and geographic CityJSON the UTM zone twin would use),
         "source_crs", "extent" (xmin, ymin, xmax, ymax) [CRS units], "shape"
         (ny, nx), "cellsize" (dx, dy), "nodata_cells" or "voids_filled",
@@ -276,7 +296,9 @@ def describe(path: str | Path) -> dict[str, Any]:
         "roads", "land_use_areas", "vertices", "references_missing" (OSM node
         references and relation members not in the file; CityJSON parts whose
         parent is missing), "counts" (the importer's own), "points",
-        "variables", for a URDF "robot", "links", "joints", "meshes_found",
+        "variables" (for weather files: name -> units (SI), units_in_file,
+        dims, shape, range (min, max) after unpacking), "times" (ISO 8601 UTC),
+        for a URDF "robot", "links", "joints", "meshes_found",
         "meshes_missing", "total_mass_kg", "warnings", for a sensor log "rows",
         "channels" (name: unit), "sampling_interval_s", "time_span", "gaps",
         "duplicated_timestamps", "clock_steps", ...
@@ -324,6 +346,11 @@ def _fmt(key: str, v: Any) -> str:
         return f"x {v[0]:.10g} .. {v[2]:.10g}, y {v[1]:.10g} .. {v[3]:.10g}"
     if key == "elevation_range":
         return "all no data" if v is None else f"{v[0]:.6g} .. {v[1]:.6g}"
+    if key == "times" and len(v) > 4:
+        return f"{v[0]} .. {v[-1]} ({len(v)} times)"
+    if isinstance(v, dict) and "units" in v:  # a weather variable
+        rng = "all missing" if v["range"] is None else f"{v['range'][0]:.6g} .. {v['range'][1]:.6g}"
+        return f"[{v['units']}] ({', '.join(v['dims'])}) {rng}"
     if key == "names" and len(v) > 8:
         return ", ".join(v[:8]) + f", ... ({len(v)} in all)"
     if isinstance(v, float):

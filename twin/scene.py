@@ -25,6 +25,7 @@ __all__ = [
     "Boundary",
     "Building",
     "FrictionZone",
+    "GriddedField",
     "Heightfield",
     "Inflow",
     "Probe",
@@ -268,6 +269,40 @@ class Boundary:
 
 
 @dataclass
+class GriddedField:
+    """A gridded physical field with named dimensions (a weather variable).
+
+    Attributes:
+        name: the variable's name (e.g. "u-component_of_wind_isobaric").
+        units: the values' unit (SI after import: "K", "Pa", "m s-1", "m").
+        dims: dimension names, e.g. ("time", "pressure", "latitude", "longitude")
+            on the file's grid or ("time", "pressure", "y", "x") on the scene's.
+        coords: dimension name -> 1-D coordinate values: "time" [s since
+            1970-01-01 UTC], "pressure" [Pa], "height" [m], "latitude" and
+            "longitude" [degrees, ascending], "x" and "y" [m, ``crs``, ascending].
+        values: shape (len(coords[d]) for d in dims), float64, NaN where missing.
+        crs: "EPSG:<code>" of the horizontal coordinates.
+        standard_name: the CF standard name, or "".
+    """
+
+    name: str
+    units: str
+    dims: tuple[str, ...]
+    coords: dict[str, np.ndarray]
+    values: np.ndarray
+    crs: str
+    standard_name: str = ""
+
+    def __post_init__(self):
+        self.dims = tuple(self.dims)
+        self.coords = {d: np.asarray(self.coords[d], dtype=np.float64) for d in self.dims}
+        self.values = np.asarray(self.values, dtype=np.float64)
+        shape = tuple(len(self.coords[d]) for d in self.dims)
+        if self.values.shape != shape:
+            raise InputError("field " + self.name, "", f"values have shape {self.values.shape}, the coordinates {shape}")
+
+
+@dataclass
 class Probe:
     """A named observation point [m, scene CRS]."""
 
@@ -293,6 +328,7 @@ class Scene:
         roads: road centrelines (the road graph), for renderers and USD.
         building_parts: 3-D detail of buildings (OSM ``building:part``) for
             renderers and USD; solvers use ``buildings`` only.
+        fields: gridded fields with time (weather), by name.
     """
 
     name: str
@@ -309,6 +345,7 @@ class Scene:
     boundaries: dict[str, Boundary] = field(default_factory=lambda: {e: Boundary() for e in EDGES})
     roads: list[Road] = field(default_factory=list)
     building_parts: list[Building] = field(default_factory=list)
+    fields: dict[str, GriddedField] = field(default_factory=dict)
 
     def __post_init__(self):
         for edge in EDGES:
@@ -350,7 +387,7 @@ def _encode(obj):
     return obj
 
 
-_TYPES = {c.__name__: c for c in (TimeSeries, Building, FrictionZone, Inflow, Rain, Boundary, Probe, Road, SurfaceMesh)}
+_TYPES = {c.__name__: c for c in (TimeSeries, Building, FrictionZone, Inflow, Rain, Boundary, Probe, Road, SurfaceMesh, GriddedField)}
 
 
 def _decode(obj):

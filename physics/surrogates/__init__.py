@@ -1,5 +1,5 @@
-"""AI surrogates: learned stand-ins for solvers, trained on ``twin batch`` sweeps and
-always measured against the solver they replace."""
+"""AI surrogates: learned stand-ins for a solver (trained on ``twin batch`` sweeps) or a
+forecast, always measured against what they replace."""
 
 from physics.surrogates.pod import FloodSurrogate, train
 

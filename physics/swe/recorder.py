@@ -54,6 +54,7 @@ class FloodRecorder:
         self.probe_values: list[np.ndarray] = []  # each (3, nprobes): h, hu, hv
         self.static = static
         self.attrs = attrs
+        self.cells = n  # grid cells, for summary.json
 
     def update(self, state: State, t: float) -> None:
         """Fold the state at time t [s] into the running maxima."""

@@ -1,0 +1,314 @@
+"""CF NetCDF and GRIB weather fields into Scene fields (xarray; netCDF4 and cfgrib engines).
+
+:func:`read_weather` opens a NetCDF (3 or 4) or GRIB file and returns every
+gridded variable as a :class:`twin.scene.GriddedField` on the file's grid,
+with the CF conventions honoured rather than guessed:
+
+- coordinates are found by ``standard_name``, ``axis`` or ``units`` (latitude
+  "degrees_north", longitude "degrees_east", time "<unit> since <date>",
+  pressure in Pa/hPa/mbar, height in m), never by the variable's name alone;
+- CF packing (``scale_factor``, ``add_offset``, ``_FillValue``,
+  ``missing_value``) is undone by xarray; missing values become NaN;
+- time is decoded from its ``units`` and ``calendar`` into seconds since
+  1970-01-01 UTC; an axis that cannot be decoded is an error naming it;
+- ``grid_mapping`` gives the CRS (``latitude_longitude`` is EPSG:4326; any other
+  mapping goes through :meth:`pyproj.CRS.from_cf`);
+- latitudes are made ascending, 0-360 longitudes become -180..180 ascending;
+- pressure levels become Pa, temperatures K, geopotential height m
+  ("gpm" is a metre of geopotential height), and geopotential [m2 s-2] is
+  divided by g0 = 9.80665 m s-2 into geopotential height [m].
+
+:func:`regrid` resamples a field bilinearly onto a metric grid in the scene CRS.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from twin.errors import InputError
+from twin.io.crs import transform
+from twin.scene import GriddedField
+
+__all__ = ["G0", "WeatherData", "file_kind", "iso_time", "open_weather", "read_weather", "regrid", "value_range"]
+
+G0 = 9.80665
+"""Standard gravity [m s-2]: geopotential / G0 = geopotential height."""
+
+_NETCDF_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n")
+_GRIB_MAGIC = b"GRIB"
+
+# unit as written -> (SI unit, factor, offset): si = factor * value + offset
+_SI_UNITS = {
+    "Pa": ("Pa", 1.0, 0.0), "hPa": ("Pa", 100.0, 0.0), "mbar": ("Pa", 100.0, 0.0), "millibar": ("Pa", 100.0, 0.0),
+    "mb": ("Pa", 100.0, 0.0), "kPa": ("Pa", 1000.0, 0.0),
+    "K": ("K", 1.0, 0.0), "degK": ("K", 1.0, 0.0), "degC": ("K", 1.0, 273.15), "C": ("K", 1.0, 273.15),
+    "celsius": ("K", 1.0, 273.15),
+    "m/s": ("m s-1", 1.0, 0.0), "m s-1": ("m s-1", 1.0, 0.0), "m s**-1": ("m s-1", 1.0, 0.0),
+    "m": ("m", 1.0, 0.0), "gpm": ("m", 1.0, 0.0), "km": ("m", 1000.0, 0.0),
+}
+_PRESSURE_UNITS = {"Pa", "hPa", "mbar", "millibar", "mb", "kPa"}
+_GEOPOTENTIAL_UNITS = {"m2 s-2", "m**2 s**-2", "m^2/s^2", "m2/s2"}
+
+
+@dataclass
+class WeatherData:
+    """What :func:`read_weather` found in a file.
+
+    Attributes:
+        fields: variable name -> field on the file's grid (SI units, NaN where missing).
+        kind: "netcdf3", "netcdf4" or "grib".
+        source: the file.
+        crs: "EPSG:<code>" of the horizontal grid.
+        extent: (xmin, ymin, xmax, ymax) of the grid points [degrees or CRS units].
+        times: every time in the file [s since 1970-01-01 UTC], ascending.
+        raw_units: variable name -> the unit as written in the file.
+    """
+
+    fields: dict[str, GriddedField]
+    kind: str
+    source: str
+    crs: str
+    extent: tuple[float, float, float, float]
+    times: np.ndarray
+    raw_units: dict[str, str]
+
+
+def file_kind(path: Path) -> str:
+    """"netcdf3", "netcdf4" or "grib" from the file's first bytes (not its name)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except FileNotFoundError:
+        raise InputError(path, "", "no such file") from None
+    except OSError as e:
+        raise InputError(path, "", f"cannot be read ({e.strerror})") from None
+    if head.startswith(_GRIB_MAGIC):
+        return "grib"
+    if head[:4] in _NETCDF_MAGIC[:3]:
+        return "netcdf3"
+    if head == _NETCDF_MAGIC[3]:
+        return "netcdf4"
+    raise InputError(path, "", "not a NetCDF or GRIB file (its first bytes are neither 'CDF', HDF5 nor 'GRIB')")
+
+
+def open_weather(path: str | Path):
+    """The file as an xarray Dataset, CF packing undone, times left as numbers (decoded by :func:`read_weather`)."""
+    import xarray as xr
+
+    import warnings
+
+    path = Path(path)
+    kind = file_kind(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "variable .* has multiple fill values", xr.SerializationWarning)  # both become NaN, as CF says
+            warnings.filterwarnings("ignore", "ecCodes .* or higher is recommended", UserWarning)  # Debian's 2.28 decodes these files exactly
+            if kind == "grib":
+                # indexpath="": no .idx file written beside the data
+                return xr.open_dataset(path, engine="cfgrib", decode_times=False, backend_kwargs={"indexpath": ""}), kind
+            return xr.open_dataset(path, engine="netcdf4", decode_times=False, mask_and_scale=True), kind
+    except (OSError, ValueError, RuntimeError, KeyError, EOFError) as e:
+        raise InputError(path, "", f"not a readable {kind} file ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+
+
+def _role(var) -> str | None:
+    """"time", "latitude", "longitude", "pressure", "height", "x", "y" from CF attributes, or None."""
+    a = var.attrs
+    sn = str(a.get("standard_name", ""))
+    units = str(a.get("units", ""))
+    axis = str(a.get("axis", a.get("_CoordinateAxisType", ""))).lower()
+    if sn == "time" or " since " in units:
+        return "time"
+    if sn in ("latitude", "grid_latitude") or units in ("degrees_north", "degree_north", "degree_N", "degrees_N"):
+        return "latitude"
+    if sn in ("longitude", "grid_longitude") or units in ("degrees_east", "degree_east", "degree_E", "degrees_E"):
+        return "longitude"
+    if sn == "projection_x_coordinate" or axis == "geox":
+        return "x"
+    if sn == "projection_y_coordinate" or axis == "geoy":
+        return "y"
+    if sn == "air_pressure" or units in _PRESSURE_UNITS or axis == "pressure":
+        return "pressure"
+    if sn in ("height", "altitude") or axis == "height" or (units in ("m", "km") and str(a.get("positive", "")) == "up"):
+        return "height"
+    return None
+
+
+def _seconds_since_epoch(path: Path, name: str, var) -> np.ndarray:
+    """CF time values [s since 1970-01-01 UTC], or InputError naming the variable."""
+    from xarray.coding.times import decode_cf_datetime
+
+    units = var.attrs.get("units")
+    if units is None:
+        raise InputError(path, f"variable {name!r}", "time axis has no units")
+    try:
+        dt = decode_cf_datetime(np.asarray(var.values), units, var.attrs.get("calendar", "standard"))
+        dt = np.asarray(dt, dtype="datetime64[ns]")
+    except (ValueError, TypeError, OverflowError, OSError) as e:
+        raise InputError(path, f"variable {name!r}", f"time axis cannot be decoded (units {units!r}: {e})") from None
+    if np.any(np.isnat(dt)):
+        raise InputError(path, f"variable {name!r}", f"time axis cannot be decoded (units {units!r}: missing times)")
+    return (dt - np.datetime64("1970-01-01T00:00:00", "ns")) / np.timedelta64(1, "s")
+
+
+def _to_si(units: str, values: np.ndarray, standard_name: str) -> tuple[str, np.ndarray]:
+    """(SI unit, values) for a unit twin knows; others pass unchanged."""
+    if units in _GEOPOTENTIAL_UNITS or standard_name == "geopotential":
+        return "m", values / G0  # geopotential height
+    if units in _SI_UNITS:
+        si, factor, offset = _SI_UNITS[units]
+        return si, values * factor + offset
+    return units, values
+
+
+def _grid_crs(path: Path, ds, var) -> str:
+    """CRS of the variable's horizontal grid from its ``grid_mapping`` (EPSG:4326 when it has none)."""
+    import pyproj
+
+    name = var.attrs.get("grid_mapping")
+    if name is None:
+        return "EPSG:4326"
+    if name not in ds.variables:
+        raise InputError(path, f"variable {var.name!r}", f"grid_mapping {name!r} is not in the file")
+    gm = ds.variables[name].attrs
+    if gm.get("grid_mapping_name") == "latitude_longitude":
+        return "EPSG:4326"  # a spherical earth_radius is taken as WGS 84 (< 0.2 % in distances)
+    try:
+        code = pyproj.CRS.from_cf(dict(gm)).to_epsg(min_confidence=50)
+    except pyproj.exceptions.CRSError as e:
+        raise InputError(path, f"grid_mapping {name!r}", f"not a CF grid mapping pyproj understands ({e})") from None
+    if code is None:
+        raise InputError(path, f"grid_mapping {name!r}", "has no EPSG code; twin keeps every CRS as an EPSG code")
+    return f"EPSG:{code}"
+
+
+def _coordinates(path: Path, ds, name: str) -> tuple[tuple[str, ...], dict[str, np.ndarray], list]:
+    """Roles, values and the per-dimension index that orders them, for ``ds[name]``'s dimensions."""
+    roles, coords, order = [], {}, []
+    for dim in ds[name].dims:
+        if dim not in ds.variables:
+            raise InputError(path, f"variable {name!r}", f"dimension {dim!r} has no coordinate variable")
+        c = ds.variables[dim]
+        role = _role(c)
+        if role is None:
+            raise InputError(path, f"coordinate {dim!r}", "is not time, latitude, longitude, x, y, pressure or height "
+                             "by its standard_name, axis or units")
+        if role in roles:
+            raise InputError(path, f"variable {name!r}", f"two dimensions are {role}")
+        values = _seconds_since_epoch(path, dim, c) if role == "time" else np.asarray(c.values, dtype=np.float64)
+        if role == "longitude":
+            values = (values + 180.0) % 360.0 - 180.0
+        elif role in ("pressure", "height"):
+            units = str(c.attrs.get("units", ""))
+            values = _to_si(units, values, "")[1]
+        index = np.argsort(values, kind="stable")
+        if values.size > 1 and np.any(np.diff(values[index]) == 0):
+            raise InputError(path, f"coordinate {dim!r}", "has repeated values")
+        roles.append(role)
+        coords[role] = values[index]
+        order.append(index)
+    return tuple(roles), coords, order
+
+
+def read_weather(path: str | Path, variables: list[str] | None = None) -> WeatherData:
+    """Every gridded variable of a CF NetCDF or GRIB file, on the file's grid, in SI units.
+
+    Args:
+        path: a NetCDF 3/4 or GRIB 1/2 file (told apart by content, not by name).
+        variables: names to read (default: every data variable with at least one
+            horizontal dimension).
+
+    Raises:
+        InputError: not NetCDF/GRIB, a variable without units, a time axis that
+            cannot be decoded, a dimension twin cannot place, a bad grid_mapping.
+    """
+    path = Path(path)
+    ds, kind = open_weather(path)
+    with ds:
+        names = variables if variables is not None else [
+            str(n) for n, v in ds.data_vars.items() if v.ndim >= 2]
+        fields, raw_units, times = {}, {}, []
+        crs = None
+        for name in names:
+            if name not in ds.data_vars:
+                raise InputError(path, f"variable {name!r}", f"not in the file (it has {', '.join(map(str, ds.data_vars))})")
+            var = ds[name]
+            units = var.attrs.get("units")
+            if units is None or str(units).strip() == "":
+                raise InputError(path, f"variable {name!r}", "has no units")
+            dims, coords, order = _coordinates(path, ds, name)
+            if not ({"latitude", "longitude"} <= set(dims) or {"x", "y"} <= set(dims)):
+                raise InputError(path, f"variable {name!r}", f"has no horizontal grid (dimensions {', '.join(dims)})")
+            values = np.asarray(var.values, dtype=np.float64)[np.ix_(*order)]
+            sn = str(var.attrs.get("standard_name", ""))
+            si, values = _to_si(str(units).strip(), values, sn)
+            field_crs = _grid_crs(path, ds, var)
+            crs = crs or field_crs
+            fields[name] = GriddedField(name, si, dims, coords, values, field_crs, sn)
+            raw_units[name] = str(units)
+            if "time" in coords:
+                times.append(coords["time"])
+        if not fields:
+            raise InputError(path, "", "holds no gridded variable")
+    first = next(iter(fields.values()))
+    hx, hy = ("longitude", "latitude") if "longitude" in first.dims else ("x", "y")
+    extent = (float(first.coords[hx][0]), float(first.coords[hy][0]), float(first.coords[hx][-1]), float(first.coords[hy][-1]))
+    all_times = np.unique(np.concatenate(times)) if times else np.zeros(0)
+    return WeatherData(fields, kind, str(path), crs, extent, all_times, raw_units)
+
+
+def _bilinear_weights(axis: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lower index, upper index and weight of the upper one for points ``at`` on ascending ``axis``."""
+    n = axis.size
+    if n == 1:
+        zero = np.zeros(at.shape, np.int64)
+        return zero, zero, np.zeros(at.shape)
+    i0 = np.clip(np.searchsorted(axis, at, side="right") - 1, 0, n - 2)
+    w = (at - axis[i0]) / (axis[i0 + 1] - axis[i0])
+    return i0, i0 + 1, np.clip(w, 0.0, 1.0)
+
+
+def regrid(field: GriddedField, crs: str, x: np.ndarray, y: np.ndarray, *, source: str = "") -> GriddedField:
+    """The field sampled bilinearly at the cell centres ``x`` (nx,), ``y`` (ny,) [m] of a grid in ``crs``.
+
+    Horizontal dimensions (latitude/longitude or x/y) become ("y", "x"); the
+    others (time, pressure, height) are kept.
+
+    Raises:
+        InputError: the field's grid does not cover every centre (by more than
+            1e-9 of its spacing; no extrapolation).
+    """
+    hx, hy = ("longitude", "latitude") if "longitude" in field.dims else ("x", "y")
+    gx, gy = np.meshgrid(np.asarray(x, np.float64), np.asarray(y, np.float64))
+    px, py = transform(crs, field.crs, gx, gy)
+    ax, ay = field.coords[hx], field.coords[hy]
+    tol_x = 1e-9 * (ax[-1] - ax[0] + 1.0)
+    tol_y = 1e-9 * (ay[-1] - ay[0] + 1.0)
+    if (px.min() < ax[0] - tol_x or px.max() > ax[-1] + tol_x or py.min() < ay[0] - tol_y or py.max() > ay[-1] + tol_y):
+        raise InputError(source or "weather", f"variable {field.name!r}",
+                         f"its grid ({hx} {ax[0]:.6g} .. {ax[-1]:.6g}, {hy} {ay[0]:.6g} .. {ay[-1]:.6g}) does not cover the scene "
+                         f"({hx} {px.min():.6g} .. {px.max():.6g}, {hy} {py.min():.6g} .. {py.max():.6g})")
+    i0, i1, wx = _bilinear_weights(ax, px)
+    j0, j1, wy = _bilinear_weights(ay, py)
+    other = [d for d in field.dims if d not in (hx, hy)]
+    v = np.moveaxis(field.values, [field.dims.index(hy), field.dims.index(hx)], [-2, -1])
+    out = ((1 - wy) * ((1 - wx) * v[..., j0, i0] + wx * v[..., j0, i1])
+           + wy * ((1 - wx) * v[..., j1, i0] + wx * v[..., j1, i1]))
+    coords = {d: field.coords[d] for d in other}
+    coords.update(y=np.asarray(y, np.float64), x=np.asarray(x, np.float64))
+    return GriddedField(field.name, field.units, (*other, "y", "x"), coords, out, crs, field.standard_name)
+
+
+def value_range(field: GriddedField) -> tuple[float, float] | None:
+    """(min, max) of the field's values ignoring NaN, or None when all are missing."""
+    finite = field.values[np.isfinite(field.values)]
+    return (float(finite.min()), float(finite.max())) if finite.size else None
+
+
+def iso_time(seconds: float) -> str:
+    """"YYYY-MM-DDTHH:MM:SSZ" for seconds since 1970-01-01 UTC."""
+    return str(np.datetime64(int(math.floor(seconds)), "s")) + "Z"
