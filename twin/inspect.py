@@ -22,7 +22,7 @@ from twin.scene import Heightfield, load_scene
 __all__ = ["describe", "format_description"]
 
 SUPPORTED = (".asc, .zip (holding an .asc or an .hgt), .tif, .tiff, .hgt, .hgt.zip, .osm, .osm.gz, .osm.bz2, .pbf, "
-             ".json (CityJSON), .jsonl (CityJSONSeq), .prj, .csv (polygon, points, sensor log), .urdf, .twin, .zarr (directory),
+             ".json (CityJSON), .jsonl (CityJSONSeq), .prj, .csv (polygon, points, sensor log), .urdf, .twin, .zarr (directory), "
              ".nc, .grib, .grib2, .grb")
 
 
