@@ -69,6 +69,12 @@ def test_speed_beyond_the_urdf_limits_is_refused(tmp_path, capsys):
     assert "speed: is a fraction of the URDF velocity limits: at most 1, got 2.0" in capsys.readouterr().err
 
 
+def test_resume_is_refused_in_one_line(tmp_path, capsys):
+    assert main(["run", "scenes/ur5_cell.py", "--resume", str(tmp_path)]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("twin: warning:")]
+    assert len(errors) == 1 and "--resume: a robot cell keeps no checkpoints" in errors[0]
+
+
 def test_ctrl_c_keeps_the_frames_so_far(tmp_path, monkeypatch):
     import xarray as xr
 

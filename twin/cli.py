@@ -120,7 +120,8 @@ def _run_own_loop(run, args, params: dict, out: Path) -> int:
     """A scene whose run has its own loop (a robot cell, ``physics.robot.RobotRun``; a dispersion run,
     ``twin.dispersion_run.DispersionRun``): run it, print its summary."""
     try:
-        summary = run.run(out, parameters=params, script=args.scene, device=args.device, progress=not args.quiet)
+        summary = run.run(out, parameters=params, script=args.scene, device=args.device, resume=args.resume is not None,
+                          progress=not args.quiet)
     except KeyboardInterrupt:
         print(f"twin: interrupted; the result up to the last frame is in {out}/result.zarr", file=sys.stderr)
         return EXIT_INTERRUPTED

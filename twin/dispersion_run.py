@@ -53,9 +53,11 @@ class DispersionRun:
     notes: list[str] = field(default_factory=list)
 
     def run(self, out_dir: str | Path, *, parameters: dict, script: str = "", device: str | None = None,
-            progress: bool = True) -> dict:
-        """Simulate into ``out_dir`` (what `twin run` calls for a scene with its own loop); the summary."""
-        return run_dispersion(self, out_dir, parameters=parameters, script=script, device=device, progress=progress)
+            resume: bool = False, progress: bool = True) -> dict:
+        """Simulate into ``out_dir`` (what `twin run` calls for a scene with its own loop), or
+        go on from its last checkpoint (``resume``); the summary."""
+        return run_dispersion(self, out_dir, parameters=parameters, script=script, device=device, resume=resume,
+                              progress=progress)
 
     def pictures(self, out_dir: str | Path, *, progress: bool = True) -> dict[str, Path]:
         """The plume pictures of the Result in ``out_dir``."""

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from physics.robot.system import build_robot, make_solver
+from twin.errors import InputError
 from physics.robot.trajectory import JointTrajectory
 from twin.io.urdf import Robot
 
@@ -57,11 +58,17 @@ class RobotRun:
     floor: bool = True
 
     def run(self, out_dir: str | Path, *, parameters: dict | None = None, script: str = "", device: str | None = None,
-            progress: bool = True) -> dict:
-        """Simulate one cycle into ``out_dir``; return the summary (see the module docstring)."""
+            resume: bool = False, progress: bool = True) -> dict:
+        """Simulate one cycle into ``out_dir``; return the summary (see the module docstring).
+
+        Raises:
+            InputError: ``resume``: a cycle is short and keeps no checkpoints.
+        """
         from physics.device import pick_device
         from twin.runner import versions
 
+        if resume:
+            raise InputError(out_dir, "--resume", "a robot cell keeps no checkpoints; run the cycle again with --out")
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         system = build_robot(self.robot, device=pick_device(device), floor=self.floor, kp=self.kp, kd=self.kd)
