@@ -36,6 +36,16 @@ import numpy as np
 from twin.errors import InputError, SimulationError
 
 
+def save_npz(path: Path, **arrays) -> None:
+    """Write ``arrays`` to the .npz ``path`` atomically (temporary file, fsync, rename)."""
+    tmp = path.with_name(path.name + ".partial.npz")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+
+
 @dataclass
 class RunSettings:
     """How to run.
@@ -93,14 +103,6 @@ class Simulation:
         self.initial_volume = self.solver.volume(self.state)
 
     # -- files -----------------------------------------------------------------------
-    @staticmethod
-    def _save_npz(path: Path, **arrays) -> None:
-        tmp = path.with_name(path.name + ".partial.npz")
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
 
     def _snapshot_path(self, k: int) -> Path:
         return self.run_dir / f"snapshot_{k:05d}.npz"
@@ -112,11 +114,11 @@ class Simulation:
 
     def _write_output(self) -> None:
         snap = self.recorder.snapshot(self.state)
-        self._save_npz(self._snapshot_path(self.n_outputs), time=np.float64(self.t), **snap)
+        save_npz(self._snapshot_path(self.n_outputs), time=np.float64(self.t), **snap)
         self.n_outputs += 1
         state = {f"state_{k}": v for k, v in self.state.numpy().items()}
         rec = {f"rec_{k}": v for k, v in self.recorder.state_dict().items()}
-        self._save_npz(self.run_dir / "checkpoint.npz", counters=np.array(json.dumps(self._counters())), **state, **rec)
+        save_npz(self.run_dir / "checkpoint.npz", counters=np.array(json.dumps(self._counters())), **state, **rec)
 
     def _load_checkpoint(self) -> dict:
         path = self.run_dir / "checkpoint.npz"

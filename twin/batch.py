@@ -43,8 +43,6 @@ import numpy as np
 from twin.errors import InputError
 from twin.sweep import Sweep, load_sweep
 
-WET_THRESHOLD = 1e-3
-"""Depth [m] above which a cell counts as wet in the metrics (as in the Result)."""
 METRICS = ("wall_time_s", "steps", "volume_relative_error", "peak_depth_m", "wet_area_m2")
 STATIC = ("bed_elevation", "ground_elevation", "building", "probe_x", "probe_y", "probe_bed")
 
@@ -53,10 +51,11 @@ def _metrics(ds, summary: dict) -> dict[str, float]:
     """Summary metrics of one Result: wall time [s], steps, volume balance error
     (relative), the deepest water anywhere [m], the area ever wet [m^2]."""
     max_depth = ds["max_depth"].values.astype(np.float64)
-    cell = float(abs(ds["x"].values[1] - ds["x"].values[0]) * abs(ds["y"].values[1] - ds["y"].values[0]))
+    cell = summary["grid"]["dx"] * summary["grid"]["dy"]
+    wet = max_depth > ds.attrs["wet_threshold_m"]
     return {"wall_time_s": float(summary["wall_time_s"]), "steps": float(summary["steps"]),
             "volume_relative_error": float(summary["volume_balance"]["relative_error"]),
-            "peak_depth_m": float(max_depth.max()), "wet_area_m2": float((max_depth > WET_THRESHOLD).sum() * cell)}
+            "peak_depth_m": float(max_depth.max()), "wet_area_m2": float(wet.sum() * cell)}
 
 
 def _coarsen(da, cell: float):
@@ -88,9 +87,10 @@ def execute_run(scene: str, parameters: dict[str, Any], keep: dict, cpu_threads:
         run = load_script(scene).setup(parameters)
         with tempfile.TemporaryDirectory(prefix="twin-run-") as tmp:
             summary = run_flood(run, tmp, parameters=parameters, script=scene, progress=False)
-            ds = xr.open_zarr(Path(tmp) / "result.zarr").load()
+            result = xr.open_zarr(Path(tmp) / "result.zarr")
+            coords = {n: result[n].values for n in ("x", "y", "probe", "probe_time", "time")}
+            ds = result[sorted({"max_depth", *keep["peak_fields"], *keep["probes"], *STATIC, *keep["fields"]})].load()
         arrays = {n: ds[n].values for n in keep["peak_fields"] + keep["probes"] + list(STATIC)}
-        coords = {n: ds[n].values for n in ("x", "y", "probe", "probe_time", "time")}
         for name in keep["fields"]:
             coarse = _coarsen(ds[name], keep["field_resolution"] or 0.0)
             arrays[f"coarse_{name}"] = coarse.values
@@ -110,16 +110,21 @@ def _record_path(out: Path, k: int) -> Path:
 
 def save_record(out: Path, k: int, record: dict) -> None:
     """Write run ``k``'s record atomically (temporary file, fsync, rename)."""
+    from physics.simulation import save_npz
+
     meta = {key: v for key, v in record.items() if key not in ("arrays", "coords")}
     arrays = {f"a_{n}": v for n, v in record.get("arrays", {}).items()}
     arrays.update({f"c_{n}": v for n, v in record.get("coords", {}).items()})
-    path = _record_path(out, k)
-    tmp = path.with_name(path.name + ".partial.npz")
-    with open(tmp, "wb") as f:
-        np.savez(f, meta=np.array(json.dumps(meta, default=float)), **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
+    save_npz(_record_path(out, k), meta=np.array(json.dumps(meta, default=float)), **arrays)
+
+
+def record_status(out: Path, k: int) -> str | None:
+    """Run ``k``'s status ("done", "failed"), reading only its metadata; None without a record."""
+    try:
+        with np.load(_record_path(out, k)) as z:
+            return json.loads(str(z["meta"]))["status"]
+    except (FileNotFoundError, ValueError, OSError, KeyError):
+        return None
 
 
 def load_record(out: Path, k: int) -> dict | None:
@@ -172,7 +177,7 @@ def write_store(sweep: Sweep, out: Path) -> dict[str, int]:
                     stacked[k] = r["arrays"][name]
             data[name] = (("run", *dims), stacked)
     ds = xr.Dataset(data, coords=coords, attrs={
-        "title": f"twin sweep of {sweep.scene.name}", "scene_script": str(sweep.scene), "sweep_fingerprint": sweep.fingerprint(),
+        "title": f"twin sweep of {sweep.scene.name}", "scene_script": str(sweep.scene), "sweep_fingerprint": sweep.fingerprint,
         "design": json.dumps(sweep.design), "fixed": json.dumps(sweep.fixed), "varied": json.dumps(sweep.varied)})
     target, tmp = out / "results.zarr", out / "results.zarr.partial"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -205,7 +210,7 @@ def _dims(name: str, ndim: int) -> tuple[str, ...]:
 
 
 # -- running ---------------------------------------------------------------------------
-def _client(workers: int | None, scheduler: str | None, threads: int | None):
+def _client(workers: int | None, scheduler: str | None):
     """A dask.distributed Client: to ``scheduler``, or to a new LocalCluster of
     ``workers`` single-threaded processes."""
     import logging
@@ -227,9 +232,9 @@ def prepare_out(sweep: Sweep, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "runs").mkdir(exist_ok=True)
     mark = out / "sweep.fingerprint"
-    if mark.exists() and mark.read_text().strip() != sweep.fingerprint():
+    if mark.exists() and mark.read_text().strip() != sweep.fingerprint:
         raise InputError(out, "sweep.fingerprint", "holds the results of another sweep; give a new --out")
-    _write_atomic_text(mark, sweep.fingerprint() + "\n")
+    _write_atomic_text(mark, sweep.fingerprint + "\n")
     shutil.copyfile(sweep.path, out / "sweep.toml")
 
 
@@ -247,7 +252,7 @@ def run_sweep(sweep: Sweep, out: str | Path, *, workers: int | None = None, sche
 
     out = Path(out)
     prepare_out(sweep, out)
-    todo = [k for k in range(len(sweep.runs)) if (load_record(out, k) or {}).get("status") != "done"]
+    todo = [k for k in range(len(sweep.runs)) if record_status(out, k) != "done"]
     n_workers = workers or os.cpu_count() or 1
     threads = None if scheduler else max(1, (os.cpu_count() or 1) // n_workers)
     keep = vars(sweep.keep)
@@ -255,9 +260,9 @@ def run_sweep(sweep: Sweep, out: str | Path, *, workers: int | None = None, sche
     client = None
     try:
         if todo:
-            client = _client(n_workers, scheduler, threads)
+            client = _client(n_workers, scheduler)
             futures = {client.submit(execute_run, str(sweep.scene), sweep.run_parameters(k), keep, threads,
-                                     key=f"twin-run-{sweep.fingerprint()[:12]}-{k:05d}", pure=False): k for k in todo}
+                                     key=f"twin-run-{sweep.fingerprint[:12]}-{k:05d}", pure=False): k for k in todo}
             bar = _progress_bar(len(sweep.runs), len(sweep.runs) - len(todo)) if progress else None
             failed = 0
             for future in as_completed(futures):

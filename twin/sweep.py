@@ -30,6 +30,7 @@ line naming the key (:class:`twin.errors.InputError`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -89,11 +90,7 @@ class Sweep:
         values.update(self.runs[index])
         return values
 
-    def ranges(self) -> dict[str, tuple[float, float]]:
-        """Smallest and largest value of every numeric varied parameter over the runs."""
-        return {n: (float(min(r[n] for r in self.runs)), float(max(r[n] for r in self.runs)))
-                for n in self.varied if all(isinstance(r[n], (int, float)) and not isinstance(r[n], bool) for r in self.runs)}
-
+    @functools.cached_property
     def fingerprint(self) -> str:
         """SHA-256 of what defines the runs and what is kept (the same sweep gives the same text)."""
         text = json.dumps({"scene": self.scene.name, "fixed": self.fixed, "runs": self.runs, "keep": vars(self.keep)},

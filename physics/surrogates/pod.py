@@ -21,7 +21,6 @@ times (r, m) modes: well under a millisecond on a CPU. Depths are clipped at 0.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from physics.surrogates.mlp import MLP
+from physics.simulation import save_npz
 from twin.errors import InputError
 
 FORMAT = "twin-surrogate-pod/2"
@@ -171,12 +171,7 @@ class FloodSurrogate:
                   **{f"probes_{k}": v for k, v in self.probes.arrays().items()},
                   **{f"grid_{k}": v for k, v in self.grid.items()}}
         meta = {"format": FORMAT, "names": self.names, "fixed": self.fixed, **self.meta}
-        tmp = path.with_name(path.name + ".partial.npz")
-        with open(tmp, "wb") as f:
-            np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
+        save_npz(path, meta=np.array(json.dumps(meta)), **arrays)
         return path
 
     @classmethod
