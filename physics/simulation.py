@@ -1,7 +1,7 @@
 """The Simulation loop every solver shares.
 
 Time stepping (CFL-adaptive or fixed), guards, probes, snapshots, checkpoints,
-resume, progress and Ctrl-C, around any solver with ``stable_dt(state)`` and
+resume, progress and Ctrl-C, around any solver with ``stable_dt(state, t)`` and
 ``step(state_in, state_out, control, dt, t)`` and a recorder (see
 :class:`physics.swe.recorder.FloodRecorder` and
 :class:`physics.dispersion.recorder.DispersionRecorder`). A State has ``clone()``,
@@ -173,7 +173,7 @@ class Simulation:
                 next_out = min(self.n_outputs * st.output_interval, st.duration) if self.n_outputs <= n_out_total else st.duration
                 next_probe = self.n_probes * st.probe_interval
                 event = min(next_out, next_probe, st.duration)
-                limit = self.solver.stable_dt(self.state)
+                limit = self.solver.stable_dt(self.state, self.t)
                 if st.fixed_dt is not None:
                     if st.fixed_dt > limit * (1 + 1e-12):
                         raise SimulationError(f"fixed dt {st.fixed_dt} s exceeds the CFL limit {limit:.4g} s")

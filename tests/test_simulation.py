@@ -289,3 +289,33 @@ def test_inflow_over_a_polygon_feeds_its_cells():
                   inflows=[Inflow("culvert", (5.0, 3.5), 0.0, TimeSeries.constant(1.0), polygon=poly)])
     fg = rasterise(scene, 1.0)
     assert (fg.source_of_cell == 0).sum() == 18  # centres x 2.5..7.5 (6) by y 2.5..4.5 (3)
+
+
+def test_resume_with_a_rising_stage_edge_is_bitwise_equal(tmp_path):
+    """A resumed run takes its first step from the checkpoint's time, not from t = 0: a
+    dry basin whose west edge stage jumps above the bed at the 20 s checkpoint (the
+    edge's wave speed at that time limits the step; at t = 0 nothing would)."""
+    from physics.simulation import RunSettings, Simulation
+    from physics.swe import Control, FloodSolver, Model
+    from physics.swe.recorder import FloodRecorder
+    from twin.scene import TimeSeries
+
+    def simulation(out, on_step=None):
+        bed = np.zeros((24, 40))
+        model = Model.from_arrays(bed, dx=2.0, order=1, boundaries={"west": "stage"})
+        control = Control(boundary_series={"west": TimeSeries([0.0, 19.9, 20.0], [-1.0, -1.0, 0.5])})
+        solver = FloodSolver(model, control)
+        recorder = FloodRecorder(solver, {"P": (12, 5)}, {"ground_elevation": bed, "building": bed > 0}, {})
+        return Simulation(solver, recorder, model.state(0.0), control, RunSettings(40.0, 10.0), out, progress=False,
+                          on_step=on_step)
+
+    simulation(tmp_path / "whole").run()
+
+    def interrupt(sim):
+        if sim.t > 25.0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        simulation(tmp_path / "parts", interrupt).run()
+    simulation(tmp_path / "parts").run(resume=True)
+    _assert_same_result(tmp_path / "whole", tmp_path / "parts")

@@ -53,8 +53,8 @@ class DispersionSolver:
         if self._pool is not None:  # load the module before threads launch from it
             wp.load_module(move_particles.module, device=model.device)
 
-    def stable_dt(self, state: State) -> float:
-        """The configured step [s] (the Simulation shortens the last one before an output)."""
+    def stable_dt(self, state: State, t: float | None = None) -> float:
+        """The configured step [s] at any time t (the Simulation shortens the last one before an output)."""
         return self.dt
 
     def step(self, state_in: State, state_out: State, control: Control, dt: float, t: float) -> None:
