@@ -50,11 +50,6 @@ class ThermalModel:
     r: float
     ambient: float = 0.0
 
-    def transition(self, dt: float) -> tuple[np.ndarray, np.ndarray]:
-        """State transition F (2, 2) and process noise covariance Q (2, 2) over ``dt`` [s]."""
-        a = math.exp(-dt / self.tau)
-        return np.array([[a, 1.0 - a], [0.0, 1.0]]), np.diag([self.q_T * dt, self.q_u * dt])
-
 
 @dataclass
 class ThermalState:
@@ -63,9 +58,6 @@ class ThermalState:
     x: np.ndarray
     P: np.ndarray
     t: float
-
-    def clone(self) -> ThermalState:
-        return ThermalState(self.x.copy(), self.P.copy(), self.t)
 
 
 @dataclass(frozen=True)
@@ -94,13 +86,6 @@ class ThermalTwin:
         self.model = model
         var = max(model.r, 1e-12)
         self.state = ThermalState(np.array([first_reading, first_reading]), np.diag([var, 100.0 * var]), t0)
-
-    def predict(self, t: float) -> tuple[float, float]:
-        """The model's temperature at ``t`` [s] and its standard deviation, without a reading."""
-        F, Q = self.model.transition(max(t - self.state.t, 0.0))
-        x = F @ self.state.x
-        P = F @ self.state.P @ F.T + Q
-        return float(x[0]), math.sqrt(P[0, 0])
 
     def assimilate(self, t: float, y: float) -> Innovation:
         """Predict to ``t`` [s] (a step back in time counts as zero), correct with reading ``y``.

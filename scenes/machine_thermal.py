@@ -15,11 +15,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-
-from physics.thermal import fit_thermal
-from twin.anomaly import probationary_length
 from twin.io.sensor_log import read_sensor_log
+from twin.machine import fit_on_probation
 from twin.params import Param
 from twin.sync import MachineSpec
 
@@ -39,8 +36,5 @@ PARAMETERS = [
 
 def setup(p):
     log = read_sensor_log(p["log"], units={p["channel"]: p["unit"]})
-    keep = log.monotonic()
-    n = probationary_length(len(keep))
-    y = log.channels[p["channel"]][keep][:n]
-    model = fit_thermal(log.seconds()[keep][:n], y, ambient=float(np.min(y)))
+    model, _, _ = fit_on_probation(log, p["channel"])
     return MachineSpec("NAB machine temperature", model, p["channel"], p["topic"], p["threshold"], p["holdoff"])

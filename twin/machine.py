@@ -81,6 +81,15 @@ def _result(name: str, stat: np.ndarray, h: float, windows, holdoff: int, time: 
     return DetectorResult(name, float(h), score, lead, [str(time[r]) for r in rows if r >= probation])
 
 
+def fit_on_probation(log: SensorLog, channel: str) -> tuple[ThermalModel, np.ndarray, int]:
+    """The thermal model fitted on NAB's probationary rows of ``channel`` (clock steps
+    left out), the indices of the rows kept, and the number of probationary rows."""
+    keep = log.monotonic()
+    probation = probationary_length(len(keep))
+    t, y = log.seconds()[keep][:probation], log.channels[channel][keep][:probation]
+    return fit_thermal(t, y, ambient=float(np.min(y))), keep, probation
+
+
 def evaluate_log(log: SensorLog, channel: str, windows: np.ndarray, labels: np.ndarray, *, threshold: float = 6.0) -> dict:
     """Fit, run and score the twin and the z-score baseline on ``log`` (see the module docstring).
 
@@ -92,10 +101,8 @@ def evaluate_log(log: SensorLog, channel: str, windows: np.ndarray, labels: np.n
     Returns:
         {"model": fitted parameters, "fixed": {detector: DetectorResult}, "tuned": {detector: DetectorResult}}.
     """
-    keep = log.monotonic()
+    model, keep, probation = fit_on_probation(log, channel)
     time, t, y = log.time[keep], log.seconds()[keep], log.channels[channel][keep]
-    probation = probationary_length(len(y))
-    model = fit_thermal(t[:probation], y[:probation], ambient=float(np.min(y[:probation])))
     rows = window_rows(time, windows)
     holdoff = int(round(HOLDOFF_S / log.interval))
     stats = {"twin": twin_statistic(model, t, y), "zscore": rolling_zscore(y, int(round(ZSCORE_WINDOW_S / log.interval)))}

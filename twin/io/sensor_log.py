@@ -218,11 +218,9 @@ def read_nab_labels(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
     path = Path(path)
     try:
-        d = json.loads(path.read_text(encoding="utf-8"))
+        d = json.loads(read_text(path))
         stamps = np.array([parse_timestamp(s) for s in d["anomaly_timestamps"]], dtype="datetime64[s]")
         windows = np.array([[parse_timestamp(a), parse_timestamp(b)] for a, b in d["anomaly_windows"]], dtype="datetime64[s]")
-    except FileNotFoundError:
-        raise InputError(path, "", "no such file") from None
     except json.JSONDecodeError as e:
         raise InputError(path, f"line {e.lineno}, column {e.colno}", f"not JSON ({e.msg})") from None
     except (KeyError, TypeError, ValueError) as e:

@@ -84,13 +84,11 @@ class Link:
     Attributes:
         name: as in the URDF.
         mass: [kg]; inertial: False when twin applied the default.
-        shapes: number of ``<visual>`` and ``<collision>`` geometries (meshes and primitives).
     """
 
     name: str
     mass: float
     inertial: bool
-    shapes: dict[str, int] = field(default_factory=lambda: {"visual": 0, "collision": 0})
 
 
 @dataclass
@@ -216,7 +214,6 @@ def _read_link(el: ET.Element, urdf: Path, search: list[Path], meshes: list[Mesh
             geometry = shape.find("geometry")
             if geometry is None or len(geometry) == 0:
                 raise InputError(urdf, f"{where}, <{role}>", "has no <geometry>")
-            link.shapes[role] += 1
             mesh = geometry.find("mesh")
             if mesh is None:
                 continue
