@@ -44,8 +44,8 @@ def plume_run():
 def case(run, n: int, device: str):
     """Model, Control and a State of ``n`` airborne particles in the GFS plume scene's winds."""
     ox, oy = run.scene.origin
-    model = Model.on_grid(run.x - ox, run.y - oy, run.z, diffusivity=(5000.0, 5000.0, 5.0), deposition_velocity=0.005,
-                          surface_layer=100.0, origin=(ox, oy), device=device)
+    model = Model.on_grid(run.x - ox, run.y - oy, run.z, diffusivity=run.diffusivity,
+                          deposition_velocity=run.deposition_velocity, surface_layer=run.surface_layer, origin=(ox, oy), device=device)
     control = Control.from_numpy(model, run.wind_x, run.wind_y)
     rng = np.random.default_rng(0)
     pos = np.column_stack([rng.uniform(-500e3, 500e3, n), rng.uniform(-500e3, 500e3, n), rng.uniform(0.0, 3000.0, n)])

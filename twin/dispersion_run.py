@@ -77,7 +77,7 @@ class DispersionRun:
 
 
 def run_dispersion(run: DispersionRun, out_dir: str | Path, *, parameters: dict, script: str = "", device: str | None = None,
-                   resume: bool = False, progress: bool = True, on_step=None) -> dict:
+                   resume: bool = False, progress: bool = True) -> dict:
     """Build the model on the device, simulate and record ``run`` into ``out_dir``; return the summary."""
     from physics.device import pick_device
     from physics.dispersion import Control, DispersionRecorder, DispersionSolver, Model, OutputGrid, Release
@@ -103,5 +103,5 @@ def run_dispersion(run: DispersionRun, out_dir: str | Path, *, parameters: dict,
             "solver": {"dt_s": run.dt, "particles": run.particles, "diffusivity_m2_s": list(run.diffusivity),
                        "deposition_velocity_m_s": run.deposition_velocity, "seed": run.seed},
             "notes": run.notes, "versions": versions(), "command": " ".join(sys.argv)}
-    sim = Simulation(solver, recorder, state, control, settings, Path(out_dir), meta, progress=progress, on_step=on_step)
+    sim = Simulation(solver, recorder, state, control, settings, Path(out_dir), meta, progress=progress)
     return sim.run(resume=resume)

@@ -54,17 +54,18 @@ def plot_plume(ds: xr.Dataset, path: str | PathLike, *, times_h: tuple[float, ..
     positive = column[column > 0]
     norm = LogNorm(vmin=max(positive.max() * 1e-4, positive.min()), vmax=positive.max()) if positive.size else None
     crs = str(ds.attrs.get("crs", ""))
+    x, y = ds["x"].values, ds["y"].values
+    t2m = ds["t2m"].values - 273.15 if "t2m" in ds else None
+    mslp = ds["mslp"].values / 100.0 if background == "mslp" else None
     with rc_context(STYLE):
         fig = _figure(size_px, dpi)
         axes = fig.subplots(2, 2, sharex=True, sharey=True).ravel() if len(picks) > 1 else [fig.add_subplot()]
         for ax, k in zip(axes, picks):
-            x, y = ds["x"].values, ds["y"].values
-            if "t2m" in ds:
-                t2m = ds["t2m"].values - 273.15
+            if t2m is not None:
                 ax.imshow(t2m, origin="lower", extent=extent, cmap="coolwarm", vmin=-20, vmax=30, alpha=0.45, zorder=1,
                           interpolation="nearest")
-            if background == "mslp":
-                cs = ax.contour(x, y, ds["mslp"].values / 100.0, levels=np.arange(940, 1050, 4), colors="k", linewidths=0.7, zorder=2)
+            if mslp is not None:
+                cs = ax.contour(x, y, mslp, levels=np.arange(940, 1050, 4), colors="k", linewidths=0.7, zorder=2)
                 ax.clabel(cs, fmt="%.0f", fontsize=7)
             c = np.ma.masked_less_equal(column[k], 0.0)
             im = ax.imshow(c, origin="lower", extent=extent, cmap=PLUME_CMAP, norm=norm, zorder=4, interpolation="nearest")

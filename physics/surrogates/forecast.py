@@ -91,7 +91,7 @@ def read_series(path: str | Path, variable: str = "t2m") -> Series:
     """The hourly temperature field of a NetCDF or GRIB file (via :func:`twin.io.weather.read_weather`)."""
     from twin.io.weather import read_weather
 
-    w = read_weather(path, [variable]) if variable else read_weather(path)
+    w = read_weather(path, [variable])
     f = w.fields[variable]
     if f.dims != ("time", "latitude", "longitude"):
         raise InputError(path, f"variable {variable!r}", f"has dimensions ({', '.join(f.dims)}); a forecast needs (time, latitude, longitude)")
