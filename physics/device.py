@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 import warp as wp
 
@@ -57,3 +58,18 @@ def available_devices() -> list[str]:
     """The CPU, and the first CUDA device when there is one (for parametrised tests)."""
     init_warp()
     return ["cpu"] + (["cuda:0"] if wp.is_cuda_available() else [])
+
+
+def cpu_launch_pool(device: str, cpu_threads: int | None, kernels, name: str) -> tuple[int, ThreadPoolExecutor | None]:
+    """How many CPU threads a solver splits its launches over and the pool that runs all
+    but the caller's part: ``cpu_threads`` (default ``TWIN_CPU_THREADS``, else every
+    core) on the CPU, 1 and no pool on a GPU. The ``kernels``' modules are loaded first,
+    so that no pool thread compiles one."""
+    if cpu_threads is None:
+        cpu_threads = int(os.environ.get("TWIN_CPU_THREADS", os.cpu_count() or 1))
+    threads = max(1, cpu_threads) if wp.get_device(device).is_cpu else 1
+    if threads == 1:
+        return 1, None
+    for kernel in kernels:
+        wp.load_module(kernel.module, device=device)
+    return threads, ThreadPoolExecutor(threads - 1, thread_name_prefix=name)

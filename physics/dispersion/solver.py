@@ -19,12 +19,11 @@ does not change the result.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import warp as wp
 
+from physics.device import cpu_launch_pool
 from physics.dispersion.kernels import ALIVE, LEFT, move_particles
 from physics.dispersion.model import Control, Model, State
 
@@ -46,12 +45,7 @@ class DispersionSolver:
         self.dt = float(dt)
         self.seed = int(seed)
         self.steps = 0
-        if cpu_threads is None:
-            cpu_threads = int(os.environ.get("TWIN_CPU_THREADS", os.cpu_count() or 1))
-        self.threads = max(1, cpu_threads) if wp.get_device(model.device).is_cpu else 1
-        self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="twin-particles") if self.threads > 1 else None
-        if self._pool is not None:  # load the module before threads launch from it
-            wp.load_module(move_particles.module, device=model.device)
+        self.threads, self._pool = cpu_launch_pool(model.device, cpu_threads, [move_particles], "twin-particles")
 
     def stable_dt(self, state: State, t: float | None = None) -> float:
         """The configured step [s] at any time t (the Simulation shortens the last one before an output)."""

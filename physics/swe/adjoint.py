@@ -8,9 +8,9 @@ reverse pass exact and cheap to reason about:
   on every step of the untaped forward pass instead);
 * every tile computed (``skip_dry_tiles=False``), so the launches do not depend on
   the state, one face or cell a thread (``walk_lines=False``), and plain launches;
-* fresh scratch arrays for every stage (velocities, face fluxes, the mid-step
-  state), so that no array a recorded launch read is overwritten before the
-  reverse pass replays it. The flux and update kernels write each element from
+* while recording, fresh scratch arrays for every stage (velocities, face fluxes,
+  the mid-step state), so that no array a recorded launch read is overwritten
+  before the reverse pass replays it (untaped passes reuse the solver's scratch). The flux and update kernels write each element from
   one thread, without atomics.
 
 Memory is bounded by checkpointing: the forward pass keeps the state every
@@ -51,7 +51,7 @@ class TapeableFloodSolver(FloodSolver):
         self.recording = False
         self.stage_source_rates: list[tuple[wp.array, np.ndarray]] = []
 
-    def _launch_on_tape(self, kernel, dim: int, args: list, slot: int = 0) -> None:
+    def _launch_on_tape(self, kernel, dim: int, args: list) -> None:
         """A plain ``wp.launch`` (what a ``wp.Tape`` records), instead of the solver's
         cache of recorded launches, which is keyed by the arrays and would keep every
         fresh array alive."""
@@ -63,11 +63,12 @@ class TapeableFloodSolver(FloodSolver):
         return wp.zeros(n, dtype=self.model.real, device=self.model.device, requires_grad=self.recording)
 
     def _fluxes(self, s: State, t: float) -> None:
-        m = self.model
-        n, nfx, nfy = m.nx * m.ny, (m.nx + 1) * m.ny, m.nx * (m.ny + 1)
-        self._u, self._v = self._fresh(n), self._fresh(n)
-        self._fx = [self._fresh(nfx) for _ in range(4)]
-        self._fy = [self._fresh(nfy) for _ in range(4)]
+        if self.recording:  # an untaped pass reuses the solver's scratch
+            m = self.model
+            n, nfx, nfy = m.nx * m.ny, (m.nx + 1) * m.ny, m.nx * (m.ny + 1)
+            self._u, self._v = self._fresh(n), self._fresh(n)
+            self._fx = [self._fresh(nfx) for _ in range(4)]
+            self._fy = [self._fresh(nfy) for _ in range(4)]
         super()._fluxes(s, t)
 
     def _set_sources(self, t: float) -> tuple[float, float]:
@@ -89,7 +90,8 @@ class TapeableFloodSolver(FloodSolver):
         return State(*(self._fresh(n) for _ in range(4)))
 
     def step(self, state_in: State, state_out: State, control: Control, dt: float, t: float) -> None:
-        self._stage = self.new_state()
+        if self.recording:
+            self._stage = self.new_state()
         super().step(state_in, state_out, control, dt, t)
 
 

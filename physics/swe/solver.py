@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import warp as wp
 
+from physics.device import cpu_launch_pool
 from physics.swe.kernels import BOUNDARY_CODES, TILE_SIZE, kernels_for
 from physics.swe.model import Control, Model, State, _cell_name, edge_value, edge_wave_rate, lowest_edge_bed
 from twin.errors import InputError, SimulationError
@@ -21,19 +20,19 @@ MIN_TILES_PER_THREAD = 32
 
 
 class LaunchCache:
-    """Reusable Warp launches (``wp.launch(record_cmd=True)``), one per kernel, slot and
-    set of arrays (ping-pong states give a few): a launch re-packs only the scalars that
+    """Reusable Warp launches (``wp.launch(record_cmd=True)``), one per kernel and set of
+    arrays (ping-pong states give a few; so do the per-thread tile lists): a launch re-packs only the scalars that
     changed since its last use, which saves most of Warp's per-launch cost in Python."""
 
     def __init__(self, device: str):
         self.device = device
         self._launches: dict = {}
 
-    def __call__(self, kernel, dim: int, args: list, slot: int = 0) -> None:
+    def __call__(self, kernel, dim: int, args: list) -> None:
         """Launch ``kernel`` over ``dim`` threads with ``args`` (inputs then outputs)."""
         if dim <= 0:
             return
-        key = (kernel, slot, *(id(a) for a in args if isinstance(a, wp.array)))
+        key = (kernel, *(id(a) for a in args if isinstance(a, wp.array)))
         entry = self._launches.get(key)
         if entry is None:
             cmd = wp.launch(kernel, dim=dim, inputs=args, device=self.device, record_cmd=True)
@@ -86,14 +85,11 @@ class FloodSolver:
                  cpu_threads: int | None = None, walk_lines: bool | None = None):
         self.model = model
         self.skip_dry_tiles = skip_dry_tiles
-        if cpu_threads is None:
-            cpu_threads = int(os.environ.get("TWIN_CPU_THREADS", os.cpu_count() or 1))
-        is_cpu = wp.get_device(model.device).is_cpu
-        self.threads = max(1, cpu_threads) if is_cpu else 1
-        walk_lines = is_cpu if walk_lines is None else walk_lines
+        self.k = kernels_for(model.real)
+        self.threads, self._pool = cpu_launch_pool(model.device, cpu_threads, vars(self.k).values(), "twin-swe")
+        walk_lines = wp.get_device(model.device).is_cpu if walk_lines is None else walk_lines
         self._run = TILE_SIZE + 1 if walk_lines else 1  # faces a flux thread walks
         self._cell_run = TILE_SIZE if walk_lines else 1  # cells an update thread walks
-        self.k = kernels_for(model.real)
         self._launch = LaunchCache(model.device)
         dev, real, n = model.device, model.real, model.nx * model.ny
         self._stage = State(*(wp.zeros(n, dtype=real, device=dev) for _ in range(4)))
@@ -114,10 +110,6 @@ class FloodSolver:
         self._all_tiles = np.ones((self._nty, self._ntx), bool)
         self._tiles = wp.zeros(ntiles, dtype=wp.int32, device=dev)
         self._parts = [wp.zeros(ntiles, dtype=wp.int32, device=dev) for _ in range(self.threads)]
-        self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="twin-swe") if self.threads > 1 else None
-        if self._pool is not None:  # load every module before threads launch them
-            for kernel in vars(self.k).values():
-                wp.load_module(kernel.module, device=dev)
         self._tile_active = wp.zeros(ntiles, dtype=wp.uint8, device=dev)
         self._wet_tiles = wp.zeros(ntiles, dtype=wp.uint8, device=dev)
         self._set_tiles(self._all_tiles)
@@ -223,10 +215,10 @@ class FloodSolver:
             self._launch(kernel, self._n_active * per_tile, [*inputs(self._tiles, 0), *outputs])
             return
         parts = [(part, tiles, n) for part, (tiles, n) in enumerate(zip(self._parts, self._part_sizes)) if n]
-        jobs = [self._pool.submit(self._launch, kernel, n * per_tile, [*inputs(tiles, part), *outputs], part)
+        jobs = [self._pool.submit(self._launch, kernel, n * per_tile, [*inputs(tiles, part), *outputs])
                 for part, tiles, n in parts[1:]]
         part, tiles, n = parts[0]  # the calling thread takes the first part itself
-        self._launch(kernel, n * per_tile, [*inputs(tiles, part), *outputs], part)
+        self._launch(kernel, n * per_tile, [*inputs(tiles, part), *outputs])
         for job in jobs:
             job.result()
 
