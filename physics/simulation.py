@@ -46,6 +46,23 @@ def save_npz(path: Path, **arrays) -> None:
     tmp.replace(path)
 
 
+def write_zarr(ds, target: Path) -> None:
+    """Write the xarray Dataset ``ds`` to the Zarr store ``target`` atomically (a
+    ``.partial`` store, then a rename): a reader never sees half a store."""
+    tmp = target.with_name(target.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    ds.to_zarr(tmp, mode="w", zarr_format=2, consolidated=True)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a ``.partial`` file, then a rename)."""
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 @dataclass
 class RunSettings:
     """How to run.
@@ -234,12 +251,7 @@ class Simulation:
         recorded = {k[4:]: v for k, v in data.items() if k.startswith("rec_")}
         ds = self.recorder.dataset(times, snaps, recorded)
         ds.attrs["status"] = status
-        target = self.out_dir / "result.zarr"
-        tmp = self.out_dir / "result.zarr.partial"
-        shutil.rmtree(tmp, ignore_errors=True)
-        ds.to_zarr(tmp, mode="w", zarr_format=2, consolidated=True)
-        shutil.rmtree(target, ignore_errors=True)
-        tmp.rename(target)
+        write_zarr(ds, self.out_dir / "result.zarr")
         summary = {
             "status": status,
             "simulated_time_s": c["t"],
@@ -250,7 +262,5 @@ class Simulation:
             "volume_balance": c["volume_balance"],
             **c["meta"],
         }
-        tmp_json = self.out_dir / "summary.json.partial"
-        tmp_json.write_text(json.dumps(summary, indent=2, default=float))
-        tmp_json.replace(self.out_dir / "summary.json")
+        write_text(self.out_dir / "summary.json", json.dumps(summary, indent=2, default=float))
         return summary

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from physics.simulation import save_npz, write_text, write_zarr
 from twin.errors import InputError
 from twin.sweep import Sweep, load_sweep
 
@@ -110,8 +111,6 @@ def _record_path(out: Path, k: int) -> Path:
 
 def save_record(out: Path, k: int, record: dict) -> None:
     """Write run ``k``'s record atomically (temporary file, fsync, rename)."""
-    from physics.simulation import save_npz
-
     meta = {key: v for key, v in record.items() if key not in ("arrays", "coords")}
     arrays = {f"a_{n}": v for n, v in record.get("arrays", {}).items()}
     arrays.update({f"c_{n}": v for n, v in record.get("coords", {}).items()})
@@ -140,12 +139,6 @@ def load_record(out: Path, k: int) -> dict | None:
 
 
 # -- the store -----------------------------------------------------------------------
-def _write_atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def write_store(sweep: Sweep, out: Path) -> dict[str, int]:
     """Assemble DIR/results.zarr, runs.csv and provenance.jsonl from the run records;
     return the count of runs per status ("done", "failed", "pending")."""
@@ -179,11 +172,7 @@ def write_store(sweep: Sweep, out: Path) -> dict[str, int]:
     ds = xr.Dataset(data, coords=coords, attrs={
         "title": f"twin sweep of {sweep.scene.name}", "scene_script": str(sweep.scene), "sweep_fingerprint": sweep.fingerprint,
         "design": json.dumps(sweep.design), "fixed": json.dumps(sweep.fixed), "varied": json.dumps(sweep.varied)})
-    target, tmp = out / "results.zarr", out / "results.zarr.partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    ds.to_zarr(tmp, mode="w", zarr_format=2, consolidated=True)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
+    write_zarr(ds, out / "results.zarr")
 
     table = io.StringIO()
     writer = csv.writer(table)
@@ -192,10 +181,10 @@ def write_store(sweep: Sweep, out: Path) -> dict[str, int]:
         metrics = [r["metrics"][m] for m in METRICS] if r and r["status"] == "done" else [""] * len(METRICS)
         writer.writerow([k, status[k], *(sweep.runs[k][v] for v in sweep.varied), *metrics,
                          r["worker"] if r else "", r["error"] if r else ""])
-    _write_atomic_text(out / "runs.csv", table.getvalue())
+    write_text(out / "runs.csv", table.getvalue())
     lines = [json.dumps({"run": k, "status": r["status"], "worker": r["worker"], "started": r["started"], "finished": r["finished"],
                          "error": r["error"], "summary": r.get("summary")}, default=float) for k, r in enumerate(records) if r]
-    _write_atomic_text(out / "provenance.jsonl", "".join(line + "\n" for line in lines))
+    write_text(out / "provenance.jsonl", "".join(line + "\n" for line in lines))
     return {s: int((status == s).sum()) for s in ("done", "failed", "pending")}
 
 
@@ -234,7 +223,7 @@ def prepare_out(sweep: Sweep, out: Path) -> None:
     mark = out / "sweep.fingerprint"
     if mark.exists() and mark.read_text().strip() != sweep.fingerprint:
         raise InputError(out, "sweep.fingerprint", "holds the results of another sweep; give a new --out")
-    _write_atomic_text(mark, sweep.fingerprint + "\n")
+    write_text(mark, sweep.fingerprint + "\n")
     shutil.copyfile(sweep.path, out / "sweep.toml")
 
 

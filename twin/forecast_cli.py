@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from physics.simulation import write_text
 from twin.errors import InputError
 
 __all__ = ["cmd_forecast"]
@@ -62,9 +63,7 @@ def _train(argv: list[str]) -> int:
     if report.get("interrupted"):
         print(f"twin: interrupted; the leads finished ({', '.join(map(str, forecaster.leads))} h) are in {args.out}", file=sys.stderr)
     if args.report:
-        tmp = args.report.with_name(args.report.name + ".partial")
-        tmp.write_text(json.dumps(report, indent=2))
-        tmp.replace(args.report)
+        write_text(args.report, json.dumps(report, indent=2))
     print(f"twin: model {args.out}; trained in {report['train_time_s']:.1f} s; held-out RMSE [K] (last {args.holdout_hours} h):")
     names = ("model", "persistence", "same_hour_yesterday", "climatology", "ridge")
     print("  lead  " + "  ".join(f"{n:>19}" for n in names))

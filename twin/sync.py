@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from physics.simulation import write_text
 from physics.thermal import ThermalModel, ThermalTwin
 from twin.errors import InputError
 
@@ -320,12 +321,10 @@ class Sync:
     def write(self, path: str | Path) -> Path:
         """The assimilated readings as CSV (written atomically)."""
         path = Path(path)
-        tmp = path.with_name(path.name + ".partial")
         keys = ("seq", "time", "reading", "predicted", "sigma", "z", "heat", "alarm")
         with self._lock:
             lines = [",".join(keys)] + [",".join(str(r[k]) for k in keys) for r in self.rows]
-        tmp.write_text("\n".join(lines) + "\n")
-        tmp.replace(path)
+        write_text(path, "\n".join(lines) + "\n")
         return path
 
 

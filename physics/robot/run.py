@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -25,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from physics.robot.system import build_robot, make_solver
-from twin.errors import InputError
 from physics.robot.trajectory import JointTrajectory
+from physics.simulation import write_text, write_zarr
+from twin.errors import InputError
 from twin.io.urdf import Robot
 
 __all__ = ["RobotRun"]
@@ -146,11 +146,7 @@ class RobotRun:
             attrs={"title": self.name, "urdf": self.robot.source, "cycle_time_s": self.trajectory.duration, "status": status,
                    "solver": self.solver, "dt_s": self.dt},
         )
-        target, tmp = out / "result.zarr", out / "result.zarr.partial"
-        shutil.rmtree(tmp, ignore_errors=True)
-        ds.to_zarr(tmp, mode="w", zarr_format=2, consolidated=True)
-        shutil.rmtree(target, ignore_errors=True)
-        tmp.rename(target)
+        write_zarr(ds, out / "result.zarr")
         error = np.abs(arr["q"] - arr["q_ref"]).max(axis=0) if n else np.zeros(len(system.joints))
         peak = np.abs(arr["torque"]).max(axis=0) if n else np.zeros(len(system.joints))
         summary = {
@@ -162,7 +158,5 @@ class RobotRun:
             "max_tracking_error_rad": dict(zip(system.joints, map(float, error))),
             "versions": versions,
         }
-        tmp_json = out / "summary.json.partial"
-        tmp_json.write_text(json.dumps(summary, indent=2))
-        tmp_json.replace(out / "summary.json")
+        write_text(out / "summary.json", json.dumps(summary, indent=2))
         return summary

@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from physics.simulation import write_text
 from twin.errors import InputError
 
 
@@ -45,9 +46,7 @@ def cmd_surrogate(argv: list[str]) -> int:
     model = FloodSurrogate.load(args.model)
     figures = evaluate(model, args.holdout_dir)
     if args.json:
-        tmp = args.json.with_name(args.json.name + ".partial")
-        tmp.write_text(json.dumps(figures, indent=2))
-        tmp.replace(args.json)
+        write_text(args.json, json.dumps(figures, indent=2))
     print(f"twin: {model.meta['regression']} surrogate on {figures['runs']} held-out runs: peak depth RMSE {figures['rmse_m'] * 100:.2f} cm over wet cells, "
           f"max error {figures['max_error_m'] * 100:.1f} cm; hydrograph peaks: height within {figures['peak_height_error_m'] * 100:.1f} cm, "
           f"time within {figures['peak_time_error_s']:.0f} s; prediction {figures['prediction_time_s'] * 1e3:.3f} ms vs "

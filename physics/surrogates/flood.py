@@ -10,12 +10,12 @@ depth and stage, the static fields), marked ``source = "surrogate"``.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
+from physics.simulation import write_text, write_zarr
 from physics.surrogates.pod import WET_THRESHOLD, FloodSurrogate
 from twin.errors import InputError
 
@@ -73,19 +73,13 @@ def write_result(model_path: str | Path, params: dict, out: str | Path, *, scrip
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ds = result_dataset(model, predicted, {"surrogate": str(model_path), "scene_script": str(script), "status": "complete"})
-    target, tmp = out / "result.zarr", out / "result.zarr.partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    ds.to_zarr(tmp, mode="w", zarr_format=2, consolidated=True)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
+    write_zarr(ds, out / "result.zarr")
     summary = {"status": "complete", "source": "surrogate", "surrogate": str(model_path), "prediction_time_s": predict_s,
                "scene": model.meta["title"], "script": str(script), "parameters": params,
                "trained_range": {n: [float(lo), float(hi)] for n, lo, hi in zip(model.names, model.low, model.high)},
                "training_runs": model.meta["training_runs"], "sweep_fingerprint": model.meta["sweep_fingerprint"],
                "cells": int(model.wet.size)}
-    tmp_json = out / "summary.json.partial"
-    tmp_json.write_text(json.dumps(summary, indent=2, default=str))
-    tmp_json.replace(out / "summary.json")
+    write_text(out / "summary.json", json.dumps(summary, indent=2, default=str))
     return summary
 
 
