@@ -95,9 +95,10 @@ class RobotRun:
                     rec["q"].append(system.q(s0))
                     rec["q_ref"].append(q_ref)
                     rec["qd"].append(system.qd(s0))
-                    rec["torque"].append(solver.torque.copy())
-                    rec["tool"].append(system.link_pose(s0, self.tool)[:3])
-                    rec["poses"].append(np.stack([system.link_pose(s0, link) for link in links]))
+                    rec["torque"].append(solver.torque)
+                    poses = system.link_poses(s0, [self.tool, *links])
+                    rec["tool"].append(poses[0, :3])
+                    rec["poses"].append(poses[1:])
                 if k == steps:
                     break
                 system.set_targets(control, q_ref, qd_ref)

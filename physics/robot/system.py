@@ -10,7 +10,7 @@ effort; MuJoCo integrates them implicitly, so stiff gains are stable at 1/240 s.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -54,6 +54,7 @@ class RobotSystem:
     bodies: dict[str, int]
     shapes: int
     device: str
+    _targets: tuple | None = field(default=None, repr=False)  # (control, host targets q, qd) of set_targets
 
     def state(self, q: np.ndarray | None = None):
         """A Newton State at joint positions ``q`` [rad] (n_joints,), at rest, bodies placed by forward kinematics."""
@@ -77,12 +78,19 @@ class RobotSystem:
 
     def link_pose(self, state, link: str) -> np.ndarray:
         """World pose of ``link``: position [m] and quaternion (x, y, z, w), float64 (7,)."""
-        return state.body_q.numpy()[self.bodies[link]].astype(np.float64)
+        return self.link_poses(state, [link])[0]
+
+    def link_poses(self, state, links: list[str]) -> np.ndarray:
+        """World poses of ``links``: position [m] and quaternion (x, y, z, w), float64 (n_links, 7),
+        from one copy of the body transforms."""
+        return state.body_q.numpy()[[self.bodies[link] for link in links]].astype(np.float64)
 
     def set_targets(self, control, q: np.ndarray, qd: np.ndarray) -> None:
-        """Drive set points: positions [rad] and velocities [rad/s], (n_joints,) each."""
-        tq = control.joint_target_q.numpy()
-        tqd = control.joint_target_qd.numpy()
+        """Drive set points: positions [rad] and velocities [rad/s], (n_joints,) each. The
+        targets of the other dofs are read from ``control`` once and kept on the host."""
+        if self._targets is None or self._targets[0] is not control:
+            self._targets = (control, control.joint_target_q.numpy().copy(), control.joint_target_qd.numpy().copy())
+        _, tq, tqd = self._targets
         tq[self.dof], tqd[self.dof] = q, qd
         control.joint_target_q.assign(tq)
         control.joint_target_qd.assign(tqd)
@@ -160,7 +168,15 @@ class RobotSolver:
             cls = {"featherstone": newton.solvers.SolverFeatherstone, "xpbd": newton.solvers.SolverXPBD}[kind]
             self.solver = cls(model, **options)
             self.contacts = model.contacts()
-        self.torque = np.zeros(len(system.joints))
+        self._stepped = False
+
+    @property
+    def torque(self) -> np.ndarray:
+        """Actuator torques [N m] of the last step, float64 (n_joints,): zeros before the
+        first step and for solvers that do not report them (read when asked, not every step)."""
+        if self.observables is None or not self._stepped:
+            return np.zeros(len(self.system.joints))
+        return self.observables.qfrc_actuator.numpy()[self.system.dof].astype(np.float64)
 
     def step(self, state_in, state_out, control, dt: float) -> None:
         """Advance ``dt`` [s] from ``state_in`` into ``state_out``."""
@@ -168,8 +184,7 @@ class RobotSolver:
         if self.contacts is not None:
             self.system.model.collide(state_in, self.contacts)
         self.solver.step(state_in, state_out, control, self.contacts, dt, **({"observables": self.observables} if self.observables else {}))
-        if self.observables is not None:
-            self.torque = self.observables.qfrc_actuator.numpy()[self.system.dof].astype(np.float64)
+        self._stepped = True
 
 
 def make_solver(system: RobotSystem, kind: str = "mujoco", **options) -> RobotSolver:
