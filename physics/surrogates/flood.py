@@ -108,7 +108,8 @@ def evaluate(model: FloodSurrogate, holdout_dir: str | Path, *, repeats: int = 2
     store = Path(holdout_dir) / "results.zarr"
     if not store.is_dir():
         raise InputError(holdout_dir, "", "holds no results.zarr (the --out folder of twin batch)")
-    ds = xr.open_zarr(store).load()
+    ds = xr.open_zarr(store)
+    ds = ds[[*model.names, "status", "max_depth", "probe_depth", "wall_time_s"]].load()  # not the snapshots a sweep may keep
     done = ds.isel(run=np.flatnonzero(ds["status"].values == "done"))
     times = done["probe_time"].values
     rows, sq, n_wet = [], 0.0, 0
