@@ -14,7 +14,8 @@ import xarray as xr
 
 from physics.device import init_warp
 from physics.surrogates.conv import ConvNet
-from physics.surrogates.forecast import Forecaster, Series, baseline_forecasts, fit_scales, read_series, starts_with_inputs
+from physics.surrogates.forecast import (Forecaster, Series, baseline_forecasts, fit_scales, one_standard_error_choice, read_series,
+                                        starts_with_inputs)
 from shared_data import DATA, need
 from twin.cli import main
 
@@ -111,6 +112,16 @@ def test_baselines_are_what_they_say():
         np.testing.assert_array_equal(b["climatology"], scales.climatology[(s.hours[starts] + lead) % 24])
     hour = s.hours[:240] == 5
     np.testing.assert_allclose(scales.climatology[5], s.t2m[:240][hour].mean(axis=0))
+
+
+def test_one_standard_error_rule():
+    """The iteration count: the fewest checkpoints within one paired standard error of the best."""
+    w = np.full(4, 0.25)
+    consistent = np.array([[1.0, 0.9, 0.8], [2.0, 1.9, 1.8], [1.5, 1.4, 1.3], [1.2, 1.1, 1.0]])  # every fold gains 0.1 a checkpoint
+    assert one_standard_error_choice(consistent, w) == 2
+    noisy = np.array([[1.0, 0.5], [2.0, 2.3], [1.5, 1.3], [1.2, 1.4]])  # gains 0.5, -0.3, 0.2, -0.2: mean 0.05, one SE 0.19
+    assert int(np.argmin(w @ noisy)) == 1 and one_standard_error_choice(noisy, w) == 0
+    assert one_standard_error_choice(noisy[:, ::-1], w) == 0  # the start is the best
 
 
 def _one_line(capsys, argv, expected):

@@ -1,6 +1,6 @@
 """``twin forecast``: train the learned 2 m temperature forecast and run it.
 
-    twin forecast train --data FILE.nc --out MODEL [--leads 1,6,24,48] [--holdout-hours 96] [--iterations 200] [--report R.json]
+    twin forecast train --data FILE.nc --out MODEL [--leads 1,6,24,48] [--holdout-hours 96] [--iterations 600] [--report R.json]
     twin forecast predict --model MODEL --data FILE.nc --leads 1,6,24,48 --out PRED.nc
 
 PRED.nc holds ``t2m`` (lead, time, latitude, longitude) [K], ``time`` being the
@@ -45,7 +45,7 @@ def _train(argv: list[str]) -> int:
     p.add_argument("--out", type=Path, required=True, help="the model file to write (.npz)")
     p.add_argument("--leads", default="1,6,24,48", help="lead times [h], comma-separated (default 1,6,24,48)")
     p.add_argument("--holdout-hours", type=int, default=96, help="the last hours of FILE, kept out of training and scored (default 96)")
-    p.add_argument("--iterations", type=int, default=200, help="most Adam iterations per lead; the count is cross-validated (default 200)")
+    p.add_argument("--iterations", type=int, default=600, help="most Adam iterations per lead; cross-validation stops earlier when the error stops falling and picks the count (default 600)")
     p.add_argument("--batch", type=int, default=16, help="start times per iteration (default 16)")
     p.add_argument("--hidden", type=int, default=8, help="hidden channels (default 8)")
     p.add_argument("--seed", type=int, default=0)

@@ -8,19 +8,26 @@ lead L [h], every grid point gets these input channels::
     0      (T(t) - mean) / spread                 the absolute level now
     1-6    a(t - k), k = 0, 1, 3, 6, 12, 24       the anomaly now and before
     7      clim(hour(t+L)) - clim(hour(t))        the diurnal change to come
-    8, 9   mean of a(t), a(t-24) over the grid    the large-scale anomaly
-    10-13  sin, cos of hour(t) and of hour(t+L)   time of day
+    8-11   sin, cos of hour(t) and of hour(t+L)   time of day
+    12     box3(a) - a                            a(t) split by spatial scale:
+    13     box9(a) - box3(a)                      3 x 3 and 9 x 9 box means
+    14     mean(a) - box9(a)                      and the grid mean
 
-and the network (:class:`physics.surrogates.conv.ConvNet`, 5 x 5 neighbourhood,
-its linear path started from the ridge solution) predicts the target's anomaly
-a(t+L). A zero output is the climatology. The ridge penalty and the number of
-Adam iterations are both chosen by cross-validation over 4-day blocks of the
-training period (whole blocks left out, so that neighbouring hours, nearly the
-same sample, never sit on both sides), so that where the anomaly carries little
-skill (long leads) the model leans toward the climatology and where the network
-does not generalise it stays the ridge regression. Everything the model needs to predict
-(grid, climatology, scales, weights) is in the model file; nothing is
-downloaded.
+Channels 0-11 are the point's own; 12-14 carry the neighbourhood at three scales
+(large-scale anomalies persist longer than small ones). The network
+(:class:`physics.surrogates.conv.ConvNet`, which also sees the 5 x 5 neighbourhood
+of every channel) predicts the target's anomaly a(t+L); a zero output is the
+climatology. Its linear path starts from the ridge regression on all 15 channels,
+so it starts as a linear neighbourhood model and learns what that misses. Both
+ridge penalties and the number of Adam iterations are chosen by cross-validation
+over 4-day blocks of the training period (whole blocks left out, so that
+neighbouring hours, nearly the same sample, never sit on both sides); the
+iteration count by the one-standard-error rule (the fewest iterations as good as
+the best within the folds' noise: :func:`one_standard_error_choice`). The penalty
+also shrinks the intercept: the prior is the climatology, so where the anomaly
+carries no skill (long leads) the model falls back to it. Everything the model
+needs to predict (grid, climatology, scales, weights) is in the model file;
+nothing is downloaded.
 
 The baselines, all scored on the same held-out starts:
 
@@ -28,9 +35,9 @@ The baselines, all scored on the same held-out starts:
 - same-hour-yesterday persistence: the last known field at the target's hour
   of day, T(t + L - 24 ceil(L / 24));
 - hourly climatology: clim(hour(t+L));
-- ridge regression: per lead, a linear map of the same 14 input channels at each
-  point (the network's inputs without the 5 x 5 neighbourhood) to a(t+L), the
-  penalty cross-validated as above; it is also where the network starts.
+- ridge regression: per lead, a linear map of the point's own input channels
+  (0-11: the network's inputs without the neighbourhood) to a(t+L), fitted and
+  cross-validated as above.
 """
 
 from __future__ import annotations
@@ -47,15 +54,19 @@ from twin.errors import InputError
 
 __all__ = ["FORMAT", "Forecaster", "Series", "baseline_forecasts", "read_series", "train_forecaster"]
 
-FORMAT = "twin.forecast/1"
+FORMAT = "twin.forecast/2"
 LAGS = (0, 1, 3, 6, 12, 24)
 """Hours back the inputs look (the longest is how much history a start needs)."""
-CHANNELS = 14
-RIDGE_PENALTIES = tuple(10.0 ** k for k in range(-2, 8))
+CHANNELS = 15
+POINTWISE = 12
+"""The first POINTWISE channels are the point's own; the rest describe its neighbourhood."""
+RIDGE_PENALTIES = tuple(10.0 ** k for k in range(-2, 9))
 BLOCK_DAYS = 4
 """The ridge penalty and the network's iteration count are cross-validated leaving out blocks of this many days."""
 CHECK_EVERY = 25
-"""Adam iterations between cross-validation checks (the iteration count is a multiple of it)."""
+"""Adam iterations between cross-validation checks (fewer when the cap is lower); the count chosen is a multiple of it."""
+PATIENCE = 100
+"""Cross-validation stops when the mean error has not fallen for this many iterations (or at the cap)."""
 
 
 @dataclass
@@ -141,7 +152,9 @@ def anomaly(series: Series, index: np.ndarray, scales: Scales) -> np.ndarray:
 
 
 def features(series: Series, starts: np.ndarray, lead: int, scales: Scales) -> np.ndarray:
-    """Input channels (B, 14, H, W) float32 for start indices ``starts`` and lead [h]."""
+    """Input channels (B, 15, H, W) float32 for start indices ``starts`` and lead [h]."""
+    from scipy.ndimage import uniform_filter
+
     s = scales.spread
     hours = series.hours[starts]
     target_hours = (hours + lead) % 24
@@ -150,11 +163,12 @@ def features(series: Series, starts: np.ndarray, lead: int, scales: Scales) -> n
     chans += [anomaly(series, lag_index[:, k], scales) / s for k in range(len(LAGS))]
     chans += [(scales.climatology[target_hours] - scales.climatology[hours]) / s]
     ones = np.ones_like(chans[0])
-    for k in (0, len(LAGS) - 1):  # the anomaly averaged over the whole grid, now and a day ago
-        chans.append(chans[1 + k].mean(axis=(1, 2), keepdims=True) * ones)
     for h in (hours, target_hours):
         sin, cos = _hour_features(h)
         chans += [sin[:, None, None] * ones, cos[:, None, None] * ones]
+    now = np.nan_to_num(chans[1], nan=0.0)
+    box3, box9 = (uniform_filter(now, size=(1, k, k), mode="nearest") for k in (3, 9))
+    chans += [box3 - now, box9 - box3, now.mean(axis=(1, 2), keepdims=True) - box9]
     x = np.stack(chans, axis=1)
     return np.nan_to_num(x, nan=0.0).astype(np.float32)
 
@@ -177,14 +191,13 @@ def fit_ridge(x: np.ndarray, y: np.ndarray, blocks: np.ndarray, penalties: tuple
     """Weights (C + 1,) of a pointwise ridge regression y ~ x (inputs (B, C, H, W), targets (B, H, W))
     and the penalty, chosen from ``penalties`` by cross-validation leaving out one block of
     samples at a time (``blocks`` (B,) labels: whole days, so that neighbouring hours, which are
-    nearly the same sample, are never on both sides), then refitted on everything."""
+    nearly the same sample, are never on both sides), then refitted on everything. The penalty
+    shrinks the intercept too (toward a zero anomaly: the climatology)."""
     def design(a):
         return np.concatenate([a.transpose(0, 2, 3, 1).reshape(-1, a.shape[1]), np.ones((a.shape[0] * a.shape[2] * a.shape[3], 1))], axis=1)
 
     def solve(gram, rhs, penalty):
-        reg = penalty * np.eye(gram.shape[0])
-        reg[-1, -1] = 0.0  # no penalty on the intercept
-        return np.linalg.solve(gram + reg, rhs)
+        return np.linalg.solve(gram + penalty * np.eye(gram.shape[0]), rhs)
 
     per_pixel = x.shape[2] * x.shape[3]
     a = design(x.astype(np.float64))
@@ -273,7 +286,7 @@ def _split(series: Series, holdout_hours: int) -> tuple[np.ndarray, float]:
 
 
 def train_forecaster(series: Series, *, leads=(1, 6, 24, 48), holdout_hours: int = 96, hidden: int = 8,
-                     iterations: int = 200, batch: int = 16, learning_rate: float = 3e-3, seed: int = 0,
+                     iterations: int = 600, batch: int = 16, learning_rate: float = 3e-3, seed: int = 0,
                      device: str = "cpu", progress: bool = True) -> tuple[Forecaster, dict]:
     """Train one network per lead on the times before the last ``holdout_hours`` and score it there.
 
@@ -312,24 +325,41 @@ def train_forecaster(series: Series, *, leads=(1, 6, 24, 48), holdout_hours: int
             blocks = ((series.times[train] - series.times[0]) // (BLOCK_DAYS * 86400)).astype(np.int64)
             if len(np.unique(blocks)) < 2:
                 raise InputError(series.source, "time", f"lead {lead} h: cross-validation needs more than {BLOCK_DAYS} days of training starts")
-            ridge, penalty = fit_ridge(x_train, y_train, blocks)
+            start, penalty = fit_ridge(x_train, y_train, blocks)  # the network's start: a linear neighbourhood model
+            ridge, ridge_penalty = fit_ridge(x_train[:, :POINTWISE], y_train, blocks)  # the baseline: the point's own channels
             t0 = time.perf_counter()
-            cv = np.zeros(iterations // CHECK_EVERY + 1)
-            for k in np.unique(blocks):  # the error of each iteration count on the left-out block
+            every = min(CHECK_EVERY, iterations)
+            folds = []  # each block left out in turn: a network started from the ridge fitted without it
+            for k in np.unique(blocks):
                 out = blocks == k
                 w, _ = fit_ridge(x_train[~out], y_train[~out], blocks[~out], penalties=(penalty,))
                 net = ConvNet(CHANNELS, hidden, seed=seed + lead, device=device)
                 net.theta.assign(_with_linear_path(net, w))
-                curve = _adam(net, x_train[~out], y_train[~out], iterations=iterations, batch=batch, learning_rate=learning_rate,
-                              rng=rng, label=f"lead {lead} h, fold {k}", progress=progress, x_val=x_train[out], y_val=y_train[out])
-                cv += np.asarray(curve) * np.count_nonzero(out) / len(train)
-            chosen = int(np.argmin(cv)) * CHECK_EVERY
+                folds.append((net, _adam(net, x_train[~out], y_train[~out], every, batch=batch, learning_rate=learning_rate, rng=rng),
+                              x_train[out], y_train[out]))
+            weights = np.array([np.count_nonzero(blocks == k) for k in np.unique(blocks)]) / len(train)
+            curves = [[_mse(net, xv, yv)] for net, _, xv, yv in folds]
+            with _bar(iterations, f"lead {lead} h, cross-validation", progress) as bar:
+                while len(curves[0]) * every <= iterations:  # all folds in step, until the mean stops falling
+                    for (net, steps, xv, yv), curve in zip(folds, curves):
+                        next(steps)
+                        curve.append(_mse(net, xv, yv))
+                    bar.update(every)
+                    cv = weights @ np.array(curves)
+                    bar.set_postfix(cv=f"{cv[-1]:.4f}", best=f"{cv.min():.4f}", refresh=False)
+                    if (len(cv) - 1 - int(np.argmin(cv))) * every >= PATIENCE:
+                        break
+            chosen = one_standard_error_choice(np.array(curves), weights) * every
+            cv = weights @ np.array(curves)
             net = ConvNet(CHANNELS, hidden, seed=seed + lead, device=device)
-            net.theta.assign(_with_linear_path(net, ridge))
-            _adam(net, x_train, y_train, iterations=chosen, batch=batch, learning_rate=learning_rate, rng=rng,
-                  label=f"lead {lead} h", progress=progress)
-            entry = {"train_starts": int(len(train)), "test_starts": int(len(test)), "ridge_penalty": penalty,
-                     "cv_mse": cv.tolist(), "iterations_chosen": chosen, "train_time_s": time.perf_counter() - t0}
+            net.theta.assign(_with_linear_path(net, start))
+            steps = _adam(net, x_train, y_train, every, batch=batch, learning_rate=learning_rate, rng=rng)
+            with _bar(chosen, f"lead {lead} h", progress) as bar:
+                for _ in range(chosen // every):
+                    bar.set_postfix(loss=f"{next(steps):.4f}", refresh=False)
+                    bar.update(every)
+            entry = {"train_starts": int(len(train)), "test_starts": int(len(test)), "start_penalty": penalty, "ridge_penalty": ridge_penalty,
+                     "cv_mse": cv.tolist(), "cv_fold_mse": np.array(curves).tolist(), "iterations_chosen": chosen, "train_time_s": time.perf_counter() - t0}
             if len(test):
                 truth = series.t2m[_target(series, test, lead)]
                 clim = scales.climatology[(series.hours[test] + lead) % 24]
@@ -338,8 +368,9 @@ def train_forecaster(series: Series, *, leads=(1, 6, 24, 48), holdout_hours: int
                 model = clim + scales.spread * net.predict(x_test)
                 entry["forecasts_per_s"] = len(test) / (time.perf_counter() - t0)
                 preds = {"model": model, **baseline_forecasts(series, test, lead, scales),
-                         "ridge": clim + scales.spread * ridge_predict(ridge, x_test)}
+                         "ridge": clim + scales.spread * ridge_predict(ridge, x_test[:, :POINTWISE])}
                 entry["rmse_K"] = {name: float(np.sqrt(np.nanmean((p - truth) ** 2))) for name, p in preds.items()}
+                entry["start_rmse_K"] = float(np.sqrt(np.nanmean((clim + scales.spread * ridge_predict(start, x_test) - truth) ** 2)))
             report["leads"][str(lead)] = entry
             nets[lead] = net
     except KeyboardInterrupt:
@@ -352,39 +383,60 @@ def train_forecaster(series: Series, *, leads=(1, 6, 24, 48), holdout_hours: int
     return Forecaster(list(nets), nets, scales, series.latitude, series.longitude, info), report
 
 
+def one_standard_error_choice(fold_errors: np.ndarray, weights: np.ndarray) -> int:
+    """The fewest checkpoints whose cross-validated error is within one standard error of the best.
+
+    ``fold_errors`` (K folds, checkpoints) is each left-out block's error after 0, 1, 2, ...
+    checkpoints; ``weights`` (K,) the blocks' shares of the samples. The best checkpoint has the
+    lowest weighted mean error; a checkpoint before it is as good when its mean excess over the best
+    is at most the standard error of that excess across the folds (paired: the folds' weather, common
+    to every checkpoint, cancels). This is the one-standard-error rule (Hastie, Tibshirani & Friedman,
+    The Elements of Statistical Learning, 7.10): with a handful of folds the minimum alone is noise.
+    """
+    best = int(np.argmin(weights @ fold_errors))
+    for i in range(best):
+        excess = fold_errors[:, i] - fold_errors[:, best]
+        if weights @ excess <= np.std(excess, ddof=1) / np.sqrt(len(excess)):
+            return i
+    return best
+
+
 def _target(series: Series, starts: np.ndarray, lead: int) -> np.ndarray:
     """Index of the time ``lead`` hours after each start (the caller made sure it exists)."""
     return series.index_of(series.times[starts] + 3600.0 * lead)
 
 
-def _with_linear_path(net, ridge: np.ndarray) -> np.ndarray:
-    """``net``'s weights with the linear path set to the ridge solution (the network learns what it misses)."""
+def _with_linear_path(net, linear: np.ndarray) -> np.ndarray:
+    """``net``'s weights with the linear path set to ``linear`` (C + 1,), a ridge solution (the network learns what it misses)."""
     theta = net.theta.numpy().copy()
-    theta[net.at["skip"]:net.at["skip"] + CHANNELS] = ridge[:-1]
-    theta[net.at["b3"]] = ridge[-1]
+    theta[net.at["skip"]:net.at["skip"] + CHANNELS] = linear[:-1]
+    theta[net.at["b3"]] = linear[-1]
     return theta
 
 
-def _adam(net, x: np.ndarray, y: np.ndarray, *, iterations: int, batch: int, learning_rate: float, rng, label: str,
-          progress: bool, x_val: np.ndarray | None = None, y_val: np.ndarray | None = None) -> list[float]:
-    """Mini-batch Adam (``warp.optim.Adam``) on the mean squared error; returns the error on
-    (x_val, y_val) before the first iteration and after every CHECK_EVERY (empty without them)."""
+def _mse(net, x: np.ndarray, y: np.ndarray) -> float:
+    """The network's mean squared error on inputs ``x`` (B, C, H, W) and targets ``y`` (B, H, W)."""
+    return float(np.mean((net.predict(x) - y) ** 2))
+
+
+def _adam(net, x: np.ndarray, y: np.ndarray, every: int, *, batch: int, learning_rate: float, rng):
+    """Mini-batch Adam (``warp.optim.Adam``) on the mean squared error: each ``next()`` runs
+    ``every`` iterations of ``batch`` random samples and returns the last batch's loss."""
+    from warp.optim import Adam
+
+    opt = Adam([net.theta], lr=learning_rate)
+    while True:
+        for _ in range(every):
+            pick = rng.choice(len(x), size=min(batch, len(x)), replace=False)
+            loss, grad = net.loss_and_grad(x[pick], y[pick])
+            opt.step([grad])
+        yield loss
+
+
+def _bar(total: int, label: str, progress: bool):
+    """A progress bar of Adam iterations on stderr (silent unless ``progress``)."""
     import sys
 
     from tqdm import tqdm
-    from warp.optim import Adam
 
-    def validation_error():
-        return float(np.mean((net.predict(x_val) - y_val) ** 2))
-
-    opt = Adam([net.theta], lr=learning_rate)
-    curve = [validation_error()] if x_val is not None else []
-    bar = tqdm(range(1, iterations + 1), desc=label, unit="it", file=sys.stderr, disable=not progress, mininterval=1.0)
-    for it in bar:
-        pick = rng.choice(len(x), size=min(batch, len(x)), replace=False)
-        loss, grad = net.loss_and_grad(x[pick], y[pick])
-        opt.step([grad])
-        if x_val is not None and it % CHECK_EVERY == 0:
-            curve.append(validation_error())
-            bar.set_postfix(loss=f"{loss:.4f}", val=f"{curve[-1]:.4f}", refresh=False)
-    return curve
+    return tqdm(total=total, desc=label, unit="it", file=sys.stderr, disable=not progress, mininterval=1.0)
