@@ -38,7 +38,7 @@ def step_seed(seed: int, step: int) -> int:
 class DispersionSolver:
     """Moves particles; ``dt`` [s] is the step length, ``seed`` makes runs reproducible."""
 
-    MIN_PARTICLES_PER_THREAD = 20000
+    MIN_PARTICLES_PER_THREAD = 5000
 
     def __init__(self, model: Model, *, dt: float, seed: int = 0, cpu_threads: int | None = None):
         self.model = model
