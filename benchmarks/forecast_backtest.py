@@ -19,11 +19,8 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-# the table of benchmarks/forecast_skill.py (this script's folder is on sys.path)
-from forecast_skill import rmse_table
-
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "weather" / "era5_t2m_uk_2019-03-01_to_24.nc"
+# the data and table of benchmarks/forecast_skill.py (this script's folder is on sys.path)
+from forecast_skill import DATA, ROOT, rmse_table
 
 
 def backtest(origin_day: int, data: Path = DATA) -> dict:

@@ -73,3 +73,13 @@ def cpu_launch_pool(device: str, cpu_threads: int | None, kernels, name: str) ->
     for kernel in kernels:
         wp.load_module(kernel.module, device=device)
     return threads, ThreadPoolExecutor(threads - 1, thread_name_prefix=name)
+
+
+def run_parts(pool: ThreadPoolExecutor | None, launch, parts: list[tuple]) -> None:
+    """``launch(*args)`` for every ``args`` in ``parts``: the first on the calling thread, the
+    others on ``pool`` (from :func:`cpu_launch_pool`; None will do for a single part);
+    returns when all are done."""
+    jobs = [pool.submit(launch, *args) for args in parts[1:]]
+    launch(*parts[0])
+    for job in jobs:
+        job.result()

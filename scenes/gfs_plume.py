@@ -79,7 +79,8 @@ def setup(p):
         notes=["Winds of the single GFS analysis of 2010-10-26 12 UTC, held steady for the whole run;",
                "no vertical wind in the file (w = 0); flat ground at sea level."],
     )
-    cx, cy = run.output_centres()
+    grid = run.output_grid()
+    cx, cy = grid.centres(0), grid.centres(1)
     background = {}
     fields = {}
     for name, key, long_name in (("Pressure_reduced_to_MSL_msl", "mslp", "pressure reduced to mean sea level (GFS analysis)"),

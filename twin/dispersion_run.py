@@ -70,17 +70,19 @@ class DispersionRun:
         span = (self.x[-1] - self.x[0], self.y[-1] - self.y[0], self.z[-1] - self.z[0])
         return tuple(max(1, int(span[a] // self.cell[a])) for a in (2, 1, 0))
 
-    def output_centres(self) -> tuple[np.ndarray, np.ndarray]:
-        """Output cell centres x (nx,), y (ny,) [m, scene CRS]."""
-        nz, ny, nx = self.output_shape()
-        return self.x[0] + (np.arange(nx) + 0.5) * self.cell[0], self.y[0] + (np.arange(ny) + 0.5) * self.cell[1]
+    def output_grid(self, origin: tuple[float, float] = (0.0, 0.0)):
+        """The :class:`physics.dispersion.OutputGrid` of the output cells, in metres from ``origin``
+        (the default: scene CRS coordinates)."""
+        from physics.dispersion import OutputGrid
+
+        return OutputGrid((self.x[0] - origin[0], self.y[0] - origin[1], self.z[0]), self.cell, self.output_shape())
 
 
 def run_dispersion(run: DispersionRun, out_dir: str | Path, *, parameters: dict, script: str = "", device: str | None = None,
                    resume: bool = False, progress: bool = True) -> dict:
     """Build the model on the device, simulate and record ``run`` into ``out_dir``; return the summary."""
     from physics.device import pick_device
-    from physics.dispersion import Control, DispersionRecorder, DispersionSolver, Model, OutputGrid, Release
+    from physics.dispersion import Control, DispersionRecorder, DispersionSolver, Model, Release
     from physics.simulation import RunSettings, Simulation
     from twin.runner import versions
 
@@ -90,7 +92,7 @@ def run_dispersion(run: DispersionRun, out_dir: str | Path, *, parameters: dict,
                           surface_layer=run.surface_layer, origin=(ox, oy), crs=run.scene.crs, device=device)
     control = Control.from_numpy(model, run.wind_x, run.wind_y, times=run.wind_times)
     solver = DispersionSolver(model, dt=run.dt, seed=run.seed)
-    grid = OutputGrid((run.x[0] - ox, run.y[0] - oy, run.z[0]), run.cell, run.output_shape())
+    grid = run.output_grid((ox, oy))
     recorder = DispersionRecorder(solver, grid, {"crs": run.scene.crs, "title": run.scene.name, "scene_script": str(script),
                                                  "notes": " ".join(run.notes), "release_x_m": float(run.source[0]),
                                                  "release_y_m": float(run.source[1]), "release_z_m": float(run.source[2])},

@@ -10,7 +10,7 @@ import xarray as xr
 
 from physics.dispersion.kernels import bin_particle_mass
 from physics.dispersion.model import State
-from physics.dispersion.solver import DispersionSolver
+from physics.dispersion.solver import DispersionSolver, mass_budget
 
 __all__ = ["DispersionRecorder", "OutputGrid"]
 
@@ -43,7 +43,6 @@ class DispersionRecorder:
     def __init__(self, solver: DispersionSolver, grid: OutputGrid, attrs: dict, *, tracked: int = 2000,
                  background: dict[str, tuple[np.ndarray, str, str]] | None = None):
         self.background = background or {}
-        self.solver = solver
         self.model = solver.model
         self.grid = grid
         self.attrs = attrs
@@ -70,9 +69,9 @@ class DispersionRecorder:
         budget [kg] and the tracked particles' positions (k, 3) [m, local] (NaN when not airborne)."""
         dx, dy, dz = self.grid.cell
         mass = self.mass_grid(state).astype(np.float64)
-        budget = self.solver.budget(state)
-        k = min(self.tracked, state.count)
         s = state.numpy()
+        budget = mass_budget(s)
+        k = min(self.tracked, state.count)
         pos = np.where((s["status"][:k] == 0)[:, None], s["pos"][:k], np.nan).astype(np.float32)
         return {"concentration": (mass / (dx * dy * dz)).astype(np.float32),
                 "column_mass": (mass.sum(axis=0) / (dx * dy)).astype(np.float32),

@@ -23,16 +23,29 @@ from __future__ import annotations
 import numpy as np
 import warp as wp
 
-from physics.device import cpu_launch_pool
+from physics.device import cpu_launch_pool, run_parts
 from physics.dispersion.kernels import ALIVE, LEFT, move_particles
 from physics.dispersion.model import Control, Model, State
 
-__all__ = ["DispersionSolver", "step_seed"]
+__all__ = ["DispersionSolver", "mass_budget", "step_seed"]
 
 
 def step_seed(seed: int, step: int) -> int:
     """The generator seed of step ``step`` of a run seeded ``seed`` (a 31-bit int, well mixed)."""
     return int(np.random.SeedSequence([seed, step]).generate_state(1, np.uint32)[0] >> 1)
+
+
+def mass_budget(host: dict[str, np.ndarray]) -> dict[str, float]:
+    """Mass [kg] airborne, deposited, gone through a side, and not released yet (float64 sums)
+    of a state copied to the host (:meth:`State.numpy`)."""
+    mass = host["mass"].astype(np.float64)
+    status = host["status"]
+    return {
+        "airborne_kg": float(mass[status == ALIVE].sum()),
+        "deposited_kg": float(host["deposited"].astype(np.float64).sum()),
+        "left_domain_kg": float(mass[status == LEFT].sum()),
+        "not_released_kg": float(mass[(status != ALIVE) & (status != LEFT)].sum()),
+    }
 
 
 class DispersionSolver:
@@ -64,26 +77,16 @@ class DispersionSolver:
         parts = 1 if self._pool is None else max(1, min(self.threads, n // self.MIN_PARTICLES_PER_THREAD))
         edges = [n * k // parts for k in range(parts + 1)]
 
-        def launch(k):
-            wp.launch(move_particles, dim=edges[k + 1] - edges[k], inputs=[*inputs, edges[k]], outputs=outputs, device=m.device)
+        def launch(first, count):
+            wp.launch(move_particles, dim=count, inputs=[*inputs, first], outputs=outputs, device=m.device)
 
-        jobs = [self._pool.submit(launch, k) for k in range(1, parts)]
-        launch(0)  # the calling thread takes the first part itself
-        for job in jobs:
-            job.result()
+        run_parts(self._pool, launch, [(edges[k], edges[k + 1] - edges[k]) for k in range(parts)])
         wp.copy(state_out.release_time, state_in.release_time)
         self.steps += 1
 
     def budget(self, state: State) -> dict[str, float]:
         """Mass [kg] airborne, deposited, gone through a side, and not released yet (float64 sums)."""
-        s = state.numpy()
-        mass = s["mass"].astype(np.float64)
-        return {
-            "airborne_kg": float(mass[s["status"] == ALIVE].sum()),
-            "deposited_kg": float(s["deposited"].astype(np.float64).sum()),
-            "left_domain_kg": float(mass[s["status"] == LEFT].sum()),
-            "not_released_kg": float(mass[(s["status"] != ALIVE) & (s["status"] != LEFT)].sum()),
-        }
+        return mass_budget(state.numpy())
 
     # -- what the Simulation loop asks of a solver ------------------------------------
     def volume(self, state: State) -> float:

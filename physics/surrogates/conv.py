@@ -107,7 +107,7 @@ class ConvNet:
             raise ValueError(f"theta has shape {theta.shape}, expected ({n},)")
         self.theta = wp.array(theta, dtype=float, device=device, requires_grad=True)
 
-    def forward(self, x: wp.array, *, cache: dict | None = None) -> wp.array:
+    def forward(self, x: wp.array) -> wp.array:
         """Output (B, H, W) for inputs ``x`` (B, C, H, W) on the device (recorded on an active Tape)."""
         b, c, h, w = x.shape
         need_grad = self.theta.requires_grad
@@ -119,8 +119,6 @@ class ConvNet:
         wp.launch(conv3x3_relu(self.hidden), dim=(b, self.hidden, h, w), inputs=[h1, self.theta, self.at["w2"], self.at["b2"]],
                   outputs=[h2], device=self.device)
         wp.launch(combine_output(self.hidden, self.channels), dim=(b, h, w), inputs=[x, h2, self.theta, self.at["w3"], self.at["skip"], self.at["b3"]], outputs=[y], device=self.device)
-        if cache is not None:
-            cache.update(h1=h1, h2=h2)
         return y
 
     def predict(self, x: np.ndarray, *, batch: int = 64) -> np.ndarray:

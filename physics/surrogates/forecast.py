@@ -50,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
+from physics.simulation import save_npz
 from twin.errors import InputError
 
 __all__ = ["FORMAT", "Forecaster", "Series", "baseline_forecasts", "read_series", "train_forecaster"]
@@ -139,11 +140,15 @@ def fit_scales(series: Series, train: np.ndarray) -> Scales:
     return Scales(float(np.nanmean(t)), float(np.nanstd(t)), clim)
 
 
+def _lag_index(series: Series, starts: np.ndarray) -> np.ndarray:
+    """Index of the time LAGS hours before each start (B, len(LAGS)); -1 where the series lacks it."""
+    need = series.times[starts][:, None] - 3600.0 * np.array(LAGS)[None, :]
+    return series.index_of(need.ravel()).reshape(need.shape)
+
+
 def starts_with_inputs(series: Series) -> np.ndarray:
     """Indices of the start times whose inputs (the LAGS hours before) the series holds."""
-    need = series.times[:, None] - 3600.0 * np.array(LAGS)[None, :]
-    found = series.index_of(need.ravel()).reshape(need.shape)
-    return np.flatnonzero(np.all(found >= 0, axis=1))
+    return np.flatnonzero(np.all(_lag_index(series, np.arange(len(series.times))) >= 0, axis=1))
 
 
 def anomaly(series: Series, index: np.ndarray, scales: Scales) -> np.ndarray:
@@ -158,7 +163,7 @@ def features(series: Series, starts: np.ndarray, lead: int, scales: Scales) -> n
     s = scales.spread
     hours = series.hours[starts]
     target_hours = (hours + lead) % 24
-    lag_index = series.index_of((series.times[starts][:, None] - 3600.0 * np.array(LAGS)[None, :]).ravel()).reshape(len(starts), -1)
+    lag_index = _lag_index(series, starts)
     chans = [(series.t2m[starts] - scales.mean) / s]
     chans += [anomaly(series, lag_index[:, k], scales) / s for k in range(len(LAGS))]
     chans += [(scales.climatology[target_hours] - scales.climatology[hours]) / s]
@@ -202,16 +207,19 @@ def fit_ridge(x: np.ndarray, y: np.ndarray, blocks: np.ndarray, penalties: tuple
     per_pixel = x.shape[2] * x.shape[3]
     a = design(x.astype(np.float64))
     b = y.reshape(-1).astype(np.float64)
-    rows = np.repeat(blocks, per_pixel)
-    folds = {k: (a[rows == k], b[rows == k]) for k in np.unique(blocks)}
     gram, rhs = a.T @ a, a.T @ b
     if len(penalties) == 1:
         return solve(gram, rhs, penalties[0]), penalties[0]
+    rows = np.repeat(blocks, per_pixel)
+    folds = []  # each block's rows and the normal equations without it
+    for k in np.unique(blocks):
+        ak, bk = a[rows == k], b[rows == k]
+        folds.append((ak, bk, gram - ak.T @ ak, rhs - ak.T @ bk))
     errors = []
     for penalty in penalties:
         sq = 0.0
-        for ak, bk in folds.values():
-            w = solve(gram - ak.T @ ak, rhs - ak.T @ bk, penalty)
+        for ak, bk, gram_rest, rhs_rest in folds:
+            w = solve(gram_rest, rhs_rest, penalty)
             sq += float(np.sum((ak @ w - bk) ** 2))
         errors.append(sq / len(b))
     best = penalties[int(np.argmin(errors))]
@@ -231,9 +239,14 @@ class Forecaster:
         latitude, longitude: the grid [degrees]; info: training metadata.
     """
 
-    def __init__(self, leads, nets, scales: Scales, latitude, longitude, info: dict):
-        self.leads, self.nets, self.scales = list(leads), nets, scales
+    def __init__(self, nets, scales: Scales, latitude, longitude, info: dict):
+        self.nets, self.scales = nets, scales
         self.latitude, self.longitude, self.info = np.asarray(latitude), np.asarray(longitude), info
+
+    @property
+    def leads(self) -> list[int]:
+        """The leads [h] the model has a network for, in training order."""
+        return list(self.nets)
 
     def check_grid(self, series: Series) -> None:
         """InputError unless ``series`` is on the grid the model was trained on."""
@@ -255,10 +268,8 @@ class Forecaster:
         arrays = {f"theta_{lead}": n.theta.numpy() for lead, n in self.nets.items()}
         meta = {"format": FORMAT, "leads": self.leads, "hidden": next(iter(self.nets.values())).hidden,
                 "mean": self.scales.mean, "spread": self.scales.spread, "info": self.info}
-        tmp = path.with_name(path.name + ".partial.npz")
-        np.savez(tmp, meta=np.array(json.dumps(meta)), climatology=self.scales.climatology,
+        save_npz(path, meta=np.array(json.dumps(meta)), climatology=self.scales.climatology,
                  latitude=self.latitude, longitude=self.longitude, **arrays)
-        tmp.replace(path)
         return path
 
     @classmethod
@@ -277,7 +288,7 @@ class Forecaster:
         if meta.get("format") != FORMAT:
             raise InputError(path, "meta", f"format is not {FORMAT}")
         nets = {int(lead): ConvNet(CHANNELS, meta["hidden"], data[f"theta_{lead}"], device=device) for lead in meta["leads"]}
-        return cls(meta["leads"], nets, Scales(meta["mean"], meta["spread"], data["climatology"]), data["latitude"], data["longitude"], meta["info"])
+        return cls(nets, Scales(meta["mean"], meta["spread"], data["climatology"]), data["latitude"], data["longitude"], meta["info"])
 
 
 def _split(series: Series, holdout_hours: int) -> tuple[np.ndarray, float]:
@@ -335,8 +346,8 @@ def train_forecaster(series: Series, *, leads=(1, 6, 24, 48), holdout_hours: int
                 w, _ = fit_ridge(x_train[~out], y_train[~out], blocks[~out], penalties=(penalty,))
                 net = ConvNet(CHANNELS, hidden, seed=seed + lead, device=device)
                 net.theta.assign(_with_linear_path(net, w))
-                folds.append((net, _adam(net, x_train[~out], y_train[~out], every, batch=batch, learning_rate=learning_rate, rng=rng),
-                              x_train[out], y_train[out]))
+                folds.append((net, _adam(net, x_train, y_train, np.flatnonzero(~out), every, batch=batch, learning_rate=learning_rate,
+                                         rng=rng), x_train[out], y_train[out]))
             weights = np.array([np.count_nonzero(blocks == k) for k in np.unique(blocks)]) / len(train)
             curves = [[_mse(net, xv, yv)] for net, _, xv, yv in folds]
             with _bar(iterations, f"lead {lead} h, cross-validation", progress) as bar:
@@ -350,10 +361,9 @@ def train_forecaster(series: Series, *, leads=(1, 6, 24, 48), holdout_hours: int
                     if (len(cv) - 1 - int(np.argmin(cv))) * every >= PATIENCE:
                         break
             chosen = one_standard_error_choice(np.array(curves), weights) * every
-            cv = weights @ np.array(curves)
             net = ConvNet(CHANNELS, hidden, seed=seed + lead, device=device)
             net.theta.assign(_with_linear_path(net, start))
-            steps = _adam(net, x_train, y_train, every, batch=batch, learning_rate=learning_rate, rng=rng)
+            steps = _adam(net, x_train, y_train, np.arange(len(train)), every, batch=batch, learning_rate=learning_rate, rng=rng)
             with _bar(chosen, f"lead {lead} h", progress) as bar:
                 for _ in range(chosen // every):
                     bar.set_postfix(loss=f"{next(steps):.4f}", refresh=False)
@@ -380,7 +390,7 @@ def train_forecaster(series: Series, *, leads=(1, 6, 24, 48), holdout_hours: int
     report["train_time_s"] = time.perf_counter() - t_all
     info = {"trained_on": series.source, "holdout_hours": holdout_hours, "iterations": iterations, "batch": batch,
             "learning_rate": learning_rate, "seed": seed, "hidden": hidden}
-    return Forecaster(list(nets), nets, scales, series.latitude, series.longitude, info), report
+    return Forecaster(nets, scales, series.latitude, series.longitude, info), report
 
 
 def one_standard_error_choice(fold_errors: np.ndarray, weights: np.ndarray) -> int:
@@ -419,15 +429,16 @@ def _mse(net, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean((net.predict(x) - y) ** 2))
 
 
-def _adam(net, x: np.ndarray, y: np.ndarray, every: int, *, batch: int, learning_rate: float, rng):
-    """Mini-batch Adam (``warp.optim.Adam``) on the mean squared error: each ``next()`` runs
-    ``every`` iterations of ``batch`` random samples and returns the last batch's loss."""
+def _adam(net, x: np.ndarray, y: np.ndarray, rows: np.ndarray, every: int, *, batch: int, learning_rate: float, rng):
+    """Mini-batch Adam (``warp.optim.Adam``) on the mean squared error over the samples ``rows``
+    of ``x``, ``y``: each ``next()`` runs ``every`` iterations of ``batch`` random ones and returns
+    the last batch's loss."""
     from warp.optim import Adam
 
     opt = Adam([net.theta], lr=learning_rate)
     while True:
         for _ in range(every):
-            pick = rng.choice(len(x), size=min(batch, len(x)), replace=False)
+            pick = rows[rng.choice(len(rows), size=min(batch, len(rows)), replace=False)]
             loss, grad = net.loss_and_grad(x[pick], y[pick])
             opt.step([grad])
         yield loss

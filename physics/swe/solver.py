@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import warp as wp
 
-from physics.device import cpu_launch_pool
+from physics.device import cpu_launch_pool, run_parts
 from physics.swe.kernels import BOUNDARY_CODES, TILE_SIZE, kernels_for
 from physics.swe.model import Control, Model, State, _cell_name, edge_value, edge_wave_rate, lowest_edge_bed
 from twin.errors import InputError, SimulationError
@@ -214,13 +214,8 @@ class FloodSolver:
         if self._pool is None or self._n_active < MIN_TILES_PER_THREAD * self.threads:
             self._launch(kernel, self._n_active * per_tile, [*inputs(self._tiles, 0), *outputs])
             return
-        parts = [(part, tiles, n) for part, (tiles, n) in enumerate(zip(self._parts, self._part_sizes)) if n]
-        jobs = [self._pool.submit(self._launch, kernel, n * per_tile, [*inputs(tiles, part), *outputs])
-                for part, tiles, n in parts[1:]]
-        part, tiles, n = parts[0]  # the calling thread takes the first part itself
-        self._launch(kernel, n * per_tile, [*inputs(tiles, part), *outputs])
-        for job in jobs:
-            job.result()
+        run_parts(self._pool, self._launch, [(kernel, n * per_tile, [*inputs(tiles, part), *outputs])
+                                             for part, (tiles, n) in enumerate(zip(self._parts, self._part_sizes)) if n])
 
     def _solid_mask(self) -> np.ndarray:
         return self.model.solid.numpy().reshape(self.model.shape).astype(bool)
