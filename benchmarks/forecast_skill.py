@@ -40,7 +40,7 @@ def rmse_table(reports: dict[str, dict]) -> str:
 
 
 def main(argv=None) -> int:
-    from twin.cli import main as twin
+    from twin.app.cli import main as twin
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=DATA)

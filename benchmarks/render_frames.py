@@ -86,7 +86,8 @@ def bench_window(source, size: tuple[int, int], frames: int, batches: int = 4) -
 
 def bench_live_run(script: str, assignments: list[str], seconds: float, size: tuple[int, int], out: Path) -> dict:
     """A real run of ``script`` for ``seconds`` simulated seconds, without and with a live window at 10 fps."""
-    from twin.runner import load_script, parameters_of, run_flood
+    from twin.app.runs import execute
+    from twin.script import load_script, parameters_of
     from viewer.live import LiveViewer
 
     module = load_script(script)
@@ -98,7 +99,7 @@ def bench_live_run(script: str, assignments: list[str], seconds: float, size: tu
         if name == "live":
             live = LiveViewer(run.scene, key=Path(script).stem, fps=10.0, size=size)
         start = time.perf_counter()
-        run_flood(run, out / name, parameters=params, script=script, progress=False, on_step=live)
+        execute(run, out / name, parameters=params, script=script, progress=False, on_step=live)
         walls[name] = time.perf_counter() - start
     frames, rate = live.frames, live.rate
     live.close()

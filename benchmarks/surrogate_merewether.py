@@ -26,7 +26,8 @@ import xarray as xr
 
 from physics.surrogates.flood import evaluate, write_result
 from physics.surrogates.pod import FloodSurrogate
-from twin.runner import load_script, run_flood
+from twin.app.runs import execute
+from twin.script import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,7 +47,7 @@ def main() -> None:
     script = load_script(model.meta["scene_script"])
     with tempfile.TemporaryDirectory(prefix="twin-bench-surrogate-") as tmp:
         start = time.perf_counter()
-        run_flood(script.setup(params), Path(tmp) / "solver", parameters=params, script=model.meta["scene_script"], progress=False)
+        execute(script.setup(params), Path(tmp) / "solver", parameters=params, script=model.meta["scene_script"], progress=False)
         solver_s = time.perf_counter() - start
         start = time.perf_counter()
         write_result(args.model, params, Path(tmp) / "surrogate", script=model.meta["scene_script"])

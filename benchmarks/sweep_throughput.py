@@ -23,9 +23,10 @@ from pathlib import Path
 
 import xarray as xr
 
-from twin.batch import run_sweep
-from twin.runner import load_script, run_flood
-from twin.sweep import load_sweep
+from twin.app.batch import run_sweep
+from twin.app.runs import execute
+from twin.script import load_script
+from twin.app.sweep import load_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP = """
@@ -65,7 +66,7 @@ def main() -> None:
         start = time.perf_counter()
         for k in range(len(sweep.runs)):  # the reference: one after the other, here, all cores per run
             params = sweep.run_parameters(k)
-            run_flood(script.setup(params), tmp / f"serial_{k}", parameters=params, script=str(sweep.scene), progress=False)
+            execute(script.setup(params), tmp / f"serial_{k}", parameters=params, script=str(sweep.scene), progress=False)
         serial = time.perf_counter() - start
         results = {"runs": len(sweep.runs), "resolution_m": args.resolution, "duration_s": args.duration,
                    "cpu_count": os.cpu_count(), "in_process_wall_s": serial, "in_process_runs_per_hour": 3600 * len(sweep.runs) / serial}

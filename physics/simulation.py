@@ -1,11 +1,23 @@
-"""The Simulation loop every solver shares.
+"""The run protocol and the Simulation loop every twin shares.
 
-Time stepping (CFL-adaptive or fixed), guards, probes, snapshots, checkpoints,
-resume, progress and Ctrl-C, around any solver with ``stable_dt(state, t)`` and
-``step(state_in, state_out, control, dt, t)`` and a recorder (see
-:class:`physics.swe.recorder.FloodRecorder` and
-:class:`physics.dispersion.recorder.DispersionRecorder`). A State has ``clone()``,
-``numpy()`` (name -> array) and an attribute of each of those names with ``assign``.
+A scene script's ``setup(p)`` returns a :class:`Run`: it names its ``kind`` and
+``title`` and builds, on a device, a :class:`Problem` (solver, recorder, state,
+control, settings). :class:`Simulation` runs any Problem: time stepping
+(CFL-adaptive or fixed), guards, probes, snapshots, checkpoints, resume,
+progress, Ctrl-C and a callback after every step (the live viewer).
+
+The parts a Problem brings (the flood, dispersion, robot and machine twins all do):
+
+- solver: ``stable_dt(state, t)`` [s] (inf when any step is stable),
+  ``step(state_in, state_out, control, dt, t)``, ``volume(state)`` (the conserved
+  amount: water [m3], particle mass [kg]; 0 when none), ``volume_balance(state,
+  initial)`` (dict for summary.json), ``accounting()`` / ``restore_accounting(d)``
+  (JSON-able counters and anything else a bitwise resume needs);
+- recorder: ``kind`` (the Result's ``twin_kind``), ``cells``, ``update(state, t)``,
+  ``sample_probes(state, t)``, ``snapshot(state)`` -> name -> array,
+  ``state_dict()`` / ``load_state_dict(d)``, ``dataset(times, snapshots, recorded)``,
+  ``summary(result)`` (the kind's own entries of summary.json);
+- state: ``clone()``, ``numpy()`` (name -> array) and ``load(arrays)``.
 
 Files under ``out_dir``::
 
@@ -22,14 +34,19 @@ uninterrupted one (the step sequence depends only on the state and the time).
 
 from __future__ import annotations
 
+import abc
+import contextlib
 import json
 import math
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -63,6 +80,29 @@ def write_text(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Ignore Ctrl-C while the result is written (a second Ctrl-C must not leave half of it);
+    only in the main thread, where Python handles signals."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def check_finite(arrays: dict[str, np.ndarray]) -> None:
+    """The guard every kind gets at every output: raise :class:`SimulationError` naming the first
+    State array with a NaN or an infinity, and the index of its first such value."""
+    for name, values in arrays.items():
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            index = np.unravel_index(int(np.flatnonzero(~np.isfinite(values))[0]), values.shape)
+            raise SimulationError(f"the state's {name} is not finite at index {tuple(map(int, index))}")
+
+
 @dataclass
 class RunSettings:
     """How to run.
@@ -88,6 +128,59 @@ class RunSettings:
                 raise InputError(name, "", f"must be a positive number of seconds, got {v}")
         if self.fixed_dt is not None and not (self.fixed_dt > 0):
             raise InputError("fixed_dt", "", f"must be positive, got {self.fixed_dt}")
+
+
+@dataclass
+class Problem:
+    """What a :class:`Run` builds on a device: everything :class:`Simulation` needs.
+
+    Attributes:
+        solver, recorder, state, control: see the module docstring.
+        settings: duration, output and probe intervals, fixed step.
+        meta: the run's own entries of summary.json (grid, solver options, notes).
+    """
+
+    solver: object
+    recorder: object
+    state: object
+    control: object
+    settings: RunSettings
+    meta: dict = field(default_factory=dict)
+
+
+class Run(abc.ABC):
+    """What a scene script's ``setup(p)`` returns: one twin to simulate.
+
+    Subclasses set ``kind`` (the Result's ``twin_kind``: "flood", "dispersion",
+    "robot", "machine") and implement :meth:`build` and :attr:`title`; the
+    ``twin`` commands (run, render, view, batch) then work on them alike.
+    ``sweep_metrics`` and ``static_fields`` say what a sweep keeps of each run.
+    """
+
+    kind: ClassVar[str]
+    static_fields: ClassVar[tuple[str, ...]] = ()
+    """Result variables that are the same in every run of a sweep (stored once)."""
+    sweep_keep: ClassVar[dict[str, list[str]]] = {}
+    """What a sweep keeps of each run when its ``[keep]`` table does not say: ``peak_fields``, ``probes``."""
+
+    @property
+    @abc.abstractmethod
+    def title(self) -> str:
+        """The scene's name, for summaries, titles and pictures."""
+
+    @abc.abstractmethod
+    def build(self, device: str) -> Problem:
+        """Build the Model, State, Control, solver and recorder on ``device``."""
+
+    def sweep_metrics(self, result, summary: dict) -> dict[str, float]:
+        """Scalar metrics a sweep keeps of one run (its Result and summary.json);
+        every kind has its wall time and steps."""
+        return {"wall_time_s": float(summary["wall_time_s"]), "steps": float(summary["steps"])}
+
+    def report(self, summary: dict) -> str:
+        """One line for the terminal after a run."""
+        return (f"{summary['steps']} steps, {summary['simulated_time_s']:.4g} s simulated in {summary['wall_time_s']:.1f} s "
+                f"wall on {summary['device']}")
 
 
 @dataclass
@@ -130,10 +223,12 @@ class Simulation:
                 "volume_balance": self.solver.volume_balance(self.state, self.initial_volume), "meta": self.meta}
 
     def _write_output(self) -> None:
+        arrays = self.state.numpy()
+        check_finite(arrays)
         snap = self.recorder.snapshot(self.state)
         save_npz(self._snapshot_path(self.n_outputs), time=np.float64(self.t), **snap)
         self.n_outputs += 1
-        state = {f"state_{k}": v for k, v in self.state.numpy().items()}
+        state = {f"state_{k}": v for k, v in arrays.items()}
         rec = {f"rec_{k}": v for k, v in self.recorder.state_dict().items()}
         save_npz(self.run_dir / "checkpoint.npz", counters=np.array(json.dumps(self._counters())), **state, **rec)
 
@@ -154,9 +249,7 @@ class Simulation:
         if c["meta"].get("parameters") != self.meta.get("parameters"):
             raise InputError(self.out_dir, "run/checkpoint.npz",
                              f"was made with other parameters {c['meta'].get('parameters')}; resume with the same ones")
-        for key, value in data.items():
-            if key.startswith("state_"):
-                getattr(self.state, key[6:]).assign(value)
+        self.state.load({key[6:]: value for key, value in data.items() if key.startswith("state_")})
         self.recorder.load_state_dict({k[4:]: v for k, v in data.items() if k.startswith("rec_")})
         self.solver.restore_accounting(c["accounting"])
         self.t, self.steps, self.n_outputs, self.n_probes = c["t"], c["steps"], c["n_outputs"], c["n_probes"]
@@ -226,7 +319,8 @@ class Simulation:
         finally:
             if bar is not None:
                 bar.close()
-            self.summary = self.finalize(status)
+            with _sigint_deferred():
+                self.summary = self.finalize(status)
         return self.summary
 
     def _progress_bar(self):
@@ -250,10 +344,11 @@ class Simulation:
                 snaps.append({n: z[n] for n in z.files if n != "time"})
         recorded = {k[4:]: v for k, v in data.items() if k.startswith("rec_")}
         ds = self.recorder.dataset(times, snaps, recorded)
-        ds.attrs["status"] = status
+        ds.attrs.update(status=status, twin_kind=self.recorder.kind, Conventions=ds.attrs.get("Conventions", "CF-1.10"))
         write_zarr(ds, self.out_dir / "result.zarr")
         summary = {
             "status": status,
+            "twin_kind": self.recorder.kind,
             "simulated_time_s": c["t"],
             "wall_time_s": c["wall"],
             "steps": c["steps"],
@@ -261,6 +356,7 @@ class Simulation:
             "snapshots": len(times),
             "volume_balance": c["volume_balance"],
             **c["meta"],
+            **self.recorder.summary(ds),
         }
         write_text(self.out_dir / "summary.json", json.dumps(summary, indent=2, default=float))
         return summary

@@ -37,7 +37,7 @@ import numpy as np
 from twin.io.crs import transform
 from twin.io.dem import read_dem
 from twin.params import Param
-from twin.runner import FloodRun
+from physics.swe.run import FloodRun
 from twin.scene import Boundary, Probe, Rain, Scene, TimeSeries
 
 HERE = Path(__file__).resolve().parent

@@ -28,7 +28,7 @@ import shapely
 
 from twin.io.cityjson import ground_terrain, read_cityjson
 from twin.params import Param
-from twin.runner import FloodRun
+from physics.swe.run import FloodRun
 from twin.scene import Boundary, Probe, Rain, Scene, TimeSeries
 
 HERE = Path(__file__).resolve().parent

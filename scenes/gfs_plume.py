@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from twin.dispersion_run import DispersionRun
+from physics.dispersion.run import DispersionRun
 from twin.io.crs import transform
 from twin.io.weather import read_weather, regrid
 from twin.params import Param

@@ -2,12 +2,13 @@
 
 The lumped thermal model (:mod:`physics.thermal`) is fitted on the first rows of
 the machine's log (NAB's probationary period: 750 readings, 2.6 days), then runs
-beside the live feed: each reading is assimilated by the Kalman filter and an
+beside the live feed (``twin sync``) or over the whole log (``twin run``): each reading is assimilated by the Kalman filter and an
 alarm is raised when the reading leaves the twin's prediction by more than
 ``threshold`` standard deviations (then quiet for ``holdoff`` seconds).
 
     twin replay ../shared/data/factory/machine_temperature_system_failure.csv --mqtt 127.0.0.1:1883 --topic factory/machine &
     twin sync scenes/machine_thermal.py --mqtt 127.0.0.1:1883 --out out/machine --idle 30
+    twin run scenes/machine_thermal.py --out out/machine_log
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from physics.thermal.run import MachineRun
+from physics.thermal.study import fit_on_probation
 from twin.io.sensor_log import read_sensor_log
-from twin.machine import fit_on_probation
 from twin.params import Param
-from twin.sync import MachineSpec
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_LOG = os.environ.get("TWIN_MACHINE_LOG", str(HERE.parent.parent / "shared" / "data" / "factory"
@@ -36,5 +37,7 @@ PARAMETERS = [
 
 def setup(p):
     log = read_sensor_log(p["log"], units={p["channel"]: p["unit"]})
-    model, _, _ = fit_on_probation(log, p["channel"])
-    return MachineSpec("NAB machine temperature", model, p["channel"], p["topic"], p["threshold"], p["holdoff"])
+    model, keep, _ = fit_on_probation(log, p["channel"])
+    return MachineRun("NAB machine temperature", model, log.seconds()[keep], log.channels[p["channel"]][keep],
+                      start=str(log.time[keep][0]), unit=p["unit"], channel=p["channel"], topic=p["topic"],
+                      threshold=p["threshold"], holdoff=p["holdoff"])

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from twin.io import crs_from_prj, read_esri_ascii, read_points, read_polygon
 from twin.params import Param
-from twin.runner import FloodRun
+from physics.swe.run import FloodRun
 from twin.scene import Boundary, Building, FrictionZone, Inflow, Probe, Scene, TimeSeries
 
 HERE = Path(__file__).resolve().parent

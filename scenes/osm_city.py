@@ -27,7 +27,7 @@ import numpy as np
 from twin.io.dem import drape, read_dem
 from twin.io.osm import read_osm
 from twin.params import Param
-from twin.runner import FloodRun
+from physics.swe.run import FloodRun
 from twin.scene import Boundary, Heightfield, Probe, Rain, Scene, TimeSeries
 from twin.errors import InputError
 

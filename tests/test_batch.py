@@ -17,9 +17,9 @@ import pytest
 import xarray as xr
 
 from shared_data import DATA, need
-from twin.batch import load_record, prepare_out, run_sweep
-from twin.cli import main
-from twin.sweep import latin_hypercube, load_sweep
+from twin.app.batch import load_record, prepare_out, run_sweep
+from twin.app.cli import main
+from twin.app.sweep import latin_hypercube, load_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENE = ROOT / "scenes" / "merewether.py"
@@ -209,7 +209,7 @@ def test_ctrl_c_keeps_the_finished_runs(tmp_path, merewether):
     path = _sweep_file(tmp_path, 'design = "grid"\n[vary.parameters]\ninflow = [10.0, 14.0, 18.0, 22.0, 26.0, 30.0]',
                        resolution=20.0, duration=300.0)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "twin.cli", "batch", str(path), "--out", str(out), "--workers", "1", "--quiet"]
+    cmd = [sys.executable, "-m", "twin.app.cli", "batch", str(path), "--out", str(out), "--workers", "1", "--quiet"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120

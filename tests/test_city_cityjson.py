@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import shapely
 
-from twin.cli import main
+from twin.app.cli import main
 from twin.errors import InputError
 from twin.inspect import describe
 from twin.io.cityjson import MANNING, ground_terrain, rasterise_triangles, read_cityjson

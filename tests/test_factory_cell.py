@@ -11,7 +11,7 @@ from shared_data import DATA, need
 
 pytest.importorskip("newton")
 pytest.importorskip("pyvista")
-from twin.cli import main  # noqa: E402
+from twin.app.cli import main  # noqa: E402
 
 need(DATA / "factory" / "example-robot-data")
 
@@ -80,7 +80,7 @@ def test_ctrl_c_keeps_the_frames_so_far(tmp_path, monkeypatch):
 
     import physics.robot.run as robot_run
     from twin.params import resolve
-    from twin.runner import load_script
+    from twin.app.runs import load_script
 
     real = robot_run.make_solver
 

@@ -10,7 +10,7 @@ import pytest
 
 from shared_data import DATA, need
 from twin.anomaly import alarms, nab_score, probationary_length, rolling_zscore, scaled_sigmoid
-from twin.cli import main
+from twin.app.cli import main
 from twin.errors import InputError
 from twin.io.sensor_log import read_nab_labels, read_sensor_log, window_rows
 
@@ -132,7 +132,7 @@ def test_thermal_twin_recovers_a_simulated_machine():
 
 def test_twin_beats_the_rolling_zscore_on_the_nab_machine(log):
     """The closing figures: NAB standard-profile scores of both detectors, at 4 sigma and at NAB-tuned thresholds."""
-    from twin.machine import evaluate_log
+    from physics.thermal.study import evaluate_log
 
     labels, windows = read_nab_labels(need(LABELS))
     assert len(window_rows(log.time[log.monotonic()], windows)) == 4

@@ -14,7 +14,7 @@ from shared_data import DATA, need
 
 pytest.importorskip("paho.mqtt")
 from physics.thermal import ThermalModel  # noqa: E402
-from twin.cli import main  # noqa: E402
+from twin.app.cli import main  # noqa: E402
 from twin.sync import MachineSpec, Sync, _client, _connect, replay  # noqa: E402
 
 LOG = DATA / "factory" / "machine_temperature_system_failure.csv"

@@ -17,7 +17,7 @@ from physics.surrogates.conv import ConvNet
 from physics.surrogates.forecast import (Forecaster, Series, baseline_forecasts, fit_scales, one_standard_error_choice, read_series,
                                         starts_with_inputs)
 from shared_data import DATA, need
-from twin.cli import main
+from twin.app.cli import main
 
 # xarray loads every engine (cfgrib, hence Debian's ecCodes 2.28) on its first open
 pytestmark = pytest.mark.filterwarnings("ignore:ecCodes .* or higher is recommended:UserWarning")

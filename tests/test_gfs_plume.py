@@ -9,9 +9,9 @@ import pytest
 import xarray as xr
 
 from shared_data import DATA, need
-from twin.cli import main
+from twin.app.cli import main
 from twin.params import resolve
-from twin.runner import load_script
+from twin.app.runs import load_script
 
 SCENE = "scenes/gfs_plume.py"
 GFS = DATA / "weather" / "GFS_test.nc"

@@ -14,14 +14,15 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from twin.cli import main
-from twin.runner import load_script, parameters_of, run_flood
+from twin.app.cli import main
+from twin.app.runs import execute
+from twin.script import load_script, parameters_of
 from twin.scene import load_scene, save_scene
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENE = ROOT / "scenes" / "merewether.py"
 DATA = ROOT.parent / "shared" / "data" / "flood" / "merewether"
-TWIN = [sys.executable, "-m", "twin.cli"]
+TWIN = [sys.executable, "-m", "twin.app.cli"]
 COARSE = ["--set", "resolution=8", "--set", "duration=120", "--set", "output_interval=20", "--set", "probe_interval=5"]
 
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="the Merewether case needs ../shared/data (CI lays it beside the clone)")
@@ -34,7 +35,7 @@ def _assignments(args: list[str]) -> list[str]:
 def _run(out: Path, args=COARSE, **kw) -> dict:
     script = load_script(SCENE)
     params = parameters_of(script, SCENE, _assignments(args))
-    return run_flood(script.setup(params), out, parameters=params, script=str(SCENE), progress=False, **kw)
+    return execute(script.setup(params), out, parameters=params, script=str(SCENE), progress=False, **kw)
 
 
 def _assert_same_result(a: Path, b: Path) -> None:
@@ -231,7 +232,7 @@ def test_every_scene_script_runs_a_few_seconds(tmp_path, script):
         ds = xr.open_zarr(tmp_path / "result.zarr")
         assert np.isfinite(ds["q" if "q" in ds else "concentration"].values).all()
         return
-    run_flood(run, tmp_path, parameters=params, script=str(script), progress=False)
+    execute(run, tmp_path, parameters=params, script=str(script), progress=False)
     ds = xr.open_zarr(tmp_path / "result.zarr")
     assert np.isfinite(ds["depth"].values).all()
 
@@ -261,9 +262,9 @@ def test_fixed_dt_beyond_cfl_is_refused(tmp_path):
     run = script.setup(params)
     run.fixed_dt = 2.0  # 8 m cells, |u| + c of several m/s: the CFL limit is well under 1 s
     with pytest.raises(SimulationError, match="fixed dt 2.0 s exceeds the CFL limit"):
-        run_flood(run, tmp_path, parameters=params, progress=False)
+        execute(run, tmp_path, parameters=params, progress=False)
     run.fixed_dt = 0.05
-    summary = run_flood(run, tmp_path / "ok", parameters=params, progress=False)
+    summary = execute(run, tmp_path / "ok", parameters=params, progress=False)
     assert summary["steps"] == pytest.approx(120 / 0.05, abs=30)  # plus the steps cut short at probe/output times
 
 

@@ -13,10 +13,11 @@ import physics.surrogates.mlp as mlp
 from physics.surrogates.mlp import MLP
 from physics.surrogates.pod import FloodSurrogate, Reduced, train
 from shared_data import DATA, need
-from twin.batch import run_sweep
-from twin.cli import main
-from twin.runner import load_script, parameters_of, run_flood
-from twin.sweep import load_sweep
+from twin.app.batch import run_sweep
+from twin.app.cli import main
+from twin.app.runs import execute
+from twin.script import load_script, parameters_of
+from twin.app.sweep import load_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENE = ROOT / "scenes" / "merewether.py"
@@ -85,7 +86,7 @@ def test_twin_run_surrogate_gives_a_result_shaped_like_the_solvers(tmp_path, swe
     assert sur.attrs["source"] == "surrogate" and summary["source"] == "surrogate" and summary["parameters"]["inflow"] == 21.5
     script = load_script(SCENE)
     params = parameters_of(script, SCENE, sets)
-    run_flood(script.setup(params), tmp_path / "solver", parameters=params, script=str(SCENE), progress=False)
+    execute(script.setup(params), tmp_path / "solver", parameters=params, script=str(SCENE), progress=False)
     ref = xr.open_zarr(tmp_path / "solver" / "result.zarr")
     for name in sur.data_vars:
         assert sur[name].dims == ref[name].dims and sur[name].attrs["units"] == ref[name].attrs["units"], name

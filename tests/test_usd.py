@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from twin.cli import main
-from twin.runner import load_script, parameters_of, run_flood
+from twin.app.cli import main
+from twin.app.runs import execute
+from twin.script import load_script, parameters_of
 from twin.scene import SurfaceMesh, load_scene, save_scene
 
 pxr = pytest.importorskip("pxr")
@@ -77,7 +78,7 @@ def test_delft_with_flood_result_via_cli(tmp_path, capsys):
     settings = ["resolution=16", "duration=20", "output_interval=10", "terrain_resolution=4", "rain=500"]
     module, params, run = _scene("delft_cloudburst.py", settings)
     out = tmp_path / "run"
-    run_flood(run, out, parameters=params, script="delft_cloudburst.py", progress=False)
+    execute(run, out, parameters=params, script="delft_cloudburst.py", progress=False)
     f = tmp_path / "delft.usdc"
     args = ["export", str(ROOT / "scenes" / "delft_cloudburst.py"), "--usd", str(f), "--result", str(out), "--check"]
     for s in settings:

@@ -489,7 +489,7 @@ def result_dir(ds, tmp_path_factory):
 
 @pytest.mark.filterwarnings("ignore:.*Zarr")
 def test_cli_render(result_dir, tmp_path, capsys):
-    from twin.cli import main
+    from twin.app.cli import main
 
     out = tmp_path / "t.png"
     assert main(["render", str(result_dir), "--out", str(out), "--quality", "draft", "--size", "200x150",
@@ -537,7 +537,8 @@ def test_open_source(result_dir, tmp_path):
 
 
 def test_live_viewer_throttles_and_tracks_arrival(tmp_path):
-    from twin.runner import FloodRun, run_flood
+    from physics.swe.run import FloodRun
+    from twin.app.runs import execute
     from viewer.live import LiveViewer
     from viewer.sink import NullViewer
 
@@ -552,7 +553,7 @@ def test_live_viewer_throttles_and_tracks_arrival(tmp_path):
         live(sim)
 
     run = FloodRun(small_scene(), duration=30.0, output_interval=10.0, resolution=4.0)
-    run_flood(run, tmp_path, parameters={}, progress=False, on_step=on_step)
+    execute(run, tmp_path, parameters={}, progress=False, on_step=on_step)
     assert len(seen) > 20
     assert sink.frames == pytest.approx(len(seen) * 0.03 * 10.0, abs=1.5)  # 10 per (fake) wall second
     assert live.rate == pytest.approx(10.0, rel=0.15)

@@ -169,12 +169,13 @@ def test_window_of_a_scene(display, tmp_path):
 
 
 def test_live_window_during_a_run(display, tmp_path):
-    from twin.runner import FloodRun, run_flood
+    from physics.swe.run import FloodRun
+    from twin.app.runs import execute
     from viewer.live import LiveViewer
 
     live = LiveViewer(small_scene(), fps=50.0, size=(320, 240))
     run = FloodRun(small_scene(), duration=30.0, output_interval=10.0, resolution=4.0)
-    run_flood(run, tmp_path, parameters={}, progress=False, on_step=live)
+    execute(run, tmp_path, parameters={}, progress=False, on_step=live)
     window = live.window
     assert window is not None and window.plotter.render_window.GetClassName() == "vtkXOpenGLRenderWindow"
     assert live.frames >= 2

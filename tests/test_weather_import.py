@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from shared_data import DATA, need
-from twin.cli import main
+from twin.app.cli import main
 from twin.errors import InputError
 from twin.io.weather import G0, read_weather, regrid
 from twin.scene import Heightfield, Scene, load_scene, save_scene

@@ -8,8 +8,24 @@ for bad input.
 
 from __future__ import annotations
 
+EXIT_BUG = 1
+"""Exit status of the ``twin`` command for an error that is not the user's: a bug."""
 EXIT_INPUT = 2
-"""Exit status of the ``twin`` command for bad input."""
+"""Exit status of the ``twin`` command for bad input (and a missing optional extra)."""
+EXIT_STOPPED = 3
+"""Exit status of a run stopped by a guard (NaN, negative depth, CFL)."""
+EXIT_INTERRUPTED = 130
+"""Exit status after Ctrl-C (the result up to the last output is written)."""
+
+EXTRAS = {
+    "pyvista": "viewer", "vtk": "viewer", "matplotlib": "viewer", "imageio": "viewer", "imageio_ffmpeg": "viewer",
+    "osmium": "city", "rasterio": "city", "pxr": "city", "pyogrio": "city", "rioxarray": "city",
+    "dask": "batch", "distributed": "batch", "scipy": "batch",
+    "newton": "factory", "mujoco": "factory", "mujoco_warp": "factory", "trimesh": "factory", "collada": "factory",
+    "paho": "factory", "yourdfpy": "factory",
+    "netCDF4": "weather", "cfgrib": "weather", "eccodes": "weather", "gribapi": "weather",
+}
+"""Top-level module -> the optional extra of twin that installs it (pyproject.toml)."""
 
 
 class TwinError(Exception):
@@ -36,3 +52,17 @@ class InputError(TwinError, ValueError):
 
 class SimulationError(TwinError, RuntimeError):
     """A run that cannot go on (NaN, negative depth): says where and when."""
+
+
+class MissingExtra(TwinError, ImportError):
+    """An optional dependency is not installed: names the extra that brings it."""
+
+    def __init__(self, module: str, extra: str):
+        self.module, self.extra = module, extra
+        super().__init__(f"this needs the optional package {module!r}: pip install 'twin[{extra}]'")
+
+
+def missing_extra(error: ImportError) -> MissingExtra | None:
+    """The :class:`MissingExtra` behind ``error`` (a module of an optional extra not installed), else None."""
+    name = (getattr(error, "name", None) or "").split(".")[0]
+    return MissingExtra(name, EXTRAS[name]) if isinstance(error, ModuleNotFoundError) and name in EXTRAS else None

@@ -41,6 +41,7 @@ import numpy as np
 
 from physics.simulation import write_text
 from physics.thermal import ThermalModel, ThermalTwin
+from physics.thermal.run import MachineRun
 from twin.errors import InputError
 
 __all__ = ["MachineSpec", "Sync", "cmd_replay", "cmd_sync", "parse_reading", "replay"]
@@ -347,7 +348,7 @@ def cmd_replay(argv: list[str]) -> int:
 
 
 def cmd_sync(argv: list[str]) -> int:
-    from twin.runner import load_script, parameters_of
+    from twin.app.runs import load_script, parameters_of
 
     p = argparse.ArgumentParser(prog="twin sync", description="Run a machine twin on a live MQTT feed; publish predictions and alarms.")
     p.add_argument("scene", help="machine scene script (e.g. scenes/machine_thermal.py)")
@@ -363,8 +364,8 @@ def cmd_sync(argv: list[str]) -> int:
     host, port = broker_address(args.mqtt)
     script = load_script(args.scene)
     spec = script.setup(parameters_of(script, args.scene, args.set))
-    if not isinstance(spec, MachineSpec):
-        raise InputError(args.scene, "setup()", "twin sync needs a machine scene (setup returns twin.sync.MachineSpec)")
+    if not isinstance(spec, (MachineSpec, MachineRun)):
+        raise InputError(args.scene, "setup()", "twin sync needs a machine scene (setup returns a MachineRun)")
     view = None
     if args.view:
         from viewer.machine import LiveMachinePlot

@@ -25,8 +25,6 @@ footprint's vertices).
 
 from __future__ import annotations
 
-import argparse
-import re
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +33,7 @@ import shapely
 from twin.errors import InputError
 from twin.scene import Building, Heightfield, Scene, SurfaceMesh
 
-__all__ = ["check_usd", "cmd_export", "export_usd"]
+__all__ = ["EXTENSIONS", "check_usd", "export_usd"]
 
 EXTENSIONS = (".usd", ".usda", ".usdc")
 
@@ -391,44 +389,3 @@ def check_usd(path: str | Path) -> tuple[list[str], list[str]]:
         elif e.GetType() == UsdValidation.ValidationErrorType.Warn:
             warnings.append(e.GetErrorAsString())
     return errors, warnings
-
-
-def _load_scene(target: str, assignments: list[str]) -> Scene:
-    """The Scene of a scene script (with --set values) or of a .twin file."""
-    if target.lower().endswith(".twin"):
-        from twin.scene import load_scene
-
-        if assignments:
-            raise InputError("twin export", "--set", "a .twin file has no parameters")
-        return load_scene(target)
-    from twin.runner import load_script, parameters_of
-
-    script = load_script(target)
-    return script.setup(parameters_of(script, target, assignments)).scene
-
-
-def cmd_export(argv: list[str]) -> int:
-    """``twin export SCENE --usd FILE.usd|.usda|.usdc [--result DIR] [--set name=value ...]``."""
-    p = argparse.ArgumentParser(prog="twin export", description="Write a scene (and a flood result's water) to OpenUSD.")
-    p.add_argument("scene", help="scene script (e.g. scenes/delft_cloudburst.py) or a .twin scene file")
-    p.add_argument("--usd", required=True, type=Path, metavar="FILE", help="output .usd, .usda or .usdc")
-    p.add_argument("--result", type=Path, metavar="DIR", help="a `twin run` output folder: adds the water surface over time")
-    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="set a scene parameter (repeatable)")
-    p.add_argument("--check", action="store_true", help="validate the file afterwards (as usdchecker)")
-    args = p.parse_args(argv)
-    if args.usd.suffix.lower() not in EXTENSIONS:
-        raise InputError(args.usd, "", f"a USD file must end in {', '.join(EXTENSIONS)}")
-    if args.result is not None and not args.result.exists():
-        raise InputError(args.result, "", "no such result folder")
-    scene = _load_scene(args.scene, args.set)
-    counts = export_usd(scene, args.usd, result=args.result)
-    parts = ", ".join(f"{v} {re.sub('_', ' ', k)}" for k, v in counts.items())
-    print(f"twin: wrote {args.usd} ({parts}; {scene.crs}, origin {scene.origin[0]:.3f}, {scene.origin[1]:.3f})")
-    if args.check:
-        errors, warnings = check_usd(args.usd)
-        for line in warnings + errors:
-            print(f"twin: usd check: {line}")
-        if errors:
-            raise InputError(args.usd, "", f"fails {len(errors)} usd check(s): {errors[0]}")
-        print("twin: usd check passed")
-    return 0

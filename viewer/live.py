@@ -1,7 +1,7 @@
 """A running simulation, shown live: ``twin run SCENE --view``.
 
 :class:`LiveViewer` is an ``on_step(sim)`` callback for
-:func:`twin.runner.run_flood`. At most ``fps`` times per wall second it reads
+:func:`twin.app.runs.execute`. At most ``fps`` times per wall second it reads
 the solver's state (depth and discharges, copied from the device), turns it
 into a :class:`viewer.fields.Frame` (tracking each cell's time of arrival) and
 hands it to a viewer (``begin_frame`` / ``log_state`` / ``end_frame``). By

@@ -66,7 +66,7 @@ def open_source(path: str | PathLike, *, assignments: list[str] | None = None) -
     if not p.exists():
         raise InputError(p, "", "no such scene or result folder")
     if p.suffix == ".py":
-        from twin.runner import load_script, parameters_of
+        from twin.script import load_script, parameters_of
 
         script = load_script(p)
         scene = script.setup(parameters_of(script, p, assignments or [])).scene
@@ -109,7 +109,7 @@ def scene_of(folder: Path, ds: xr.Dataset) -> tuple[Scene | None, str, list[str]
     if found is None:
         return None, key, [f"scene script {script} not found: buildings drawn from the Result's grid"]
     from twin.params import Param
-    from twin.runner import load_script
+    from twin.script import load_script
 
     try:
         module = load_script(found)

@@ -143,6 +143,11 @@ class State:
     def clone(self) -> "State":
         return State(*(wp.clone(getattr(self, k)) for k in STATE_ARRAYS))
 
+    def load(self, arrays: dict[str, np.ndarray]) -> None:
+        """Upload host arrays of :meth:`numpy` (a checkpoint) into this state's buffers."""
+        for name, values in arrays.items():
+            getattr(self, name).assign(values)
+
     def airborne(self) -> np.ndarray:
         """Boolean mask (n,) of the particles in the air."""
         return self.status.numpy() == ALIVE

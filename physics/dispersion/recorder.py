@@ -40,6 +40,8 @@ class DispersionRecorder:
             units, long name): the weather the plume is drawn over.
     """
 
+    kind = "dispersion"
+
     def __init__(self, solver: DispersionSolver, grid: OutputGrid, attrs: dict, *, tracked: int = 2000,
                  background: dict[str, tuple[np.ndarray, str, str]] | None = None):
         self.background = background or {}
@@ -82,6 +84,10 @@ class DispersionRecorder:
 
     def load_state_dict(self, d: dict[str, np.ndarray]) -> None:
         """Nothing to restore: every output is a snapshot."""
+
+    def summary(self, ds: xr.Dataset) -> dict:
+        """No entries of its own in summary.json besides the shared ones."""
+        return {}
 
     def dataset(self, times: list[float], snapshots: list[dict[str, np.ndarray]], recorded: dict[str, np.ndarray]) -> xr.Dataset:
         """The Result: concentration (time, z, y, x), column_mass (time, y, x), budget (time), particles (time, particle, 3)."""

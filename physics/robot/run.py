@@ -1,50 +1,162 @@
-"""Running a robot scene: drive the joints along a trajectory, record a Result.
+"""The robot cell's run: drive the joints along a trajectory, recorded like every other twin.
 
-A robot scene script's ``setup(p)`` returns a :class:`RobotRun`; ``twin run``
-calls :meth:`RobotRun.run`, which writes into ``out_dir``::
+A robot scene script's ``setup(p)`` returns a :class:`RobotRun`. Its :meth:`RobotRun.build`
+gives :class:`physics.simulation.Simulation` a fixed step (``dt``), a solver that sets
+the drives' targets from the trajectory before each step (:class:`RobotStepper`) and a
+recorder that keeps a frame at every output (``frame_interval``). The Result::
 
-    result.zarr     xarray Dataset: joint positions q, set points q_ref, velocities qd,
-                    drive torques (time, joint); tool position (time, xyz);
-                    link poses (time, link, 7) for the viewer; attrs cycle_time_s, urdf
-    summary.json    cycle time, steps, wall time, solver, device, peak torques, tracking error
-
-Both are written atomically (a ``.partial`` name, then a rename); Ctrl-C writes
-the Result up to the last recorded frame (status "interrupted") and re-raises.
+    result.zarr     joint positions q, set points q_ref, velocities qd, drive torques (time, joint);
+                    tool position (time, xyz); link poses (time, link, 7) for the viewer;
+                    attrs title, urdf, cycle_time_s, solver, dt_s
+    summary.json    the shared entries, and peak torques and the largest tracking error per joint
 """
 
 from __future__ import annotations
 
-import json
 import math
-import sys
-import time
 from dataclasses import dataclass
-from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
-from physics.robot.system import build_robot, make_solver
+from physics.robot.system import RobotSolver, RobotSystem, build_robot, make_solver
 from physics.robot.trajectory import JointTrajectory
-from physics.simulation import write_text, write_zarr
-from twin.errors import InputError
+from physics.simulation import Problem, Run, RunSettings
 from twin.io.urdf import Robot
 
-__all__ = ["RobotRun"]
+__all__ = ["RobotRecorder", "RobotRun", "RobotState", "RobotStepper"]
+
+STATE_ARRAYS = ("joint_q", "joint_qd", "body_q", "body_qd")
+"""The Newton State arrays that carry a robot from one step to the next."""
+
+
+class RobotState:
+    """A Newton State with the State protocol of :mod:`physics.simulation` (``clone``, ``numpy``, ``load``)."""
+
+    def __init__(self, system: RobotSystem, state):
+        self.system, self.newton = system, state
+
+    def clone(self) -> "RobotState":
+        other = self.system.model.state()
+        for name in STATE_ARRAYS:
+            getattr(other, name).assign(getattr(self.newton, name))
+        return RobotState(self.system, other)
+
+    def numpy(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self.newton, name).numpy() for name in STATE_ARRAYS}
+
+    def load(self, arrays: dict[str, np.ndarray]) -> None:
+        for name, values in arrays.items():
+            getattr(self.newton, name).assign(values)
+
+
+class RobotStepper:
+    """The robot's solver for :class:`physics.simulation.Simulation`: each step first sets
+    the drives' targets from ``trajectory`` at the step's start time."""
+
+    def __init__(self, system: RobotSystem, solver: RobotSolver, trajectory: JointTrajectory):
+        self.system, self.solver, self.trajectory = system, solver, trajectory
+
+    def stable_dt(self, state: RobotState, t: float | None = None) -> float:
+        """Any step is stable for the implicit drives: the run's fixed ``dt`` decides."""
+        return math.inf
+
+    def step(self, state_in: RobotState, state_out: RobotState, control, dt: float, t: float) -> None:
+        q_ref, qd_ref, _ = self.trajectory(t)
+        self.system.set_targets(control, q_ref, qd_ref)
+        self.solver.step(state_in.newton, state_out.newton, control, dt)
+
+    def volume(self, state: RobotState) -> float:
+        """A robot conserves nothing that the run balances."""
+        return 0.0
+
+    def volume_balance(self, state: RobotState, initial: float) -> dict:
+        return {}
+
+    def accounting(self) -> dict:
+        """What a bitwise resume needs besides the State: MuJoCo's warm start."""
+        return {"warmstart": self.solver.warmstart()}
+
+    def restore_accounting(self, acc: dict) -> None:
+        self.solver.set_warmstart(acc["warmstart"])
+
+
+class RobotRecorder:
+    """Records a robot run: a frame (joints, torques, link poses) at every output."""
+
+    kind = "robot"
+
+    def __init__(self, system: RobotSystem, stepper: RobotStepper, tool: str, links: list[str], attrs: dict):
+        self.system, self.stepper, self.tool, self.links, self.attrs = system, stepper, tool, links, attrs
+        self.cells = len(system.joints)  # degrees of freedom, for summary.json
+
+    def update(self, state: RobotState, t: float) -> None:
+        """Nothing is folded in between frames."""
+
+    def sample_probes(self, state: RobotState, t: float) -> None:
+        """A robot has no probes: every frame is a sample."""
+
+    def snapshot(self, state: RobotState) -> dict[str, np.ndarray]:
+        poses = self.system.link_poses(state.newton, [self.tool, *self.links])
+        return {"q": self.system.q(state.newton), "qd": self.system.qd(state.newton), "torque": self.stepper.solver.torque,
+                "tool": poses[0, :3], "poses": poses[1:]}
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def load_state_dict(self, d: dict[str, np.ndarray]) -> None:
+        """Nothing to restore: frames are snapshots."""
+
+    def dataset(self, times: list[float], snapshots: list[dict[str, np.ndarray]], recorded: dict):
+        import xarray as xr
+
+        n, joints = len(times), self.system.joints
+        stack = {k: np.array([s[k] for s in snapshots], np.float64).reshape(n, *shape)
+                 for k, shape in (("q", (len(joints),)), ("qd", (len(joints),)), ("torque", (len(joints),)),
+                                  ("tool", (3,)), ("poses", (len(self.links), 7)))}
+        q_ref = np.array([self.stepper.trajectory(t)[0] for t in times], np.float64).reshape(n, len(joints))
+        joint = ("time", "joint")
+        return xr.Dataset(
+            {
+                "q": (joint, stack["q"], {"long_name": "joint position", "units": "rad"}),
+                "q_ref": (joint, q_ref, {"long_name": "joint position set point", "units": "rad"}),
+                "qd": (joint, stack["qd"], {"long_name": "joint velocity", "units": "rad s-1"}),
+                "torque": (joint, stack["torque"], {"long_name": "drive torque", "units": "N m"}),
+                "tool_position": (("time", "xyz"), stack["tool"], {"units": "m", "long_name": f"origin of {self.tool}"}),
+                "link_pose": (("time", "link", "pose"), stack["poses"],
+                              {"long_name": "link frame: position [m] and quaternion (x, y, z, w)"}),
+            },
+            coords={"time": ("time", np.asarray(times, np.float64), {"units": "s", "standard_name": "time"}),
+                    "joint": joints, "link": self.links, "xyz": ["x", "y", "z"],
+                    "pose": ["x", "y", "z", "qx", "qy", "qz", "qw"]},
+            attrs={"Conventions": "CF-1.10", **self.attrs},
+        )
+
+    def summary(self, ds) -> dict:
+        """Peak drive torque [N m] and largest tracking error [rad] per joint."""
+        joints = [str(j) for j in ds["joint"].values]
+        peak = np.abs(ds["torque"].values).max(axis=0) if ds.sizes["time"] else np.zeros(len(joints))
+        error = np.abs(ds["q"].values - ds["q_ref"].values).max(axis=0) if ds.sizes["time"] else np.zeros(len(joints))
+        return {"peak_torque_Nm": dict(zip(joints, map(float, peak))),
+                "max_tracking_error_rad": dict(zip(joints, map(float, error)))}
 
 
 @dataclass
-class RobotRun:
+class RobotRun(Run):
     """What to simulate for a robot scene.
 
     Attributes:
-        robot: the checked URDF robot; name: the scene's name.
-        trajectory: joint set points over time.
+        robot: the checked URDF robot; name: the scene's name (the pictures' title).
+        trajectory: joint set points over time; one cycle is the run.
         kp, kd: drive gains per joint [N m/rad], [N m s/rad].
         dt: time step [s]; frame_interval: time between recorded frames [s].
         tool: link whose origin is the tool point.
         solver: one of :data:`physics.robot.SOLVERS`.
         floor: a ground plane at z = 0.
     """
+
+    kind: ClassVar[str] = "robot"
+    static_fields: ClassVar[tuple[str, ...]] = ()
 
     robot: Robot
     name: str
@@ -57,107 +169,26 @@ class RobotRun:
     solver: str = "mujoco"
     floor: bool = True
 
-    def run(self, out_dir: str | Path, *, parameters: dict | None = None, script: str = "", device: str | None = None,
-            resume: bool = False, progress: bool = True) -> dict:
-        """Simulate one cycle into ``out_dir``; return the summary (see the module docstring).
+    @property
+    def title(self) -> str:
+        return self.name
 
-        Raises:
-            InputError: ``resume``: a cycle is short and keeps no checkpoints.
-        """
-        from physics.device import pick_device
-        from twin.runner import versions
-
-        if resume:
-            raise InputError(out_dir, "--resume", "a robot cell keeps no checkpoints; run the cycle again with --out")
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        system = build_robot(self.robot, device=pick_device(device), floor=self.floor, kp=self.kp, kd=self.kd)
-        solver = make_solver(system, self.solver)
+    def build(self, device: str) -> Problem:
+        """Build the Newton model, the solver and the recorder on ``device``."""
+        system = build_robot(self.robot, device=device, floor=self.floor, kp=self.kp, kd=self.kd)
+        stepper = RobotStepper(system, make_solver(system, self.solver), self.trajectory)
         q0, _, _ = self.trajectory(0.0)
-        s0, s1 = system.state(q0), system.state(q0)
-        control = system.model.control()
         links = sorted({m.link for m in self.robot.meshes if m.role == "visual"}, key=list(system.bodies).index)
-        steps = int(math.ceil(self.trajectory.duration / self.dt - 1e-9))
-        every = max(1, int(round(self.frame_interval / self.dt)))
-        rec: dict[str, list] = {k: [] for k in ("time", "q", "q_ref", "qd", "torque", "tool", "poses")}
-        status, start = "complete", time.perf_counter()
-        bar = None
-        if progress:
-            from tqdm import tqdm
+        recorder = RobotRecorder(system, stepper, self.tool, links,
+                                 {"title": self.name, "urdf": self.robot.source, "cycle_time_s": self.trajectory.duration,
+                                  "solver": self.solver, "dt_s": self.dt})
+        settings = RunSettings(self.trajectory.duration, self.frame_interval, self.frame_interval, fixed_dt=self.dt)
+        meta = {"robot": self.robot.name, "urdf": self.robot.source, "solver": self.solver, "dt_s": self.dt,
+                "cycle_time_s": self.trajectory.duration, "joints": system.joints}
+        return Problem(stepper, recorder, RobotState(system, system.state(q0)), system.model.control(), settings, meta)
 
-            bar = tqdm(total=steps, unit="step", file=sys.stderr, mininterval=0.5, desc=self.name)
-        try:
-            for k in range(steps + 1):
-                t = k * self.dt
-                q_ref, qd_ref, _ = self.trajectory(t)
-                if k % every == 0 or k == steps:
-                    rec["time"].append(t)
-                    rec["q"].append(system.q(s0))
-                    rec["q_ref"].append(q_ref)
-                    rec["qd"].append(system.qd(s0))
-                    rec["torque"].append(solver.torque)
-                    poses = system.link_poses(s0, [self.tool, *links])
-                    rec["tool"].append(poses[0, :3])
-                    rec["poses"].append(poses[1:])
-                if k == steps:
-                    break
-                system.set_targets(control, q_ref, qd_ref)
-                solver.step(s0, s1, control, self.dt)
-                s0, s1 = s1, s0
-                if bar is not None:
-                    bar.update()
-        except KeyboardInterrupt:
-            status = "interrupted"
-            raise
-        finally:
-            if bar is not None:
-                bar.close()
-            wall = time.perf_counter() - start
-            summary = self._write(out, rec, links, system, status, wall, parameters or {}, script, versions())
-        return summary
-
-    def pictures(self, out_dir: str | Path, *, progress: bool = True) -> dict[str, Path]:
-        """A still (``cell.png``, mid-cycle) and a video (``cell.mp4``, the cycle at 15 frames/s) of the Result in ``out_dir``."""
-        from viewer.robot import render_robot
-
-        out = Path(out_dir)
-        frames = max(2, int(round(self.trajectory.duration * 15)))
-        return {"still": render_robot(out, out / "cell.png"),
-                "video": render_robot(out, out / "cell.mp4", frames=frames, fps=15.0, size=(960, 540), progress=progress)}
-
-    def _write(self, out: Path, rec: dict, links: list[str], system, status: str, wall: float, parameters: dict,
-               script: str, versions: dict) -> dict:
-        import xarray as xr
-
-        n = min(len(v) for v in rec.values())
-        arr = {k: np.asarray(v[:n], dtype=np.float64) for k, v in rec.items()}
-        joint = ("time", "joint")
-        ds = xr.Dataset(
-            {
-                "q": (joint, arr["q"], {"long_name": "joint position", "units": "rad"}),
-                "q_ref": (joint, arr["q_ref"], {"long_name": "joint position set point", "units": "rad"}),
-                "qd": (joint, arr["qd"], {"long_name": "joint velocity", "units": "rad s-1"}),
-                "torque": (joint, arr["torque"], {"long_name": "drive torque", "units": "N m"}),
-                "tool_position": (("time", "xyz"), arr["tool"].reshape(n, 3), {"units": "m"}),
-                "link_pose": (("time", "link", "pose"), arr["poses"].reshape(n, len(links), 7),
-                              {"long_name": "link frame: position [m] and quaternion (x, y, z, w)"}),
-            },
-            coords={"time": ("time", arr["time"], {"units": "s"}), "joint": system.joints, "link": links,
-                    "xyz": ["x", "y", "z"], "pose": ["x", "y", "z", "qx", "qy", "qz", "qw"]},
-            attrs={"title": self.name, "urdf": self.robot.source, "cycle_time_s": self.trajectory.duration, "status": status,
-                   "solver": self.solver, "dt_s": self.dt},
-        )
-        write_zarr(ds, out / "result.zarr")
-        error = np.abs(arr["q"] - arr["q_ref"]).max(axis=0) if n else np.zeros(len(system.joints))
-        peak = np.abs(arr["torque"]).max(axis=0) if n else np.zeros(len(system.joints))
-        summary = {
-            "status": status, "scene": self.name, "script": str(script), "parameters": parameters,
-            "robot": self.robot.name, "urdf": self.robot.source, "device": system.device, "solver": self.solver,
-            "dt_s": self.dt, "cycle_time_s": self.trajectory.duration, "simulated_time_s": float(arr["time"][-1]) if n else 0.0,
-            "frames": n, "wall_time_s": wall,
-            "peak_torque_Nm": dict(zip(system.joints, map(float, peak))),
-            "max_tracking_error_rad": dict(zip(system.joints, map(float, error))),
-            "versions": versions,
-        }
-        write_text(out / "summary.json", json.dumps(summary, indent=2))
-        return summary
+    def sweep_metrics(self, result, summary: dict) -> dict[str, float]:
+        """Wall time [s], steps, the largest drive torque [N m] and tracking error [rad] of any joint."""
+        return {**super().sweep_metrics(result, summary),
+                "peak_torque_Nm": max(summary["peak_torque_Nm"].values()),
+                "max_tracking_error_rad": max(summary["max_tracking_error_rad"].values())}

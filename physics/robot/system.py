@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from twin.errors import InputError
+from twin.errors import InputError, SimulationError
 from twin.io.urdf import Robot, resolved_urdf
 
 __all__ = ["SOLVERS", "RobotSolver", "RobotSystem", "build_robot", "make_solver", "mechanical_energy"]
@@ -178,6 +178,28 @@ class RobotSolver:
             return np.zeros(len(self.system.joints))
         return self.observables.qfrc_actuator.numpy()[self.system.dof].astype(np.float64)
 
+    def _mujoco_data(self):
+        return self.solver.mj_data if self.solver.use_mujoco_cpu else self.solver.mjw_data
+
+    def warmstart(self) -> list[float]:
+        """MuJoCo's acceleration warm start, the solver state besides the Newton State that the
+        next step depends on (what a bitwise resume restores); [] for the other solvers."""
+        if self.kind != "mujoco":
+            return []
+        w = self._mujoco_data().qacc_warmstart
+        return np.asarray(w if self.solver.use_mujoco_cpu else w.numpy(), np.float64).ravel().tolist()
+
+    def set_warmstart(self, values: list[float]) -> None:
+        """Restore what :meth:`warmstart` returned."""
+        if self.kind != "mujoco":
+            return
+        w = self._mujoco_data().qacc_warmstart
+        if self.solver.use_mujoco_cpu:
+            w[:] = np.asarray(values, np.float64).reshape(w.shape)
+        else:
+            w.assign(np.asarray(values, np.float64).reshape(w.shape))
+        self._stepped = True
+
     def step(self, state_in, state_out, control, dt: float) -> None:
         """Advance ``dt`` [s] from ``state_in`` into ``state_out``."""
         state_in.clear_forces()
@@ -185,6 +207,18 @@ class RobotSolver:
             self.system.model.collide(state_in, self.contacts)
         self.solver.step(state_in, state_out, control, self.contacts, dt, **({"observables": self.observables} if self.observables else {}))
         self._stepped = True
+        if self.kind == "mujoco" and self.solver.use_mujoco_cpu:
+            self._check_mujoco()
+
+    def _check_mujoco(self) -> None:
+        """MuJoCo resets a model whose positions, velocities or accelerations turn NaN or huge, and
+        only counts a warning: make that a stop (a reset robot is not the simulated one)."""
+        import mujoco
+
+        warnings_ = self.solver.mj_data.warning
+        for name in ("BADQPOS", "BADQVEL", "BADQACC"):
+            if warnings_[getattr(mujoco.mjtWarning, f"mjWARN_{name}")].number:
+                raise SimulationError(f"MuJoCo found non-finite or huge joint {name[3:].lower()} and reset the robot")
 
 
 def make_solver(system: RobotSystem, kind: str = "mujoco", **options) -> RobotSolver:

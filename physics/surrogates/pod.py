@@ -29,7 +29,7 @@ import numpy as np
 
 from physics.surrogates.mlp import MLP
 from physics.simulation import save_npz
-from twin.batch import STATIC
+from physics.swe.run import FloodRun
 from twin.errors import InputError
 
 FORMAT = "twin-surrogate-pod/2"
@@ -218,7 +218,7 @@ def train(sweep_dir: str | Path, *, energy: float = 1 - 1e-4, regression: str = 
         if name not in ds:
             raise InputError(store, name, "the sweep did not keep it; add it to [keep] (peak_fields, probes)")
     names = json.loads(ds.attrs["varied"])
-    ds = ds[[*names, "status", "max_depth", "probe_depth", *STATIC]].load()  # not the snapshots a sweep may keep
+    ds = ds[[*names, "status", "max_depth", "probe_depth", *FloodRun.static_fields]].load()  # not the snapshots a sweep may keep
     for n in names:
         if not np.issubdtype(ds[n].dtype, np.number):
             raise InputError(store, f"parameter {n}", "is not a number; a surrogate interpolates numeric parameters only")
@@ -241,7 +241,7 @@ def train(sweep_dir: str | Path, *, energy: float = 1 - 1e-4, regression: str = 
     params = dict(summary["parameters"])
     fixed = {k: v for k, v in params.items() if k not in names}
     grid = {"x": ds["x"].values, "y": ds["y"].values, "probe": ds["probe"].values, "probe_time": ds["probe_time"].values,
-            **{k: ds[k].values for k in STATIC}}
+            **{k: ds[k].values for k in FloodRun.static_fields}}
     start = time.perf_counter()
     peak = Reduced.fit(unit, peaks[:, wet], energy, regression)
     probes = Reduced.fit(unit, probe_rows, energy, regression)

@@ -222,6 +222,11 @@ class State:
         """Host copies, flattened (ny*nx,) in the state's precision."""
         return {name: getattr(self, name).numpy() for name in ("h", "hu", "hv", "infiltrated")}
 
+    def load(self, arrays: dict[str, np.ndarray]) -> None:
+        """Upload host arrays of :meth:`numpy` (a checkpoint) into this state's buffers."""
+        for name, values in arrays.items():
+            getattr(self, name).assign(values)
+
     def assign(self, other: "State") -> None:
         """Copy ``other`` into this state's buffers."""
         for name in ("h", "hu", "hv", "infiltrated"):

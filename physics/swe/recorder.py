@@ -38,6 +38,8 @@ class FloodRecorder:
         attrs: global attributes of the Dataset (``crs``, ``title``, ...).
     """
 
+    kind = "flood"
+
     def __init__(self, solver: FloodSolver, probes: dict[str, tuple[int, int]], static: dict[str, np.ndarray], attrs: dict):
         self.solver = solver
         m = solver.model
@@ -97,6 +99,10 @@ class FloodRecorder:
         self.time_of_max_depth.assign(d["time_of_max_depth"])
         self.probe_times = list(d["probe_times"])
         self.probe_values = list(d["probe_values"])
+
+    def summary(self, ds: xr.Dataset) -> dict:
+        """No entries of its own in summary.json besides the shared ones."""
+        return {}
 
     def dataset(self, times: list[float], snapshots: list[dict[str, np.ndarray]], recorded: dict[str, np.ndarray]) -> xr.Dataset:
         """The Result: snapshots (time, y, x), maxima (y, x), probes (probe, probe_time)."""

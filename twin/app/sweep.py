@@ -17,15 +17,23 @@ A sweep is a TOML file (read with the standard library's ``tomllib``)::
     inflow = [10.0, 30.0]                  # list: one value per run, equally long lists
     manning = [0.02, 0.08]                 # latin_hypercube: [low, high]
 
-    [keep]                                 # every key optional; summary metrics are always kept
-    peak_fields = ["max_depth"]            # max_depth, max_stage, max_speed, time_of_max_depth
-    probes = ["probe_depth"]               # probe_depth, probe_stage, probe_u, probe_v
+    [keep]                                 # every key optional; the kind's summary metrics are always kept
+    peak_fields = ["max_depth"]            # (y, x) Result variables: max_depth, max_stage, max_speed, ...
+    probes = ["probe_depth"]               # (probe, probe_time) variables: probe_depth, probe_stage, probe_u, probe_v
     fields = ["depth"]                     # snapshots (time, y, x), coarsened ...
     field_resolution = 20.0                # ... to about this cell size [m]
 
+The scene script may be of any kind (flood, dispersion, robot, machine): each
+kind declares its summary metrics (:meth:`physics.simulation.Run.sweep_metrics`),
+which every run keeps; ``[keep]`` names further Result variables (a flood run
+keeps ``max_depth`` and ``probe_depth`` unless told otherwise, other kinds
+nothing more). ``scene`` is a path relative to the sweep file (an absolute path
+works too).
+
 Everything is checked before anything runs: unknown keys, unknown parameters,
-values of the wrong type or out of the parameter's range, each reported as one
-line naming the key (:class:`twin.errors.InputError`).
+values of the wrong type or out of the parameter's range, designs of more than
+:data:`MAX_RUNS` runs (counted before any is made), each reported as one line
+naming the key (:class:`twin.errors.InputError`).
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import functools
 import hashlib
 import itertools
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,17 +54,17 @@ from twin.errors import InputError
 from twin.params import Param
 
 DESIGNS = ("grid", "list", "latin_hypercube")
-PEAK_FIELDS = ("max_depth", "max_stage", "max_speed", "time_of_max_depth")
-PROBE_SERIES = ("probe_depth", "probe_stage", "probe_u", "probe_v")
-SNAPSHOT_FIELDS = ("depth", "stage", "u", "v")
+MAX_RUNS = 100_000
+"""The most runs one sweep may define (a sweep of more is refused before any run is made)."""
 
 
 @dataclass
 class Keep:
-    """What to keep from each run besides its summary metrics (names of Result variables)."""
+    """What to keep from each run besides its summary metrics (names of Result variables);
+    None: the kind's default (:attr:`physics.simulation.Run.sweep_keep`)."""
 
-    peak_fields: list[str] = field(default_factory=lambda: ["max_depth"])
-    probes: list[str] = field(default_factory=lambda: ["probe_depth"])
+    peak_fields: list[str] | None = None
+    probes: list[str] | None = None
     fields: list[str] = field(default_factory=list)
     field_resolution: float | None = None
 
@@ -135,13 +144,17 @@ def load_sweep(path: str | Path) -> Sweep:
     Raises:
         InputError: one line naming the file, the key and what is wrong.
     """
-    from twin.runner import load_script
+    from twin.script import load_script
 
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise InputError(path, "", "not a regular file")
     try:
-        doc = tomllib.loads(path.read_text())
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(path, "", "no such sweep file") from None
+    except UnicodeDecodeError as e:
+        raise InputError(path, f"byte {e.start}", "not a UTF-8 text file (a sweep file is TOML)") from None
     except tomllib.TOMLDecodeError as e:
         raise InputError(path, "", f"not valid TOML ({e})") from None
     _check_keys(doc, ("scene", "fixed", "vary", "keep"), path, "")
@@ -182,6 +195,9 @@ def load_sweep(path: str | Path) -> Sweep:
                 raise InputError(path, f"key vary.{extra}", f"only a latin_hypercube design takes {extra}")
     design: dict[str, Any] = {"kind": kind}
     names = list(table)
+    count = math.prod(len(v) for v in table.values()) if kind == "grid" else vary.get("samples")
+    if isinstance(count, int) and not isinstance(count, bool) and count > MAX_RUNS:
+        raise InputError(path, "key vary", f"defines {count} runs; a sweep may have at most {MAX_RUNS}")
     if kind == "grid":
         runs = [dict(zip(names, combo)) for combo in itertools.product(*table.values())]
     elif kind == "list":
@@ -193,8 +209,8 @@ def load_sweep(path: str | Path) -> Sweep:
         samples, seed = vary.get("samples"), vary.get("seed")
         if not isinstance(samples, int) or isinstance(samples, bool) or samples < 1:
             raise InputError(path, "key vary.samples", "a latin_hypercube needs a positive whole number of samples")
-        if not isinstance(seed, int) or isinstance(seed, bool):
-            raise InputError(path, "key vary.seed", "a latin_hypercube needs a whole-number seed")
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise InputError(path, "key vary.seed", "a latin_hypercube needs a whole-number seed >= 0")
         ranges = []
         for name, values in table.items():
             key = f"vary.parameters.{name}"
@@ -211,11 +227,11 @@ def load_sweep(path: str | Path) -> Sweep:
     keep_doc = doc.get("keep", {})
     _check_keys(keep_doc, ("peak_fields", "probes", "fields", "field_resolution"), path, "keep.")
     keep = Keep()
-    for key, allowed in (("peak_fields", PEAK_FIELDS), ("probes", PROBE_SERIES), ("fields", SNAPSHOT_FIELDS)):
+    for key in ("peak_fields", "probes", "fields"):
         if key in keep_doc:
             chosen = keep_doc[key]
-            if not isinstance(chosen, list) or any(c not in allowed for c in chosen):
-                raise InputError(path, f"key keep.{key}", f"expected a list of {', '.join(allowed)}, got {chosen!r}")
+            if not isinstance(chosen, list) or not all(isinstance(c, str) and c.isidentifier() for c in chosen):
+                raise InputError(path, f"key keep.{key}", f"expected a list of Result variable names, got {chosen!r}")
             setattr(keep, key, list(chosen))
     if "field_resolution" in keep_doc:
         res = keep_doc["field_resolution"]

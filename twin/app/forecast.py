@@ -10,9 +10,7 @@ FILE holds, and ``lead`` in hours. See :mod:`physics.surrogates.forecast`.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -21,9 +19,7 @@ import numpy as np
 from physics.simulation import write_text
 from twin.errors import InputError
 
-__all__ = ["cmd_forecast"]
-
-USAGE = __doc__.strip().splitlines()[2:4]
+__all__ = ["cmd_predict", "cmd_train", "write_prediction"]
 
 
 def _leads(text: str) -> list[int]:
@@ -36,23 +32,13 @@ def _leads(text: str) -> list[int]:
     return leads
 
 
-def _train(argv: list[str]) -> int:
+def cmd_train(args) -> int:
+    """``twin forecast train --data FILE --out MODEL ...``."""
     from physics.device import pick_device
     from physics.surrogates.forecast import read_series, train_forecaster
 
-    p = argparse.ArgumentParser(prog="twin forecast train", description="Train one small conv net per lead on hourly t2m.")
-    p.add_argument("--data", type=Path, required=True, help="NetCDF or GRIB file with hourly t2m (time, latitude, longitude)")
-    p.add_argument("--out", type=Path, required=True, help="the model file to write (.npz)")
-    p.add_argument("--leads", default="1,6,24,48", help="lead times [h], comma-separated (default 1,6,24,48)")
-    p.add_argument("--holdout-hours", type=int, default=96, help="the last hours of FILE, kept out of training and scored (default 96)")
-    p.add_argument("--iterations", type=int, default=600, help="most Adam iterations per lead; cross-validation stops earlier when the error stops falling and picks the count (default 600)")
-    p.add_argument("--batch", type=int, default=16, help="start times per iteration (default 16)")
-    p.add_argument("--hidden", type=int, default=8, help="hidden channels (default 8)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default=os.environ.get("TWIN_DEVICE"), help="cpu or cuda[:N]")
-    p.add_argument("--report", type=Path, help="also write the held-out scores and timings as JSON here")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    args = p.parse_args(argv)
+    if args.out is None:
+        raise InputError("twin forecast train", "", "--out MODEL is required")
     if args.iterations < 1 or args.batch < 1 or args.hidden < 1 or args.holdout_hours < 1:
         raise InputError("twin forecast train", "", "--iterations, --batch, --hidden and --holdout-hours must be >= 1")
     series = read_series(args.data)
@@ -73,17 +59,13 @@ def _train(argv: list[str]) -> int:
     return 130 if report.get("interrupted") else 0
 
 
-def _predict(argv: list[str]) -> int:
+def cmd_predict(args) -> int:
+    """``twin forecast predict --model MODEL --data FILE --leads L --out PRED.nc``."""
     from physics.device import pick_device
     from physics.surrogates.forecast import Forecaster, read_series, starts_with_inputs
 
-    p = argparse.ArgumentParser(prog="twin forecast predict", description="Forecast t2m from every start time in FILE whose inputs it holds.")
-    p.add_argument("--model", type=Path, required=True)
-    p.add_argument("--data", type=Path, required=True)
-    p.add_argument("--leads", required=True, help="lead times [h], comma-separated; each must be one the model was trained for")
-    p.add_argument("--out", type=Path, required=True, help="the NetCDF file to write")
-    p.add_argument("--device", default=os.environ.get("TWIN_DEVICE"))
-    args = p.parse_args(argv)
+    if args.out is None:
+        raise InputError("twin forecast predict", "", "--out PRED.nc is required")
     leads = _leads(args.leads)
     forecaster = Forecaster.load(args.model, device=pick_device(args.device))
     missing = [v for v in leads if v not in forecaster.nets]
@@ -121,11 +103,3 @@ def write_prediction(path: Path, t2m: np.ndarray, leads: list[int], starts: np.n
     ds.to_netcdf(tmp, engine="netcdf4", encoding={"t2m": {"zlib": True, "complevel": 4}})
     tmp.replace(path)
     return path
-
-
-def cmd_forecast(argv: list[str]) -> int:
-    """``twin forecast train|predict ...``."""
-    if not argv or argv[0] not in ("train", "predict"):
-        print("usage:\n  " + "\n  ".join(line.strip() for line in USAGE), file=sys.stderr if argv else sys.stdout)
-        return 0 if not argv or argv[0] in ("-h", "--help") else 2
-    return (_train if argv[0] == "train" else _predict)(argv[1:])

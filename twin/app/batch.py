@@ -42,22 +42,7 @@ import numpy as np
 
 from physics.simulation import save_npz, write_text, write_zarr
 from twin.errors import InputError
-from twin.sweep import Sweep, load_sweep
-
-METRICS = ("wall_time_s", "steps", "volume_relative_error", "peak_depth_m", "wet_area_m2")
-STATIC = ("bed_elevation", "ground_elevation", "building", "probe_x", "probe_y", "probe_bed")
-
-
-def _metrics(ds, summary: dict) -> dict[str, float]:
-    """Summary metrics of one Result: wall time [s], steps, volume balance error
-    (relative), the deepest water anywhere [m], the area ever wet [m^2]."""
-    max_depth = ds["max_depth"].values.astype(np.float64)
-    cell = summary["grid"]["dx"] * summary["grid"]["dy"]
-    wet = max_depth > ds.attrs["wet_threshold_m"]
-    return {"wall_time_s": float(summary["wall_time_s"]), "steps": float(summary["steps"]),
-            "volume_relative_error": float(summary["volume_balance"]["relative_error"]),
-            "peak_depth_m": float(max_depth.max()), "wet_area_m2": float(wet.sum() * cell)}
-
+from twin.app.sweep import Sweep, load_sweep
 
 def _coarsen(da, cell: float):
     """Block means of a (time, y, x) field over about ``cell`` [m] squares (NaN-skipping)."""
@@ -79,24 +64,32 @@ def execute_run(scene: str, parameters: dict[str, Any], keep: dict, cpu_threads:
     """
     import xarray as xr
 
-    from twin.runner import load_script, run_flood
+    from twin.app.runs import execute, load_run
 
     if cpu_threads:
         os.environ["TWIN_CPU_THREADS"] = str(cpu_threads)
     record: dict[str, Any] = {"worker": f"{socket.gethostname()}:{os.getpid()}", "started": time.time()}
     try:
-        run = load_script(scene).setup(parameters)
+        run, params = load_run(scene, [f"{k}={v}" for k, v in parameters.items()])
+        peak = keep["peak_fields"] if keep["peak_fields"] is not None else run.sweep_keep.get("peak_fields", [])
+        probes = keep["probes"] if keep["probes"] is not None else run.sweep_keep.get("probes", [])
         with tempfile.TemporaryDirectory(prefix="twin-run-") as tmp:
-            summary = run_flood(run, tmp, parameters=parameters, script=scene, progress=False)
-            result = xr.open_zarr(Path(tmp) / "result.zarr")
-            coords = {n: result[n].values for n in ("x", "y", "probe", "probe_time", "time")}
-            ds = result[sorted({"max_depth", *keep["peak_fields"], *keep["probes"], *STATIC, *keep["fields"]})].load()
-        arrays = {n: ds[n].values for n in keep["peak_fields"] + keep["probes"] + list(STATIC)}
+            summary = execute(run, tmp, parameters=params, script=scene, progress=False)
+            result = xr.open_zarr(Path(tmp) / "result.zarr", decode_times=False)
+            wanted = [*peak, *probes, *run.static_fields, *keep["fields"]]
+            missing = [n for n in wanted if n not in result.variables]
+            if missing:
+                raise InputError(scene, "[keep]", f"a {run.kind} Result has no {', '.join(missing)}")
+            coords = {n: result[n].values for n in result.coords if n in result[wanted].coords or n == "time"}
+            ds = result[sorted(set(wanted))].load() if wanted else result
+            metrics = run.sweep_metrics(result.load(), summary)
+        arrays = {n: ds[n].values for n in [*peak, *probes, *run.static_fields]}
         for name in keep["fields"]:
             coarse = _coarsen(ds[name], keep["field_resolution"] or 0.0)
             arrays[f"coarse_{name}"] = coarse.values
             coords.update(xc=coarse["x"].values, yc=coarse["y"].values)
-        record.update(status="done", error="", summary=summary, metrics=_metrics(ds, summary), arrays=arrays, coords=coords)
+        record.update(status="done", error="", kind=run.kind, static=list(run.static_fields), summary=summary,
+                      metrics=metrics, arrays=arrays, coords=coords)
     except Exception as e:  # a failing run is recorded and the sweep goes on
         message = " ".join(f"{type(e).__name__}: {e}".split())
         record.update(status="failed", error=message)
@@ -152,8 +145,11 @@ def write_store(sweep: Sweep, out: Path) -> dict[str, int]:
     data["worker"] = (("run",), np.array([r["worker"] if r else "" for r in records]))
     for name in sweep.varied:
         data[name] = (("run",), np.array([sweep.runs[k][name] for k in range(n)]))
-    for name in METRICS:
-        data[name] = (("run",), np.array([r["metrics"][name] if r and r["status"] == "done" else np.nan for r in records]))
+    metrics = list(template["metrics"]) if template is not None else []
+    static = set(template["static"]) if template is not None else set()
+    for name in metrics:
+        data[name] = (("run",), np.array([r["metrics"].get(name, np.nan) if r and r["status"] == "done" else np.nan
+                                         for r in records]))
     coords: dict[str, Any] = {"run": np.arange(n)}
     if template is not None:
         coords.update({c: v for c, v in template["coords"].items() if c != "time"})
@@ -161,7 +157,7 @@ def write_store(sweep: Sweep, out: Path) -> dict[str, int]:
             coords["time"] = template["coords"]["time"]
         for name, value in template["arrays"].items():
             dims = _dims(name, value.ndim)
-            if name in STATIC:
+            if name in static:
                 data[name] = (dims, value)
                 continue
             stacked = np.full((n, *value.shape), np.nan, dtype=np.float64)
@@ -170,16 +166,17 @@ def write_store(sweep: Sweep, out: Path) -> dict[str, int]:
                     stacked[k] = r["arrays"][name]
             data[name] = (("run", *dims), stacked)
     ds = xr.Dataset(data, coords=coords, attrs={
-        "title": f"twin sweep of {sweep.scene.name}", "scene_script": str(sweep.scene), "sweep_fingerprint": sweep.fingerprint,
+        "title": f"twin sweep of {sweep.scene.name}", "twin_kind": template["kind"] if template else "",
+        "Conventions": "CF-1.10", "scene_script": str(sweep.scene), "sweep_fingerprint": sweep.fingerprint,
         "design": json.dumps(sweep.design), "fixed": json.dumps(sweep.fixed), "varied": json.dumps(sweep.varied)})
     write_zarr(ds, out / "results.zarr")
 
     table = io.StringIO()
     writer = csv.writer(table)
-    writer.writerow(["run", "status", *sweep.varied, *METRICS, "worker", "error"])
+    writer.writerow(["run", "status", *sweep.varied, *metrics, "worker", "error"])
     for k, r in enumerate(records):
-        metrics = [r["metrics"][m] for m in METRICS] if r and r["status"] == "done" else [""] * len(METRICS)
-        writer.writerow([k, status[k], *(sweep.runs[k][v] for v in sweep.varied), *metrics,
+        values = [r["metrics"].get(m, "") for m in metrics] if r and r["status"] == "done" else [""] * len(metrics)
+        writer.writerow([k, status[k], *(sweep.runs[k][v] for v in sweep.varied), *values,
                          r["worker"] if r else "", r["error"] if r else ""])
     write_text(out / "runs.csv", table.getvalue())
     lines = [json.dumps({"run": k, "status": r["status"], "worker": r["worker"], "started": r["started"], "finished": r["finished"],
@@ -285,17 +282,10 @@ def _progress_bar(total: int, initial: int):
                 bar_format="{l_bar}{bar}| {n}/{total} runs done{postfix} [{elapsed}, ETA {remaining}]")
 
 
-def cmd_batch(argv: list[str]) -> int:
-    """``twin batch SWEEP.toml --out DIR [--workers N] [--scheduler tcp://HOST:PORT]``."""
-    import argparse
-
-    p = argparse.ArgumentParser(prog="twin batch", description="Run a sweep of a scene script and collect it into one store.")
-    p.add_argument("sweep", type=Path, help="the sweep file (TOML)")
-    p.add_argument("--out", type=Path, required=True, help="output folder (rerun the same command to resume)")
-    p.add_argument("--workers", type=int, help="local worker processes (default: the CPU count)")
-    p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = p.parse_args(argv)
+def cmd_batch(args) -> int:
+    """``twin batch SWEEP.toml --out DIR [--workers N] [--scheduler tcp://HOST:PORT] [--quiet]``."""
+    if args.out is None:
+        raise InputError("twin batch", "", "--out DIR is required (rerun the same command to resume)")
     if args.workers is not None and args.workers < 1:
         raise InputError("--workers", "", f"must be at least 1, got {args.workers}")
     if args.workers is not None and args.scheduler:
@@ -304,7 +294,8 @@ def cmd_batch(argv: list[str]) -> int:
     try:
         counts = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet)
     except KeyboardInterrupt:
-        print(f"twin: interrupted; finished runs are in {args.out}/results.zarr (rerun the same command to continue)", file=sys.stderr)
+        print(f"twin: interrupted; finished runs are in {args.out}/results.zarr (rerun the same command to continue)",
+              file=sys.stderr)
         return 130
     print(f"twin: {counts['done']} runs done, {counts['failed']} failed, {counts['pending']} pending; "
           f"store {args.out / 'results.zarr'}, table {args.out / 'runs.csv'}")
