@@ -34,10 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
+from physics.swe.run import FloodRun
 from twin.io.crs import transform
 from twin.io.dem import read_dem
 from twin.params import Param
-from physics.swe.run import FloodRun
 from twin.scene import Boundary, Probe, Rain, Scene, TimeSeries
 
 HERE = Path(__file__).resolve().parent

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import shapely
 
+from physics.swe.run import FloodRun
 from twin.io.cityjson import ground_terrain, read_cityjson
 from twin.params import Param
-from physics.swe.run import FloodRun
 from twin.scene import Boundary, Probe, Rain, Scene, TimeSeries
 
 HERE = Path(__file__).resolve().parent

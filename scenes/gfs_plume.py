@@ -18,19 +18,16 @@ Albers, metres); see :mod:`physics.dispersion.from_weather`.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 
 from physics.dispersion.run import DispersionRun
+from twin.data import data_file
 from twin.io.crs import transform
 from twin.io.weather import read_weather, regrid
 from twin.params import Param
 from twin.scene import Heightfield, Scene
 
-HERE = Path(__file__).resolve().parent
-DEFAULT_DATA = os.environ.get("TWIN_GFS_DATA", str(HERE.parent.parent / "shared" / "data" / "weather" / "GFS_test.nc"))
+DEFAULT_DATA = data_file("weather", "GFS_test.nc")
 CRS = "EPSG:5070"
 
 PARAMETERS = [

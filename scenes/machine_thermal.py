@@ -13,17 +13,13 @@ alarm is raised when the reading leaves the twin's prediction by more than
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from physics.thermal.run import MachineRun
 from physics.thermal.study import fit_on_probation
+from twin.data import data_file
 from twin.io.sensor_log import read_sensor_log
 from twin.params import Param
 
-HERE = Path(__file__).resolve().parent
-DEFAULT_LOG = os.environ.get("TWIN_MACHINE_LOG", str(HERE.parent.parent / "shared" / "data" / "factory"
-                                                    / "machine_temperature_system_failure.csv"))
+DEFAULT_LOG = data_file("factory", "machine_temperature_system_failure.csv")
 
 PARAMETERS = [
     Param("log", DEFAULT_LOG, "", "sensor log the model is fitted on (its first rows)"),

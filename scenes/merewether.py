@@ -12,17 +12,16 @@ north free outflow, 1000 s from dry ground.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-
+from physics.swe.run import FloodRun
+from twin.data import data_file
 from twin.io import crs_from_prj, read_esri_ascii, read_points, read_polygon
 from twin.params import Param
-from physics.swe.run import FloodRun
 from twin.scene import Boundary, Building, FrictionZone, Inflow, Probe, Scene, TimeSeries
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_DATA = os.environ.get("TWIN_MEREWETHER_DATA", str(HERE.parent.parent / "shared" / "data" / "flood" / "merewether"))
+DEFAULT_DATA = data_file("flood", "merewether")
 
 PARAMETERS = [
     Param("resolution", 1.0, "m", "grid cell size", positive=True),

@@ -19,20 +19,19 @@ leaves over every edge.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
+from physics.swe.run import FloodRun
+from twin.data import data_file
+from twin.errors import InputError
 from twin.io.dem import drape, read_dem
 from twin.io.osm import read_osm
 from twin.params import Param
-from physics.swe.run import FloodRun
 from twin.scene import Boundary, Heightfield, Probe, Rain, Scene, TimeSeries
-from twin.errors import InputError
 
-HERE = Path(__file__).resolve().parent
-DEFAULT_OSM = os.environ.get("TWIN_OSM_DATA", str(HERE.parent.parent / "shared" / "data" / "city" / "moscow.osm"))
+DEFAULT_OSM = data_file("city", "moscow.osm")
 
 PARAMETERS = [
     Param("osm", DEFAULT_OSM, "", "OpenStreetMap file (.osm, .osm.gz, .osm.bz2, .osm.pbf)"),

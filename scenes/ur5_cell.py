@@ -16,18 +16,16 @@ the tool path and the cycle time.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
 from physics.robot import RobotRun, joint_trajectory
+from twin.data import data_file
 from twin.errors import InputError
 from twin.io.urdf import read_urdf
 from twin.params import Param
 
-HERE = Path(__file__).resolve().parent
-DEFAULT_URDF = os.environ.get("TWIN_UR5_URDF", str(HERE.parent.parent / "shared" / "data" / "factory" / "example-robot-data"
-                                                 / "robots" / "ur_description" / "urdf" / "ur5_robot.urdf"))
+DEFAULT_URDF = data_file("factory", "example-robot-data", "robots", "ur_description", "urdf", "ur5_robot.urdf")
 
 PARAMETERS = [
     Param("urdf", DEFAULT_URDF, "", "the robot's URDF"),

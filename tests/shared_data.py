@@ -1,4 +1,6 @@
-"""Where the tests find the real data: ``../shared/data`` beside the repository."""
+"""Where the tests find the real data: ``TWIN_DATA``, else ``../shared/data`` beside the repository
+(:mod:`twin.data`). A test that needs it is marked ``data``; without the data it is skipped, and
+with ``TWIN_REQUIRE_DATA=1`` (CI) that skip fails the run."""
 
 from __future__ import annotations
 
@@ -6,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from twin.data import data_dir
+
+DATA = data_dir()
 
 
 def need(path: Path) -> Path:
