@@ -246,13 +246,16 @@ class RainFrames:
     frame: Callable[[int], np.ndarray]
     mask: np.ndarray | None = None
 
-    def bracket(self, t: float) -> tuple[int, int, float] | None:
+    def bracket(self, t: float, left: bool = False) -> tuple[int, int, float] | None:
         """(i, i + 1, w): the frames whose times bracket t [s] and the weight of the later
-        one (rain = (1 - w) frame_i + w frame_i+1); None outside the frames' times."""
+        one (rain = (1 - w) frame_i + w frame_i+1); None outside the frames' times. At a
+        step (a repeated time), the rain just after t, or just before it with ``left``
+        (the end of a time step)."""
         ts = self.times
-        if len(ts) < 2 or not (ts[0] <= t < ts[-1]):
+        inside = ts[0] < t <= ts[-1] if left else ts[0] <= t < ts[-1]
+        if len(ts) < 2 or not inside:
             return None
-        i = int(np.searchsorted(ts, t, side="right")) - 1
+        i = int(np.searchsorted(ts, t, side="left" if left else "right")) - 1
         return i, i + 1, (t - ts[i]) / (ts[i + 1] - ts[i])
 
 

@@ -103,7 +103,7 @@ class FloodRecorder:
             "max_depth_velocity": self.max_depth_velocity.numpy(),
             "arrival_time": self.arrival_time.numpy(),
             "probe_times": np.asarray(self.probe_times, np.float64),
-            "probe_values": np.asarray(self.probe_values, np.float64).reshape(-1, 3, len(self.probe_names)),
+            "probe_values": np.asarray(self.probe_values, np.float64).reshape(len(self.probe_values), 3, len(self.probe_names)),
         }
 
     def load_state_dict(self, d: dict[str, np.ndarray]) -> None:

@@ -331,13 +331,14 @@ class FloodSolver:
         target.assign(frame.ravel())
         return float(target.numpy().astype(np.float64).sum() * self.model.cell_area)
 
-    def _set_sources(self, t: float) -> tuple[float, float, float]:
+    def _set_sources(self, t: float, end_of_step: bool = False) -> tuple[float, float, float]:
         """Upload inflow rates (and rain frames) at time t; return (rain scale, weight of
-        the next rain frame, source volume rate [m^3/s])."""
+        the next rain frame, source volume rate [m^3/s]). At the ``end_of_step`` (Heun's
+        second stage), a rain field's step in time is taken from before t."""
         c = self._control
         weight = 0.0
         if c.rain_field is not None:
-            bracket = c.rain_field.bracket(t)
+            bracket = c.rain_field.bracket(t, left=end_of_step)
             scale = rate = 0.0
             if bracket is not None:
                 i, j, weight = bracket
@@ -415,7 +416,7 @@ class FloodSolver:
         """One stage; ``step_weight`` is this stage's share of the step's fluxes and
         sources (1 for Euler, 1/2 for each of Heun's stages), for the volume counters."""
         m = self.model
-        scale, weight, volume_rate = self._set_sources(t)
+        scale, weight, volume_rate = self._set_sources(t, end_of_step=base_weight > 0)
         weight_dt = dt * step_weight
         self.volume_from_sources += volume_rate * weight_dt
         self._launch_tiled(self.k.update_cells, TILE_SIZE * TILE_SIZE // self._cell_run,
