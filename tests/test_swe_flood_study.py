@@ -196,6 +196,8 @@ def test_accumulated_rain_is_differenced_to_rates(tmp_path):
     rate = precipitation_rate(field)
     np.testing.assert_array_equal(rate.coords["time"] - field.coords["time"][0], [0, 3600, 3600, 7200, 7200, 10800])
     scene = _scene(40, 30, 5.0, rain=Rain(field=field, field_start=field.coords["time"][0] + 1800.0))
+    scene = load_scene(save_scene(scene, tmp_path / "s.twin"))  # the field travels in the .twin file
+    np.testing.assert_array_equal(scene.rain.field.values, field.values)
     model, control, _ = flood_problem(scene, resolution=5.0, dtype="float64")
     solver = FloodSolver(model, control)
     s, t = _advance(solver, control, model.state(0.0), 120, dt=100.0)  # 0 .. 12000 s of run time
@@ -318,3 +320,35 @@ def test_spans_and_rain_fields_keep_skipping_dry_tiles_bitwise_neutral(tmp_path)
     assert runs[1][-1] < runs[0][-1]  # some tiles were skipped
     for a, b in zip(runs[0][:-1], runs[1][:-1]):
         assert np.array_equal(a, b)
+
+
+def test_resume_with_spans_rain_field_and_losses_is_bitwise_equal(tmp_path):
+    from physics.simulation import RunSettings, Simulation
+
+    ny, nx, d = 20, 30, 5.0
+    bed = np.tile(0.005 * (nx - np.arange(nx)), (ny, 1))
+    zone = LossZone(np.array([[X0, Y0], [X0 + 75.0, Y0], [X0 + 75.0, Y0 + 100.0], [X0, Y0 + 100.0]]), 2.0, 10.0)
+    scene = _scene(nx, ny, d, bed, rain=Rain(field=_rain_file(tmp_path / "rain.nc")), loss_zones=[zone], boundaries={
+        "west": [Boundary("discharge", TimeSeries([0.0, 60.0], [0.5, 3.0]), span=(40.0, 70.0))],
+        "east": [Boundary("transmissive", span=(0.0, 50.0))]})
+
+    def simulation(out, on_step=None):
+        model, control, fg = flood_problem(scene, resolution=d)
+        solver = FloodSolver(model, control)
+        recorder = FloodRecorder(solver, {}, {"ground_elevation": fg.ground, "building": fg.building}, {})
+        return Simulation(solver, recorder, model.state(0.0), control, RunSettings(120.0, 30.0), out, progress=False,
+                          on_step=on_step)
+
+    simulation(tmp_path / "whole").run()
+
+    def interrupt(sim):
+        if sim.t > 70.0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        simulation(tmp_path / "parts", interrupt).run()
+    simulation(tmp_path / "parts").run(resume=True)
+    a, b = (xr.open_zarr(tmp_path / p / "result.zarr") for p in ("whole", "parts"))
+    for name in ("depth", "u", "v", "max_depth", "max_depth_velocity", "arrival_time", "time_of_max_depth"):
+        assert np.array_equal(a[name].values, b[name].values, equal_nan=True), name
+    assert np.isfinite(a["arrival_time"].values).any()

@@ -455,12 +455,18 @@ class FloodSolver:
         return dict(zip(EDGES, (float(v) for v in self._inflow.numpy())))
 
     def accounting(self) -> dict:
-        """Counters to checkpoint: sources and per-edge inflow [m^3]."""
-        return {"volume_from_sources": self.volume_from_sources, "boundary_inflow": self._inflow.numpy().tolist()}
+        """Counters to checkpoint: sources and per-edge inflow [m^3] (and, with discharge
+        spans, the cell counts their CFL estimate uses, so that a resumed run steps alike)."""
+        acc = {"volume_from_sources": self.volume_from_sources, "boundary_inflow": self._inflow.numpy().tolist()}
+        if self._span_drivers:
+            acc["span_cells"] = self._span_cells.numpy().tolist()
+        return acc
 
     def restore_accounting(self, acc: dict) -> None:
         self.volume_from_sources = float(acc["volume_from_sources"])
         self._inflow.assign(np.asarray(acc["boundary_inflow"], dtype=np.float64))
+        if "span_cells" in acc:
+            self._span_cells.assign(np.asarray(acc["span_cells"], dtype=np.int32))
 
     def volume(self, state: State) -> float:
         """Water stored in the domain [m^3] (float64 sum)."""
