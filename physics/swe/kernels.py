@@ -602,8 +602,9 @@ def kernels_for(real) -> SimpleNamespace:
                 if q > max_depth_velocity[k]:
                     max_depth_velocity[k] = q
         if arrival_time.shape[0] > 0:
-            if hk > arrival_depth and wp.isnan(arrival_time[k]):
-                arrival_time[k] = t
+            if hk > arrival_depth:
+                if wp.isnan(arrival_time[k]):
+                    arrival_time[k] = t
 
     return SimpleNamespace(
         compute_velocities=compute_velocities,
