@@ -9,6 +9,7 @@ import xarray as xr
 
 from physics.swe.model import State
 from physics.swe.solver import FloodSolver
+from twin.errors import InputError
 
 WET_THRESHOLD = 1e-3
 """Depth [m] above which a cell counts as wet in the results (max_stage, time_of_max_depth)."""
@@ -111,6 +112,9 @@ class FloodRecorder:
         self.max_speed.assign(d["max_speed"])
         self.time_of_max_depth.assign(d["time_of_max_depth"])
         if self.hazard:
+            if "max_depth_velocity" not in d:
+                raise InputError("run/checkpoint.npz", "max_depth_velocity",
+                                 "missing: the checkpoint was written by an older twin; run again without resuming")
             self.max_depth_velocity.assign(d["max_depth_velocity"])
             self.arrival_time.assign(d["arrival_time"])
         self.probe_times = list(d["probe_times"])
