@@ -63,7 +63,8 @@ def time_warp(n: int, dtype: str, device: str, steps: int, threads: int) -> tupl
     per_step = (time.perf_counter() - t0) / steps
     arrays = [model.bed, model.manning_n, model.solid, *s.__dict__.values(), *s2.__dict__.values(),
               *solver._stage.__dict__.values(), *solver._fx, *solver._fy,
-              recorder.max_depth, recorder.max_speed, recorder.time_of_max_depth]
+              recorder.max_depth, recorder.max_speed, recorder.time_of_max_depth,
+              recorder.max_depth_velocity, recorder.arrival_time]
     return per_step, sum(a.capacity for a in arrays) / (n * n)
 
 

@@ -151,7 +151,8 @@ def _describe_scene(path: Path) -> dict[str, Any]:
         inflows=len(s.inflows),
         probes=len(s.probes),
         rain=s.rain is not None,
-        boundaries={edge: b.kind for edge, b in s.boundaries.items()},
+        boundaries={edge: ", ".join(b.kind + ("" if b.span is None else f" {b.span[0]:g}..{b.span[1]:g} m")
+                                    for b in s.edge_boundaries(edge)) for edge in s.boundaries},
     )
     return d
 

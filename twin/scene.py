@@ -28,6 +28,7 @@ __all__ = [
     "GriddedField",
     "Heightfield",
     "Inflow",
+    "LossZone",
     "Probe",
     "Rain",
     "Road",
@@ -232,40 +233,98 @@ class Inflow:
 
 @dataclass
 class Rain:
-    """Rain over the whole domain (or inside ``polygon`` when given).
+    """Rain over the whole domain (or inside ``polygon`` when given): a uniform
+    intensity series or a gridded field over time.
 
     Attributes:
-        intensity: rain intensity [mm/h] over time [s].
+        intensity: rain intensity [mm/h] over time [s]; None when ``field`` is given.
         polygon: optional area [m, scene CRS], shape (n, 2).
         infiltration: constant loss rate [mm/h] where it rains, taken only
             from water present.
+        field: a gridded precipitation field over time (``twin.io.weather``):
+            dims ("time", latitude/y, longitude/x), a rate [m s-1] or an amount [m]
+            (amounts are differenced to rates, see ``accumulation``); regridded
+            bilinearly to the solver's cell centres and interpolated linearly in
+            time on the device; no rain before its first or after its last time.
+        field_start: the field's time [s since 1970-01-01 UTC] at the run's t = 0;
+            None: its first time.
+        accumulation: for an amount field: "running" (a total since a fixed
+            start, differenced between times) or "interval" (each value is the
+            amount fallen since the previous time).
     """
 
-    intensity: TimeSeries
+    intensity: TimeSeries | None = None
     polygon: np.ndarray | None = None
     infiltration: float = 0.0
+    field: "GriddedField | None" = None
+    field_start: float | None = None
+    accumulation: str = "running"
+
+    def __post_init__(self):
+        if (self.intensity is None) == (self.field is None):
+            raise InputError("rain", "", "give either a uniform intensity series or a gridded field, not both or neither")
+        if self.accumulation not in ("running", "interval"):
+            raise InputError("rain", "accumulation", f"expected 'running' or 'interval', got {self.accumulation!r}")
+        if not (np.isfinite(self.infiltration) and self.infiltration >= 0):
+            raise InputError("rain", "infiltration", f"must be a non-negative rate [mm/h], got {self.infiltration}")
+
+
+@dataclass
+class LossZone:
+    """A land-use polygon with the ARR initial and continuing loss model: the first
+    ``initial_loss`` of water present in a cell is absorbed at once, then water is
+    lost at ``continuing_loss`` (both only from water present, like
+    ``Rain.infiltration``, whose losses count towards the initial loss).
+
+    Attributes:
+        polygon: vertices [m, scene CRS], shape (n, 2).
+        initial_loss: [mm].
+        continuing_loss: [mm/h].
+        name: e.g. "pervious".
+    """
+
+    polygon: np.ndarray
+    initial_loss: float
+    continuing_loss: float
+    name: str = ""
+
+    def __post_init__(self):
+        for what, v in (("initial_loss", self.initial_loss), ("continuing_loss", self.continuing_loss)):
+            if not (np.isfinite(v) and v >= 0):
+                raise InputError(f"loss zone {self.name!r}", what, f"must be a non-negative number, got {v}")
 
 
 @dataclass
 class Boundary:
-    """What happens at one domain edge.
+    """What happens at one domain edge, or on a stretch of it.
 
     Attributes:
         kind: "wall" (reflective), "transmissive" (free outflow), "stage"
             (prescribed water-surface elevation [m]) or "discharge" (prescribed
-            inflow [m^3/s] over the whole edge, positive into the domain).
+            inflow [m^3/s], positive into the domain).
         series: the stage [m] or discharge [m^3/s] over time; None for wall and
             transmissive.
+        span: (a, b) [m] along the edge, a < b, measured from the edge's start
+            (west and east edges run south to north, south and north edges west
+            to east); None: the whole edge. A whole-edge discharge is spread
+            evenly over the edge's length; a span's over the wet cells of the span
+            (over its lowest open cell while none is wet).
     """
 
     kind: str = "wall"
     series: TimeSeries | None = None
+    span: tuple[float, float] | None = None
 
     def __post_init__(self):
         if self.kind not in BOUNDARY_KINDS:
             raise InputError("boundary", "", f"unknown boundary kind {self.kind!r}; expected one of {', '.join(BOUNDARY_KINDS)}")
         if self.kind in ("stage", "discharge") and self.series is None:
             raise InputError("boundary", "", f"a {self.kind} boundary needs a time series")
+        if self.span is not None:
+            a, b = (float(v) for v in self.span)
+            if not (np.isfinite(a) and np.isfinite(b) and a < b):
+                raise InputError("boundary", "span", f"expected (a, b) in metres with a < b, got {tuple(self.span)}")
+            self.span = (a, b)
 
 
 @dataclass
@@ -324,7 +383,11 @@ class Scene:
         buildings, friction_zones, inflows, probes: as their classes say.
         default_manning: Manning's n outside every friction zone [s m^-1/3].
         rain: optional rain (and infiltration).
-        boundaries: edge name ("west", "east", "south", "north") -> Boundary.
+        loss_zones: ARR initial and continuing losses by land use; later zones
+            override earlier ones where they overlap.
+        boundaries: edge name ("west", "east", "south", "north") -> a Boundary,
+            or a list of Boundaries on non-overlapping spans of the edge (a wall
+            where none applies).
         roads: road centrelines (the road graph), for renderers and USD.
         building_parts: 3-D detail of buildings (OSM ``building:part``) for
             renderers and USD; solvers use ``buildings`` only.
@@ -342,10 +405,44 @@ class Scene:
     inflows: list[Inflow] = field(default_factory=list)
     rain: Rain | None = None
     probes: list[Probe] = field(default_factory=list)
-    boundaries: dict[str, Boundary] = field(default_factory=lambda: {e: Boundary() for e in EDGES})
+    boundaries: dict[str, "Boundary | list[Boundary]"] = field(default_factory=lambda: {e: Boundary() for e in EDGES})
     roads: list[Road] = field(default_factory=list)
     building_parts: list[Building] = field(default_factory=list)
     fields: dict[str, GriddedField] = field(default_factory=dict)
+    loss_zones: list[LossZone] = field(default_factory=list)
+
+    def edge_length(self, edge: str) -> float:
+        """Length [m] of an edge of the extent."""
+        xmin, ymin, xmax, ymax = self.extent
+        return ymax - ymin if edge in ("west", "east") else xmax - xmin
+
+    def edge_boundaries(self, edge: str) -> list[Boundary]:
+        """The boundaries of ``edge`` as a list (one entry with ``span`` None: the whole edge)."""
+        b = self.boundaries[edge]
+        return list(b) if isinstance(b, (list, tuple)) else [b]
+
+    def _check_spans(self, edge: str) -> None:
+        """One-line InputError for a span outside its edge or spans that overlap."""
+        bs = self.edge_boundaries(edge)
+        length = self.edge_length(edge)
+        tol = 1e-9 * length
+        spans = []
+        for n, b in enumerate(bs):
+            where = f"boundary {edge}[{n}]"
+            if not isinstance(b, Boundary):
+                raise InputError("scene " + self.name, where, f"expected a Boundary, got {type(b).__name__}")
+            if b.span is None:
+                if len(bs) > 1:
+                    raise InputError("scene " + self.name, where, "covers the whole edge and so overlaps the edge's other boundaries; give it a span")
+                continue
+            a, e = b.span
+            if a < -tol or e > length + tol:
+                raise InputError("scene " + self.name, where, f"span ({a:g}, {e:g}) m lies outside the edge (0 .. {length:g} m)")
+            spans.append((a, e, n))
+        spans.sort()
+        for (a0, e0, n0), (a1, e1, n1) in zip(spans, spans[1:]):
+            if a1 < e0 - tol:
+                raise InputError("scene " + self.name, f"boundary {edge}[{n1}]", f"span ({a1:g}, {e1:g}) m overlaps {edge}[{n0}] ({a0:g}, {e0:g}) m")
 
     def __post_init__(self):
         for edge in EDGES:
@@ -356,6 +453,8 @@ class Scene:
         xmin, ymin, xmax, ymax = self.extent
         if not (xmax > xmin and ymax > ymin):
             raise InputError("scene " + self.name, "extent", f"empty rectangle {self.extent}")
+        for edge in EDGES:
+            self._check_spans(edge)
         for p in self.probes:
             if not (xmin <= p.x <= xmax and ymin <= p.y <= ymax):
                 raise InputError("scene " + self.name, f"probe {p.name!r}", f"point ({p.x}, {p.y}) lies outside the domain {self.extent}")
@@ -387,7 +486,7 @@ def _encode(obj):
     return obj
 
 
-_TYPES = {c.__name__: c for c in (TimeSeries, Building, FrictionZone, Inflow, Rain, Boundary, Probe, Road, SurfaceMesh, GriddedField)}
+_TYPES = {c.__name__: c for c in (TimeSeries, Building, FrictionZone, Inflow, Rain, Boundary, Probe, Road, SurfaceMesh, GriddedField, LossZone)}
 
 
 def _decode(obj):

@@ -71,7 +71,8 @@ class TapeableFloodSolver(FloodSolver):
             self._fy = [self._fresh(nfy) for _ in range(4)]
         super()._fluxes(s, t)
 
-    def _set_sources(self, t: float) -> tuple[float, float]:
+    def _set_sources(self, t: float, end_of_step: bool = False) -> tuple[float, float, float]:
+        """As FloodSolver's (uniform rain only): (rain scale, 0, source volume rate [m^3/s])."""
         c = self._control
         scale = c.rain_scale(t)
         rate = self._rain_volume_rate * scale if self._rain.shape[0] else 0.0
@@ -82,7 +83,7 @@ class TapeableFloodSolver(FloodSolver):
             if self.recording:
                 self.stage_source_rates.append((self._source_rate, per_scale))
             rate += self.source_scale * float(np.dot(per_scale, self._source_cells)) * self.model.cell_area
-        return scale, rate
+        return scale, 0.0, rate
 
     def new_state(self) -> State:
         """A zeroed State (its arrays carry gradients while ``recording``)."""

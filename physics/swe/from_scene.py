@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import math
 
-from physics.swe.model import Control, Model
-from twin.raster import MM_PER_H, FloodGrid, rasterise
-from twin.scene import Scene
+import numpy as np
+
+from physics.swe.model import Control, Model, RainFrames
+from twin.errors import InputError
+from twin.io.weather import Regridder, precipitation_rate
+from twin.raster import MM_PER_H, FloodGrid, Grid, rasterise
+from twin.scene import EDGES, Rain, Scene
 
 
 def flood_problem(
@@ -22,22 +27,86 @@ def flood_problem(
     """Rasterise ``scene`` at ``resolution`` [m] and build the solver's Model and Control."""
     fg = rasterise(scene, resolution, buildings=buildings)
     g = fg.grid
+    kinds, whole_series, span_series = edge_boundaries(scene, g)
     model = Model.from_arrays(
         fg.bed, dx=g.dx, dy=g.dy, x0=g.x0, y0=g.y0, manning_n=fg.manning_n, solid=fg.solid,
-        boundaries={e: b.kind for e, b in scene.boundaries.items()},
-        order=order, cfl=cfl, h_dry=h_dry, dtype=dtype, device=device,
+        boundaries=kinds, order=order, cfl=cfl, h_dry=h_dry, dtype=dtype, device=device,
     )
     control = Control(
         source_of_cell=fg.source_of_cell if scene.inflows else None,
         source_discharge=[s.discharge for s in scene.inflows],
-        boundary_series={e: b.series for e, b in scene.boundaries.items() if b.series is not None},
+        boundary_series=whole_series,
+        span_series=span_series,
     )
     if scene.rain is not None:
-        control.rain_rate = fg.rain_mask * MM_PER_H
-        control.rain_scale = scene.rain.intensity
+        if scene.rain.field is not None:
+            control.rain_field = rain_frames(scene.rain, scene.crs, g, fg.rain_mask)
+        else:
+            control.rain_rate = fg.rain_mask * MM_PER_H
+            control.rain_scale = scene.rain.intensity
         if scene.rain.infiltration > 0:
             control.infiltration_rate = fg.rain_mask * scene.rain.infiltration * MM_PER_H
+    if scene.loss_zones:
+        initial, continuing = np.zeros(g.shape), np.zeros(g.shape)
+        for zone in scene.loss_zones:
+            inside = g.polygon_mask(zone.polygon)
+            initial[inside] = zone.initial_loss * 1e-3
+            continuing[inside] = zone.continuing_loss * MM_PER_H
+        control.initial_loss, control.continuing_loss = initial, continuing
     return model, control, fg
 
 
-__all__ = ["flood_problem"]
+def edge_boundaries(scene: Scene, grid: Grid) -> tuple[dict, dict, dict]:
+    """(edge -> kind or [(kind, c0, c1), ...] for :meth:`Model.from_arrays`, whole-edge
+    series, span series) from the scene's boundaries. A span (a, b) [m] takes the edge
+    cells whose centres lie in [a, b).
+
+    Raises:
+        InputError: a span that holds no cell centre at this resolution.
+    """
+    kinds, whole, spans = {}, {}, {}
+    for edge in EDGES:
+        bs = scene.edge_boundaries(edge)
+        if len(bs) == 1 and bs[0].span is None:
+            kinds[edge] = bs[0].kind
+            if bs[0].series is not None:
+                whole[edge] = bs[0].series
+            continue
+        d = grid.dy if edge in ("west", "east") else grid.dx
+        n = grid.ny if edge in ("west", "east") else grid.nx
+        kinds[edge], spans[edge] = [], []
+        for k, b in enumerate(bs):
+            a, e = b.span
+            c0, c1 = (min(max(math.ceil(v / d - 0.5), 0), n) for v in (a, e))
+            if c1 <= c0:
+                raise InputError("scene " + scene.name, f"boundary {edge}[{k}]",
+                                 f"span ({a:g}, {e:g}) m holds no cell centre at {d:g} m resolution")
+            kinds[edge].append((b.kind, c0, c1))
+            spans[edge].append(b.series)
+    return kinds, whole, spans
+
+
+def rain_frames(rain: Rain, crs: str, grid: Grid, mask: np.ndarray) -> RainFrames:
+    """The rain field as frames on ``grid`` [m/s] (regridded bilinearly when the solver
+    asks for a frame), times relative to ``rain.field_start``, zero outside ``mask``.
+
+    Raises:
+        InputError: the field does not cover the grid, or has missing or negative
+            values over it.
+    """
+    f = precipitation_rate(rain.field, rain.accumulation)
+    xc, yc = grid.centres()
+    regridder = Regridder(f, crs, xc, yc, source="rain")
+    values = regridder.horizontal_last(f)  # (time, source rows, source columns)
+    j0, j1, i0, i1 = regridder.window
+    used = values[:, j0:j1, i0:i1]
+    times = f.coords["time"]
+    bad = ~np.isfinite(used) | (used < 0)
+    if bad.any():
+        k = int(np.argwhere(bad)[0][0])
+        raise InputError("rain", f"variable {f.name!r}", f"has missing or negative values over the scene at time {times[k]:.0f} s since 1970")
+    start = times[0] if rain.field_start is None else float(rain.field_start)
+    return RainFrames(times - start, lambda k: regridder(values[k]) * mask, mask)
+
+
+__all__ = ["edge_boundaries", "flood_problem", "rain_frames"]

@@ -28,6 +28,9 @@ WALL = 0
 TRANSMISSIVE = 1
 STAGE = 2
 DISCHARGE = 3
+SPANS = 4
+"""Edge code: the edge's faces take their kinds and values from per-face arrays
+(boundaries on spans of the edge, see FloodSolver)."""
 TILE_SIZE = 8
 """Cells per side of the square tiles the flux and update kernels are launched over;
 tiles with no water within one tile are skipped (see FloodSolver)."""
@@ -339,23 +342,74 @@ def kernels_for(real) -> SimpleNamespace:
         line = local / runs
         return i0, j0, line, (local - line * runs) * run
 
+    @wp.func
+    def edge_face(kind: int, value: real, span_kind: wp.array(dtype=wp.int32), span_value: wp.array(dtype=real), f: int):
+        """(kind, value) of an edge face: the edge's own, or entry f of the per-face
+        arrays when the edge is of kind SPANS."""
+        if kind == SPANS:
+            return span_kind[f], span_value[f]
+        return kind, value
+
+    @wp.kernel(module="unique")
+    def spread_span_discharge(
+        h: wp.array(dtype=real), solid: wp.array(dtype=wp.uint8), z: wp.array(dtype=real),
+        k0: int, stride: int, n: int, discharge: wp.float64, width: wp.float64, h_dry: real,
+        offset: int, slot: int, span_value: wp.array(dtype=real), span_cells: wp.array(dtype=wp.int32),
+    ):
+        """One thread: spread ``discharge`` [m^3/s] over the n boundary faces of a span
+        (cell c of the span is ``k0 + c * stride``, its face value goes to
+        ``span_value[offset + c]``): q = discharge / (wet cells * width) [m^2/s] on the
+        faces of open cells deeper than h_dry, 0 on the others; all of it through the
+        lowest open cell while none is wet. The number of cells it went through goes to
+        ``span_cells[slot]``."""
+        wet = int(0)
+        lowest = int(-1)
+        z_low = zero
+        for c in range(n):
+            k = k0 + c * stride
+            if solid[k] == wp.uint8(0):
+                if h[k] > h_dry:
+                    wet = wet + 1
+                if lowest < 0 or z[k] < z_low:
+                    lowest = c
+                    z_low = z[k]
+        cells = wp.max(wet, 1)
+        q = real(discharge / (wp.float64(cells) * width))
+        for c in range(n):
+            k = k0 + c * stride
+            value = zero
+            if solid[k] == wp.uint8(0):
+                if (wet > 0 and h[k] > h_dry) or (wet == 0 and c == lowest):
+                    value = q
+            span_value[offset + c] = value
+        span_cells[slot] = cells
+
+    @wp.kernel(module="unique")
+    def fill_span(value: real, offset: int, span_value: wp.array(dtype=real)):
+        """span_value[offset + tid] = value (a stage span's level relative to z_ref [m])."""
+        span_value[offset + wp.tid()] = value
+
     @wp.kernel(module="unique")
     def compute_x_fluxes(
         h: wp.array(dtype=real), u: wp.array(dtype=real), v: wp.array(dtype=real),
         z: wp.array(dtype=real), solid: wp.array(dtype=wp.uint8),
         tiles: wp.array(dtype=wp.int32), ntx: int, nx: int, ny: int, run: int, order: int, g: real,
         west_kind: int, west_value: real, east_kind: int, east_value: real,
+        span_kind: wp.array(dtype=wp.int32), span_value: wp.array(dtype=real), west_offset: int, east_offset: int,
         fh: wp.array(dtype=real), fn_lo: wp.array(dtype=real), fn_hi: wp.array(dtype=real), ft: wp.array(dtype=real),
     ):
         """Fluxes through the x-faces of the active tiles (TILE + 1 faces a row of a tile),
-        each thread walking ``run`` consecutive faces of a row."""
+        each thread walking ``run`` consecutive faces of a row. An edge of kind SPANS
+        takes row j's kind and value from ``span_kind``/``span_value`` at its offset + j."""
         i0, j0, line, first = run_origin(wp.tid(), run, tiles, ntx)
         j = j0 + line
         a0 = i0 + first
         if a0 > nx or j >= ny:
             return
+        lo_kind, lo_value = edge_face(west_kind, west_value, span_kind, span_value, west_offset + j)
+        hi_kind, hi_value = edge_face(east_kind, east_value, span_kind, span_value, east_offset + j)
         flux_run(h, u, v, z, solid, a0, wp.min(a0 + run, nx + 1), nx, j * nx, 1, j * (nx + 1), 1, order, g,
-                 west_kind, west_value, east_kind, east_value, fh, fn_lo, fn_hi, ft)
+                 lo_kind, lo_value, hi_kind, hi_value, fh, fn_lo, fn_hi, ft)
 
     @wp.kernel(module="unique")
     def compute_y_fluxes(
@@ -363,17 +417,21 @@ def kernels_for(real) -> SimpleNamespace:
         z: wp.array(dtype=real), solid: wp.array(dtype=wp.uint8),
         tiles: wp.array(dtype=wp.int32), ntx: int, nx: int, ny: int, run: int, order: int, g: real,
         south_kind: int, south_value: real, north_kind: int, north_value: real,
+        span_kind: wp.array(dtype=wp.int32), span_value: wp.array(dtype=real), south_offset: int, north_offset: int,
         fh: wp.array(dtype=real), fn_lo: wp.array(dtype=real), fn_hi: wp.array(dtype=real), ft: wp.array(dtype=real),
     ):
         """Fluxes through the y-faces of the active tiles (TILE + 1 faces a column of a
-        tile), each thread walking ``run`` consecutive faces of a column."""
+        tile), each thread walking ``run`` consecutive faces of a column (SPANS edges
+        as in compute_x_fluxes, column i at offset + i)."""
         i0, j0, line, first = run_origin(wp.tid(), run, tiles, ntx)
         i = i0 + line
         a0 = j0 + first
         if i >= nx or a0 > ny:
             return
+        lo_kind, lo_value = edge_face(south_kind, south_value, span_kind, span_value, south_offset + i)
+        hi_kind, hi_value = edge_face(north_kind, north_value, span_kind, span_value, north_offset + i)
         flux_run(h, v, u, z, solid, a0, wp.min(a0 + run, ny + 1), ny, i, nx, i, nx, order, g,
-                 south_kind, south_value, north_kind, north_value, fh, fn_lo, fn_hi, ft)
+                 lo_kind, lo_value, hi_kind, hi_value, fh, fn_lo, fn_hi, ft)
 
     @wp.kernel(module="unique")
     def update_cells(
@@ -382,7 +440,7 @@ def kernels_for(real) -> SimpleNamespace:
         fxh: wp.array(dtype=real), fxn_lo: wp.array(dtype=real), fxn_hi: wp.array(dtype=real), fxt: wp.array(dtype=real),
         fyh: wp.array(dtype=real), fyn_lo: wp.array(dtype=real), fyn_hi: wp.array(dtype=real), fyt: wp.array(dtype=real),
         solid: wp.array(dtype=wp.uint8), manning_n: wp.array(dtype=real),
-        rain_rate: wp.array(dtype=real), rain_scale: real,
+        rain_rate: wp.array(dtype=real), rain_scale: real, rain_next: wp.array(dtype=real), rain_weight: real,
         source_of_cell: wp.array(dtype=wp.int32), source_rate: wp.array(dtype=real),
         tiles: wp.array(dtype=wp.int32), ntx: int, nx: int, ny: int, run: int,
         dx: real, dy: real, dt: real, base_weight: real, h_dry: real, g: real,
@@ -390,7 +448,10 @@ def kernels_for(real) -> SimpleNamespace:
     ):
         """One forward-Euler stage with implicit friction, blended with a base state, over
         the cells of the active tiles: out = w * base + (1 - w) * (U + dt * L(U));
-        w = 0 (Euler), 1/2 (Heun's 2nd stage). Each thread walks ``run`` cells of a tile row."""
+        w = 0 (Euler), 1/2 (Heun's 2nd stage). Each thread walks ``run`` cells of a tile row.
+        Rain [m/s] is rain_scale * rain_rate, or, with a rain field (``rain_next`` not
+        empty), rain_scale * rain_rate + rain_weight * rain_next: the two frames that
+        bracket the time, weighted linearly in time."""
         i_first, j = cell_run_origin(wp.tid(), run, tiles, ntx)
         if j >= ny:
             return
@@ -409,7 +470,10 @@ def kernels_for(real) -> SimpleNamespace:
             qx = hu[k] - dt * ((fxn_lo[e] - fxn_hi[w]) * rdx + (fyt[n] - fyt[s]) * rdy)
             qy = hv[k] - dt * ((fxt[e] - fxt[w]) * rdx + (fyn_lo[n] - fyn_hi[s]) * rdy)
             if rain_rate.shape[0] > 0:
-                hn = hn + dt * rain_scale * rain_rate[k]
+                if rain_next.shape[0] > 0:
+                    hn = hn + dt * (rain_scale * rain_rate[k] + rain_weight * rain_next[k])
+                else:
+                    hn = hn + dt * rain_scale * rain_rate[k]
             if source_of_cell.shape[0] > 0:
                 src = source_of_cell[k]
                 if src >= 0:
@@ -490,11 +554,22 @@ def kernels_for(real) -> SimpleNamespace:
 
     @wp.kernel(module="unique")
     def apply_infiltration(
-        h: wp.array(dtype=real), rate: wp.array(dtype=real), dt: real, infiltrated: wp.array(dtype=real),
+        h: wp.array(dtype=real), rate: wp.array(dtype=real), initial_loss: wp.array(dtype=real),
+        continuing_rate: wp.array(dtype=real), dt: real, infiltrated: wp.array(dtype=real),
     ):
-        """Remove min(h, rate * dt) of water [m] and add it to ``infiltrated``."""
+        """Remove min(h, capacity) of water [m] and add it to ``infiltrated``: the
+        capacity is rate * dt [m], plus, where ARR losses are given (``initial_loss``
+        not empty), what is left of the initial loss [m] (initial_loss - infiltrated)
+        while any is, else continuing_rate * dt."""
         k = wp.tid()
-        loss = wp.min(h[k], rate[k] * dt)
+        capacity = rate[k] * dt
+        if initial_loss.shape[0] > 0:
+            left = initial_loss[k] - infiltrated[k]
+            if left > zero:
+                capacity = capacity + left
+            else:
+                capacity = capacity + continuing_rate[k] * dt
+        loss = wp.min(h[k], capacity)
         if loss > zero:
             h[k] = h[k] - loss
             infiltrated[k] = infiltrated[k] + loss
@@ -502,11 +577,15 @@ def kernels_for(real) -> SimpleNamespace:
     @wp.kernel(module="unique")
     def track_maxima(
         h: wp.array(dtype=real), hu: wp.array(dtype=real), hv: wp.array(dtype=real),
-        t: wp.float64, h_dry: real, tiles: wp.array(dtype=wp.int32), ntx: int, nx: int, ny: int,
+        t: wp.float64, h_dry: real, arrival_depth: real, tiles: wp.array(dtype=wp.int32), ntx: int, nx: int, ny: int,
         max_depth: wp.array(dtype=real), max_speed: wp.array(dtype=real), time_of_max_depth: wp.array(dtype=wp.float64),
+        max_depth_velocity: wp.array(dtype=real), arrival_time: wp.array(dtype=wp.float64),
     ):
         """Running maxima of depth [m] and speed [m/s], and when the depth peaked [s],
-        over the cells of the tiles (the others are dry)."""
+        over the cells of the tiles (the others are dry); when ``max_depth_velocity``
+        is not empty, also the running maximum of h |u| [m^2/s] (the speed and depth
+        of the same instant) and the arrival time [s]: the first t at which the depth
+        exceeds ``arrival_depth`` (``arrival_time`` holds NaN until then)."""
         k = tile_cell(wp.tid(), tiles, ntx, nx, ny)
         if k < 0:
             return
@@ -515,12 +594,22 @@ def kernels_for(real) -> SimpleNamespace:
             max_depth[k] = hk
             time_of_max_depth[k] = t
         if hk > h_dry:
-            speed = wp.sqrt(hu[k] * hu[k] + hv[k] * hv[k]) / hk
+            q = wp.sqrt(hu[k] * hu[k] + hv[k] * hv[k])
+            speed = q / hk
             if speed > max_speed[k]:
                 max_speed[k] = speed
+            if max_depth_velocity.shape[0] > 0:
+                if q > max_depth_velocity[k]:
+                    max_depth_velocity[k] = q
+        if arrival_time.shape[0] > 0:
+            if hk > arrival_depth:
+                if wp.isnan(arrival_time[k]):
+                    arrival_time[k] = t
 
     return SimpleNamespace(
         compute_velocities=compute_velocities,
+        spread_span_discharge=spread_span_discharge,
+        fill_span=fill_span,
         compute_x_fluxes=compute_x_fluxes,
         compute_y_fluxes=compute_y_fluxes,
         update_cells=update_cells,

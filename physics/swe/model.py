@@ -14,6 +14,7 @@ the device); NumPy views of shape (ny, nx) have row 0 in the south.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,7 +66,11 @@ class Model:
         bed: bed elevation on the device, relative to ``z_ref`` [m], (ny*nx,).
         manning_n: Manning's n [s m^-1/3], (ny*nx,).
         solid: 1 where a cell is a wall (a building cut out), (ny*nx,) uint8.
-        boundary_kinds: edge -> "wall" | "transmissive" | "stage" | "discharge".
+        boundary_kinds: edge -> "wall" | "transmissive" | "stage" | "discharge" for a
+            whole edge, or "spans" for an edge with boundaries on stretches of it.
+        boundary_spans: edge -> [(kind, c0, c1), ...] for the "spans" edges: the kind
+            of the faces of the edge's cells c0 .. c1-1 (counted south to north on
+            west/east edges, west to east on south/north); walls elsewhere.
         order: 1 (first order in space and time) or 2 (MUSCL-minmod + Heun).
         cfl: Courant number of the adaptive step, dt * ((|u|+c)/dx + (|v|+c)/dy) <= cfl;
             0.5 is the positivity limit of the second-order scheme.
@@ -85,6 +90,7 @@ class Model:
     manning_n: wp.array
     solid: wp.array
     boundary_kinds: dict[str, str]
+    boundary_spans: dict[str, list[tuple[str, int, int]]] = field(default_factory=dict)
     order: int = 2
     cfl: float = 0.5
     h_dry: float = 1e-4
@@ -137,7 +143,8 @@ class Model:
     ) -> "Model":
         """Build and upload a Model from host arrays of shape (ny, nx) (row 0 south).
 
-        ``boundaries`` maps edges to kinds; missing edges are walls.
+        ``boundaries`` maps edges to a kind, or to a list of (kind, c0, c1) spans of the
+        edge's cells c0 .. c1-1 (non-overlapping, walls elsewhere); missing edges are walls.
         """
         bed = np.asarray(bed, dtype=np.float64)
         if bed.ndim != 2 or min(bed.shape) < 1:
@@ -156,10 +163,14 @@ class Model:
         if not (0 < cfl <= 1.0):
             raise InputError("cfl", "", f"Courant number must lie in (0, 1], got {cfl}")
         kinds = {e: "wall" for e in EDGES}
+        spans = {}
         for edge, kind in (boundaries or {}).items():
             if edge not in kinds:
                 raise InputError("boundaries", edge, f"unknown edge; expected one of {', '.join(EDGES)}")
-            if kind not in BOUNDARY_CODES:
+            if not isinstance(kind, str):
+                spans[edge] = _check_spans(edge, kind, shape[0] if edge in ("west", "east") else shape[1])
+                kind = "spans"
+            elif kind not in BOUNDARY_CODES:
                 raise InputError("boundaries", edge, f"unknown boundary kind {kind!r}; expected one of {', '.join(BOUNDARY_CODES)}")
             kinds[edge] = kind
         solid_u8 = np.zeros(shape, np.uint8) if solid is None else np.asarray(solid).astype(bool).astype(np.uint8)
@@ -174,7 +185,7 @@ class Model:
             bed=wp.array((bed - z_ref).ravel(), dtype=real, device=device),
             manning_n=wp.array(n.ravel(), dtype=real, device=device),
             solid=wp.array(solid_u8.ravel(), dtype=wp.uint8, device=device),
-            boundary_kinds=kinds, order=order, cfl=float(cfl), h_dry=float(h_dry), g=float(g),
+            boundary_kinds=kinds, boundary_spans=spans, order=order, cfl=float(cfl), h_dry=float(h_dry), g=float(g),
             dtype=dtype, device=str(device),
         )
 
@@ -194,6 +205,58 @@ class Model:
         """A State at rest with water surface ``stage`` [m] (depth = max(stage - bed, 0))."""
         stage = check_field("stage", stage, self.shape)
         return self.state(np.maximum(stage - self.bed_elevation(), 0.0))
+
+
+def _check_spans(edge: str, spans, n: int) -> list[tuple[str, int, int]]:
+    """Validated (kind, c0, c1) spans of an edge of n cells, sorted by c0."""
+    out = []
+    for kind, c0, c1 in spans:
+        if kind not in BOUNDARY_CODES:
+            raise InputError("boundaries", edge, f"unknown boundary kind {kind!r}; expected one of {', '.join(BOUNDARY_CODES)}")
+        if not (0 <= c0 < c1 <= n):
+            raise InputError("boundaries", edge, f"span of cells {c0} .. {c1 - 1} lies outside the edge's cells 0 .. {n - 1}")
+        out.append((kind, int(c0), int(c1)))
+    order = sorted(range(len(out)), key=lambda k: out[k][1])
+    for a, b in zip(order, order[1:]):
+        if out[b][1] < out[a][2]:
+            raise InputError("boundaries", edge, f"span of cells {out[b][1]} .. {out[b][2] - 1} overlaps {out[a][1]} .. {out[a][2] - 1}")
+    return out
+
+
+def edge_cells(model: "Model", edge: str) -> tuple[int, int]:
+    """(first cell, stride) of an edge's cells: cell c along it is first + c * stride."""
+    nx, ny = model.nx, model.ny
+    return {"west": (0, nx), "east": (nx - 1, nx), "south": (0, 1), "north": ((ny - 1) * nx, 1)}[edge]
+
+
+@dataclass
+class RainFrames:
+    """A rain field on the solver's grid, linear in time between consecutive frames.
+
+    Attributes:
+        times: frame times [s, run time], shape (n,), non-decreasing; two equal
+            times make a step (rates constant over intervals: amounts differenced).
+        frame: i -> rain rate [m/s] of frame i, (ny, nx) (may regrid on demand).
+        mask: where it may rain, (ny, nx) bool, or None: everywhere (the solver
+            keeps the tiles there computed).
+    No rain before ``times[0]`` or after ``times[-1]``.
+    """
+
+    times: np.ndarray
+    frame: Callable[[int], np.ndarray]
+    mask: np.ndarray | None = None
+
+    def bracket(self, t: float, left: bool = False) -> tuple[int, int, float] | None:
+        """(i, i + 1, w): the frames whose times bracket t [s] and the weight of the later
+        one (rain = (1 - w) frame_i + w frame_i+1); None outside the frames' times. At a
+        step (a repeated time), the rain just after t, or just before it with ``left``
+        (the end of a time step)."""
+        ts = self.times
+        inside = ts[0] < t <= ts[-1] if left else ts[0] <= t < ts[-1]
+        if len(ts) < 2 or not inside:
+            return None
+        i = int(np.searchsorted(ts, t, side="left" if left else "right")) - 1
+        return i, i + 1, (t - ts[i]) / (ts[i + 1] - ts[i])
 
 
 @dataclass
@@ -248,6 +311,11 @@ class Control:
         source_discharge: one TimeSeries per inflow [m^3/s].
         boundary_series: edge -> stage [m] or discharge over the whole edge [m^3/s]
             for "stage" and "discharge" boundaries.
+        span_series: edge -> one entry per span of ``model.boundary_spans[edge]``: the
+            stage [m] or the span's discharge [m^3/s] over time, None for the others.
+        rain_field: rain [m/s] from gridded frames, instead of rain_rate * rain_scale.
+        initial_loss: ARR initial loss [m] per cell, (ny, nx), or None.
+        continuing_loss: ARR continuing loss rate [m/s] per cell, (ny, nx) (with initial_loss).
     """
 
     rain_rate: np.ndarray | None = None
@@ -256,6 +324,10 @@ class Control:
     source_of_cell: np.ndarray | None = None
     source_discharge: list[TimeSeries] = field(default_factory=list)
     boundary_series: dict[str, TimeSeries] = field(default_factory=dict)
+    span_series: dict[str, list[TimeSeries | None]] = field(default_factory=dict)
+    rain_field: RainFrames | None = None
+    initial_loss: np.ndarray | None = None
+    continuing_loss: np.ndarray | None = None
 
     def validate(self, model: Model) -> None:
         """Raise an InputError naming the field and cell of the first bad value."""
@@ -263,6 +335,20 @@ class Control:
             check_field("control.rain_rate", self.rain_rate, model.shape, minimum=0.0)
         if self.infiltration_rate is not None:
             check_field("control.infiltration_rate", self.infiltration_rate, model.shape, minimum=0.0)
+        if (self.initial_loss is None) != (self.continuing_loss is None):
+            raise InputError("control.initial_loss", "", "initial and continuing losses go together")
+        if self.initial_loss is not None:
+            check_field("control.initial_loss", self.initial_loss, model.shape, minimum=0.0)
+            check_field("control.continuing_loss", self.continuing_loss, model.shape, minimum=0.0)
+        if self.rain_field is not None and self.rain_rate is not None:
+            raise InputError("control.rain_field", "", "give either rain_rate or rain_field, not both")
+        for edge, spans in model.boundary_spans.items():
+            series = self.span_series.get(edge, [None] * len(spans))
+            if len(series) != len(spans):
+                raise InputError("control.span_series", edge, f"{len(series)} series for {len(spans)} spans")
+            for (kind, c0, c1), s in zip(spans, series):
+                if kind in ("stage", "discharge") and s is None:
+                    raise InputError("control.span_series", edge, f"the {kind} span of cells {c0} .. {c1 - 1} needs a time series")
         if self.source_of_cell is not None:
             s = np.asarray(self.source_of_cell)
             if s.shape != model.shape:

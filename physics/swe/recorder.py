@@ -9,9 +9,14 @@ import xarray as xr
 
 from physics.swe.model import State
 from physics.swe.solver import FloodSolver
+from twin.errors import InputError
 
 WET_THRESHOLD = 1e-3
 """Depth [m] above which a cell counts as wet in the results (max_stage, time_of_max_depth)."""
+
+ARRIVAL_DEPTH = 0.01
+"""Depth [m] whose first exceedance is a cell's ``arrival_time`` (1 cm: water that is
+there, above the wet threshold and the solver's dry depth)."""
 
 
 @wp.kernel
@@ -36,11 +41,14 @@ class FloodRecorder:
         probes: probe name -> (j, i) cell.
         static: (ny, nx) fields stored once: ``ground_elevation`` [m], ``building`` (bool).
         attrs: global attributes of the Dataset (``crs``, ``title``, ...).
+        arrival_depth: depth [m] whose first exceedance is the arrival time.
+        hazard: track the running maximum of h |u| and the arrival time at every step.
     """
 
     kind = "flood"
 
-    def __init__(self, solver: FloodSolver, probes: dict[str, tuple[int, int]], static: dict[str, np.ndarray], attrs: dict):
+    def __init__(self, solver: FloodSolver, probes: dict[str, tuple[int, int]], static: dict[str, np.ndarray], attrs: dict,
+                 *, arrival_depth: float = ARRIVAL_DEPTH, hazard: bool = True):
         self.solver = solver
         m = solver.model
         self.model = m
@@ -48,6 +56,10 @@ class FloodRecorder:
         self.max_depth = wp.zeros(n, dtype=m.real, device=m.device)
         self.max_speed = wp.zeros(n, dtype=m.real, device=m.device)
         self.time_of_max_depth = wp.zeros(n, dtype=wp.float64, device=m.device)
+        self.arrival_depth = float(arrival_depth)
+        self.hazard = hazard
+        self.max_depth_velocity = wp.zeros(n if hazard else 0, dtype=m.real, device=m.device)
+        self.arrival_time = wp.full(n if hazard else 0, np.nan, dtype=wp.float64, device=m.device)
         self.probe_names = list(probes)
         self._probe_index = wp.array([j * m.nx + i for j, i in probes.values()] or [0], dtype=wp.int32, device=m.device)
         self._probe_out = wp.zeros(len(self._probe_index), dtype=m.real, device=m.device)
@@ -60,7 +72,9 @@ class FloodRecorder:
 
     def update(self, state: State, t: float) -> None:
         """Fold the state at time t [s] into the running maxima."""
-        self.solver.track_maxima(state, t, self.max_depth, self.max_speed, self.time_of_max_depth)
+        self.solver.track_maxima(state, t, self.max_depth, self.max_speed, self.time_of_max_depth,
+                                 self.max_depth_velocity if self.hazard else None,
+                                 self.arrival_time if self.hazard else None, self.arrival_depth)
 
     def sample_probes(self, state: State, t: float) -> None:
         """Append depth and discharges at the probe cells at time t [s]."""
@@ -89,14 +103,22 @@ class FloodRecorder:
             "max_depth": self.max_depth.numpy(),
             "max_speed": self.max_speed.numpy(),
             "time_of_max_depth": self.time_of_max_depth.numpy(),
+            "max_depth_velocity": self.max_depth_velocity.numpy(),
+            "arrival_time": self.arrival_time.numpy(),
             "probe_times": np.asarray(self.probe_times, np.float64),
-            "probe_values": np.asarray(self.probe_values, np.float64).reshape(-1, 3, len(self.probe_names)),
+            "probe_values": np.asarray(self.probe_values, np.float64).reshape(len(self.probe_values), 3, len(self.probe_names)),
         }
 
     def load_state_dict(self, d: dict[str, np.ndarray]) -> None:
         self.max_depth.assign(d["max_depth"])
         self.max_speed.assign(d["max_speed"])
         self.time_of_max_depth.assign(d["time_of_max_depth"])
+        if self.hazard:
+            if "max_depth_velocity" not in d:
+                raise InputError("run/checkpoint.npz", "max_depth_velocity",
+                                 "missing: the checkpoint was written by an older twin; run again without resuming")
+            self.max_depth_velocity.assign(d["max_depth_velocity"])
+            self.arrival_time.assign(d["arrival_time"])
         self.probe_times = list(d["probe_times"])
         self.probe_values = list(d["probe_values"])
 
@@ -134,6 +156,14 @@ class FloodRecorder:
                 attrs["standard_name"] = standard_name
             return (dims, data, attrs)
 
+        hazard = {}
+        if self.hazard:
+            hazard = {
+                "max_depth_velocity": var(yx, recorded["max_depth_velocity"].astype(np.float32).reshape(shape), "", "m2 s-1",
+                                          "maximum of depth times speed, h |u|, over the run (tracked every step)"),
+                "arrival_time": var(yx, recorded["arrival_time"].reshape(shape), "", "s",
+                                    f"first time the depth exceeded {self.arrival_depth:g} m (NaN where never)"),
+            }
         ds = xr.Dataset(
             {
                 "depth": var(tyx, depth, "sea_floor_depth_below_sea_surface", "m", "water depth"),
@@ -144,6 +174,7 @@ class FloodRecorder:
                 "max_stage": var(yx, np.where(wet, max_depth + bed, np.nan).astype(np.float32), "", "m", "maximum water surface elevation (NaN where never wet)"),
                 "max_speed": var(yx, recorded["max_speed"].astype(np.float32).reshape(shape), "", "m s-1", "maximum depth-averaged speed"),
                 "time_of_max_depth": var(yx, tmax, "", "s", "time of the maximum depth (NaN where never wet)"),
+                **hazard,
                 "bed_elevation": var(yx, bed.astype(np.float32), "", "m", "bed elevation used by the solver (buildings included when raised)"),
                 "ground_elevation": var(yx, self.static["ground_elevation"].astype(np.float32), "surface_altitude", "m", "bare terrain elevation"),
                 "building": var(yx, self.static["building"].astype(np.int8), "", "1", "1 inside a building footprint"),
@@ -162,6 +193,6 @@ class FloodRecorder:
                 "probe_time": ("probe_time", np.asarray(recorded["probe_times"], np.float64), {"units": "s", "long_name": "simulated time of probe samples"}),
                 "probe": ("probe", np.asarray(self.probe_names, dtype=str)),
             },
-            attrs={"Conventions": "CF-1.10", "wet_threshold_m": WET_THRESHOLD, **self.attrs},
+            attrs={"Conventions": "CF-1.10", "wet_threshold_m": WET_THRESHOLD, "arrival_depth_m": self.arrival_depth, **self.attrs},
         )
         return ds

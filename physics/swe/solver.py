@@ -7,8 +7,8 @@ import numpy as np
 import warp as wp
 
 from physics.device import cpu_launch_pool, run_parts
-from physics.swe.kernels import BOUNDARY_CODES, TILE_SIZE, kernels_for
-from physics.swe.model import Control, Model, State, _cell_name, edge_value, edge_wave_rate, lowest_edge_bed
+from physics.swe.kernels import BOUNDARY_CODES, SPANS, TILE_SIZE, kernels_for
+from physics.swe.model import Control, Model, State, _cell_name, edge_cells, edge_value, edge_wave_rate, lowest_edge_bed
 from twin.errors import InputError, SimulationError
 from twin.scene import EDGES
 
@@ -104,6 +104,7 @@ class FloodSolver:
         self._inflow = wp.zeros(4, dtype=wp.float64, device=dev)
         self._empty_real = wp.zeros(0, dtype=real, device=dev)
         self._empty_int = wp.zeros(0, dtype=wp.int32, device=dev)
+        self._empty_f64 = wp.zeros(0, dtype=wp.float64, device=dev)
         self._ntx = -(-model.nx // TILE_SIZE)
         self._nty = -(-model.ny // TILE_SIZE)
         ntiles = self._ntx * self._nty
@@ -116,6 +117,7 @@ class FloodSolver:
         self._previous_active = self._all_tiles
         self._last_pair = None
         self._lowest_bed = lowest_edge_bed(model)
+        self._set_spans()
         self._t_end = 0.0
         self.volume_from_sources = 0.0
         self._control = None
@@ -129,14 +131,25 @@ class FloodSolver:
         self._control = control
         dev, real = m.device, m.real
         self._rain = self._empty_real
+        self._rain_next = self._empty_real
         self._rain_volume_rate = 0.0
         if control.rain_rate is not None:
             rain = np.asarray(control.rain_rate, dtype=np.float64) * ~self._solid_mask()
             self._rain = wp.array(rain.ravel(), dtype=real, device=dev)
             self._rain_volume_rate = float(self._rain.numpy().astype(np.float64).sum() * m.cell_area)
+        if control.rain_field is not None:
+            self._rain = wp.zeros(m.nx * m.ny, dtype=real, device=dev)
+            self._rain_next = wp.zeros(m.nx * m.ny, dtype=real, device=dev)
+            self._frames = (-1, -1)  # the field's frames in _rain and _rain_next
+            self._frame_volume_rate = [0.0, 0.0]  # their volume rates [m^3/s]
         self._infiltration = None
-        if control.infiltration_rate is not None:
-            self._infiltration = wp.array(np.asarray(control.infiltration_rate, np.float64).ravel(), dtype=real, device=dev)
+        if control.infiltration_rate is not None or control.initial_loss is not None:
+            rate = 0.0 if control.infiltration_rate is None else control.infiltration_rate
+            self._infiltration = wp.array(np.broadcast_to(np.asarray(rate, np.float64), m.shape).ravel(), dtype=real, device=dev)
+        self._initial_loss = self._continuing_loss = self._empty_real
+        if control.initial_loss is not None:
+            self._initial_loss = wp.array(np.asarray(control.initial_loss, np.float64).ravel(), dtype=real, device=dev)
+            self._continuing_loss = wp.array(np.asarray(control.continuing_loss, np.float64).ravel(), dtype=real, device=dev)
         self._source_of_cell = self._empty_int
         self._source_cells = np.zeros(0)
         if control.source_of_cell is not None and len(control.source_discharge):
@@ -148,7 +161,9 @@ class FloodSolver:
             self._source_of_cell = wp.array(soc.ravel(), dtype=wp.int32, device=dev)
         self._source_rate = wp.zeros(max(len(self._source_cells), 1), dtype=real, device=dev)
         feeds = np.zeros(m.shape, bool)
-        if self._rain.shape[0]:
+        if control.rain_field is not None:
+            feeds |= True if control.rain_field.mask is None else np.asarray(control.rain_field.mask, bool)
+        elif self._rain.shape[0]:
             feeds |= self._rain.numpy().reshape(m.shape) > 0
         if self._source_of_cell.shape[0]:
             feeds |= self._source_of_cell.numpy().reshape(m.shape) >= 0
@@ -157,7 +172,80 @@ class FloodSolver:
         feeds[:, -1] |= "east" in open_edges
         feeds[0, :] |= "south" in open_edges
         feeds[-1, :] |= "north" in open_edges
+        for edge, spans in m.boundary_spans.items():
+            first, stride = edge_cells(m, edge)
+            for kind, c0, c1 in spans:
+                if kind in ("stage", "discharge"):
+                    feeds.ravel()[first + np.arange(c0, c1) * stride] = True
         self._fed_tiles = self._tile_reduce(feeds)
+        self._span_drivers = [
+            (edge, kind, c0, c1, series)
+            for edge, spans in m.boundary_spans.items()
+            for (kind, c0, c1), series in zip(spans, control.span_series.get(edge, [None] * len(spans)))
+            if kind in ("stage", "discharge")
+        ]
+
+    # -- boundaries on spans of edges ------------------------------------------------
+    def _span_offset(self, edge: str) -> int:
+        """Where an edge's faces start in the per-face span arrays (west, east: ny faces;
+        south, north: nx faces)."""
+        m = self.model
+        return {"west": 0, "east": m.ny, "south": 2 * m.ny, "north": 2 * m.ny + m.nx}[edge]
+
+    def _set_spans(self) -> None:
+        """Upload the per-face kinds of the edges with spans (walls between spans); a
+        discharge span's cell count (for the CFL estimate) starts at 1, its worst case."""
+        m = self.model
+        dev = m.device
+        n_faces = 2 * (m.nx + m.ny) if m.boundary_spans else 0
+        kinds = np.full(n_faces, BOUNDARY_CODES["wall"], np.int32)
+        solid = self._solid_mask().ravel()
+        bed = m.bed.numpy().astype(np.float64)
+        self._span_slot, self._span_lowest_bed = {}, {}
+        for edge, spans in m.boundary_spans.items():
+            first, stride = edge_cells(m, edge)
+            for kind, c0, c1 in spans:
+                kinds[self._span_offset(edge) + c0:self._span_offset(edge) + c1] = BOUNDARY_CODES[kind]
+                cells = first + np.arange(c0, c1) * stride
+                if kind in ("stage", "discharge") and solid[cells].all():
+                    raise InputError("boundaries", edge, f"the {kind} span of cells {c0} .. {c1 - 1} has only solid cells")
+                self._span_slot[(edge, c0)] = len(self._span_slot)
+                self._span_lowest_bed[(edge, c0)] = float(bed[cells][~solid[cells]].min()) if (~solid[cells]).any() else 0.0
+        self._span_kind = wp.array(kinds, dtype=wp.int32, device=dev)
+        self._span_value = wp.zeros(n_faces, dtype=m.real, device=dev)
+        self._span_cells = wp.array(np.ones(max(len(self._span_slot), 1), np.int32), dtype=wp.int32, device=dev)
+
+    def _set_span_values(self, s: State, t: float) -> None:
+        """Write the stage and discharge spans' face values at time t [s] from state s."""
+        m = self.model
+        for edge, kind, c0, c1, series in self._span_drivers:
+            offset = self._span_offset(edge) + c0
+            if kind == "stage":
+                self._launch(self.k.fill_span, c1 - c0, [series(t) - m.z_ref, offset, self._span_value])
+            else:
+                first, stride = edge_cells(m, edge)
+                width = m.dy if edge in ("west", "east") else m.dx
+                self._launch(self.k.spread_span_discharge, 1,
+                             [s.h, m.solid, m.bed, first + c0 * stride, stride, c1 - c0, series(t), width, m.h_dry, offset,
+                              self._span_slot[(edge, c0)], self._span_value, self._span_cells])
+
+    def _span_wave_rate(self, t: float) -> float:
+        """As :func:`edge_wave_rate` for the stage and discharge spans at time t [s]; a
+        discharge span's water is taken over as many cells as at its last spreading."""
+        m = self.model
+        if not self._span_drivers:
+            return 0.0
+        cells = self._span_cells.numpy()
+        rate = 0.0
+        for edge, kind, c0, c1, series in self._span_drivers:
+            dn, width = (m.dx, m.dy) if edge in ("west", "east") else (m.dy, m.dx)
+            if kind == "stage":
+                h = max(series(t) - m.z_ref - self._span_lowest_bed[(edge, c0)], 0.0)
+            else:
+                q = series(t) / (cells[self._span_slot[(edge, c0)]] * width)
+                h = (q * q / m.g) ** (1.0 / 3.0)
+            rate = max(rate, 2.0 * (m.g * h) ** 0.5 / dn)
+        return rate
 
     def _tile_reduce(self, mask: np.ndarray) -> np.ndarray:
         """(ny, nx) bool -> (nty, ntx) bool: tiles holding any True cell."""
@@ -223,25 +311,63 @@ class FloodSolver:
     def _edge_value(self, edge: str, t: float) -> float:
         return edge_value(self.model, self._control, edge, t)
 
-    def _set_sources(self, t: float) -> tuple[float, float]:
-        """Upload inflow rates at time t; return (rain scale, source volume rate [m^3/s])."""
+    def _load_rain_frames(self, i: int, j: int) -> None:
+        """Have frames i and j of the rain field in ``_rain`` and ``_rain_next``; when the
+        field moves on by one interval, the later frame is copied on the device, not
+        regridded again."""
+        if (i, j) == self._frames:
+            return
+        if i == self._frames[1]:
+            wp.copy(self._rain, self._rain_next)
+            self._frame_volume_rate[0] = self._frame_volume_rate[1]
+        else:
+            self._frame_volume_rate[0] = self._upload_frame(self._rain, i)
+        self._frame_volume_rate[1] = self._upload_frame(self._rain_next, j)
+        self._frames = (i, j)
+
+    def _upload_frame(self, target: wp.array, k: int) -> float:
+        """Upload frame k of the rain field (zero in solid cells); return its volume rate [m^3/s]."""
+        frame = np.asarray(self._control.rain_field.frame(k), np.float64) * ~self._solid_mask()
+        target.assign(frame.ravel())
+        return float(target.numpy().astype(np.float64).sum() * self.model.cell_area)
+
+    def _set_sources(self, t: float, end_of_step: bool = False) -> tuple[float, float, float]:
+        """Upload inflow rates (and rain frames) at time t; return (rain scale, weight of
+        the next rain frame, source volume rate [m^3/s]). At the ``end_of_step`` (Heun's
+        second stage), a rain field's step in time is taken from before t."""
         c = self._control
-        rate = self._rain_volume_rate * c.rain_scale(t) if self._rain.shape[0] else 0.0
-        scale = c.rain_scale(t)
+        weight = 0.0
+        if c.rain_field is not None:
+            bracket = c.rain_field.bracket(t, left=end_of_step)
+            scale = rate = 0.0
+            if bracket is not None:
+                i, j, weight = bracket
+                self._load_rain_frames(i, j)
+                scale = 1.0 - weight
+                rate = scale * self._frame_volume_rate[0] + weight * self._frame_volume_rate[1]
+        else:
+            rate = self._rain_volume_rate * c.rain_scale(t) if self._rain.shape[0] else 0.0
+            scale = c.rain_scale(t)
         if len(self._source_cells):
             q = np.array([s(t) for s in c.source_discharge])
             self._source_rate.assign(q / (self._source_cells * self.model.cell_area))
             rate += float(q.sum())
-        return scale, rate
+        return scale, weight, rate
 
     # -- time step -------------------------------------------------------------------
-    def track_maxima(self, state: State, t: float, max_depth: wp.array, max_speed: wp.array, time_of_max: wp.array) -> None:
+    def track_maxima(self, state: State, t: float, max_depth: wp.array, max_speed: wp.array, time_of_max: wp.array,
+                     max_depth_velocity: wp.array | None = None, arrival_time: wp.array | None = None,
+                     arrival_depth: float = 0.0) -> None:
         """Fold ``state`` at time t [s] into running maxima arrays (ny*nx,), over the
-        tiles computed last step (the others are dry and unchanged)."""
+        tiles computed last step (the others are dry and unchanged); with
+        ``max_depth_velocity`` and ``arrival_time``, also the running maximum of h |u|
+        and the first time the depth exceeded ``arrival_depth`` [m] (NaN until then)."""
         m = self.model
+        dv = self._empty_real if max_depth_velocity is None else max_depth_velocity
+        arrival = self._empty_f64 if arrival_time is None else arrival_time
         self._launch_tiled(self.k.track_maxima, TILE_SIZE * TILE_SIZE,
-                           lambda tiles, part: [state.h, state.hu, state.hv, t, m.h_dry, tiles, self._ntx, m.nx, m.ny],
-                           [max_depth, max_speed, time_of_max])
+                           lambda tiles, part: [state.h, state.hu, state.hv, t, m.h_dry, arrival_depth, tiles, self._ntx, m.nx, m.ny],
+                           [max_depth, max_speed, time_of_max, dv, arrival])
 
     def stable_dt(self, state: State, t: float | None = None) -> float:
         """Largest dt [s] the CFL condition allows from time t [s] (default: the end of
@@ -264,35 +390,38 @@ class FloodSolver:
             x, y = m.x0 + (i + 0.5) * m.dx, m.y0 + (j + 0.5) * m.dy
             raise SimulationError(f"{_cell_name(bad, m.nx)} at x={x:.2f} m, y={y:.2f} m: depth {h}, hu {hu}, hv {hv} (not finite or negative)")
         t = self._t_end if t is None else t
-        rate = max(float(self._max_rate.numpy().max()), edge_wave_rate(m, self._control, t, self._lowest_bed))
+        rate = max(float(self._max_rate.numpy().max()), edge_wave_rate(m, self._control, t, self._lowest_bed),
+                   self._span_wave_rate(t))
         return m.cfl / rate if rate > 0 else float("inf")
 
     def _fluxes(self, s: State, t: float) -> None:
         m = self.model
         bk = m.boundary_kinds
-        code = BOUNDARY_CODES
+        code = {**BOUNDARY_CODES, "spans": SPANS}
         cells, runs = TILE_SIZE * TILE_SIZE, TILE_SIZE * (TILE_SIZE + 1) // self._run
+        self._set_span_values(s, t)
+        sk, sv, off = self._span_kind, self._span_value, self._span_offset
         self._launch_tiled(self.k.compute_velocities, cells,
                            lambda tiles, part: [s.h, s.hu, s.hv, m.h_dry, tiles, self._ntx, m.nx, m.ny], [self._u, self._v])
         west, east = self._edge_value("west", t), self._edge_value("east", t)
         self._launch_tiled(self.k.compute_x_fluxes, runs,
                            lambda tiles, part: [s.h, self._u, self._v, m.bed, m.solid, tiles, self._ntx, m.nx, m.ny, self._run, m.order, m.g,
-                                          code[bk["west"]], west, code[bk["east"]], east], self._fx)
+                                          code[bk["west"]], west, code[bk["east"]], east, sk, sv, off("west"), off("east")], self._fx)
         south, north = self._edge_value("south", t), self._edge_value("north", t)
         self._launch_tiled(self.k.compute_y_fluxes, runs,
                            lambda tiles, part: [s.h, self._u, self._v, m.bed, m.solid, tiles, self._ntx, m.nx, m.ny, self._run, m.order, m.g,
-                                          code[bk["south"]], south, code[bk["north"]], north], self._fy)
+                                          code[bk["south"]], south, code[bk["north"]], north, sk, sv, off("south"), off("north")], self._fy)
 
     def _stage_update(self, s: State, base: State, out: State, t: float, dt: float, base_weight: float, step_weight: float) -> None:
         """One stage; ``step_weight`` is this stage's share of the step's fluxes and
         sources (1 for Euler, 1/2 for each of Heun's stages), for the volume counters."""
         m = self.model
-        scale, volume_rate = self._set_sources(t)
+        scale, weight, volume_rate = self._set_sources(t, end_of_step=base_weight > 0)
         weight_dt = dt * step_weight
         self.volume_from_sources += volume_rate * weight_dt
         self._launch_tiled(self.k.update_cells, TILE_SIZE * TILE_SIZE // self._cell_run,
                            lambda tiles, part: [s.h, s.hu, s.hv, base.h, base.hu, base.hv, *self._fx, *self._fy,
-                                          m.solid, m.manning_n, self._rain, scale, self._source_of_cell, self._source_rate,
+                                          m.solid, m.manning_n, self._rain, scale, self._rain_next, weight, self._source_of_cell, self._source_rate,
                                           tiles, self._ntx, m.nx, m.ny, self._cell_run, m.dx, m.dy, dt, base_weight, m.h_dry, m.g],
                            [out.h, out.hu, out.hv])
         self._launch(self.k.accumulate_boundary_inflow, m.nx + m.ny,
@@ -316,7 +445,8 @@ class FloodSolver:
         if self._infiltration is not None:
             wp.copy(state_out.infiltrated, state_in.infiltrated)
             wp.launch(self.k.apply_infiltration, dim=self.model.nx * self.model.ny,
-                      inputs=[state_out.h, self._infiltration, dt], outputs=[state_out.infiltrated],
+                      inputs=[state_out.h, self._infiltration, self._initial_loss, self._continuing_loss, dt],
+                      outputs=[state_out.infiltrated],
                       device=self.model.device)
 
     # -- accounting ------------------------------------------------------------------
@@ -325,12 +455,18 @@ class FloodSolver:
         return dict(zip(EDGES, (float(v) for v in self._inflow.numpy())))
 
     def accounting(self) -> dict:
-        """Counters to checkpoint: sources and per-edge inflow [m^3]."""
-        return {"volume_from_sources": self.volume_from_sources, "boundary_inflow": self._inflow.numpy().tolist()}
+        """Counters to checkpoint: sources and per-edge inflow [m^3] (and, with discharge
+        spans, the cell counts their CFL estimate uses, so that a resumed run steps alike)."""
+        acc = {"volume_from_sources": self.volume_from_sources, "boundary_inflow": self._inflow.numpy().tolist()}
+        if self._span_drivers:
+            acc["span_cells"] = self._span_cells.numpy().tolist()
+        return acc
 
     def restore_accounting(self, acc: dict) -> None:
         self.volume_from_sources = float(acc["volume_from_sources"])
         self._inflow.assign(np.asarray(acc["boundary_inflow"], dtype=np.float64))
+        if "span_cells" in acc:
+            self._span_cells.assign(np.asarray(acc["span_cells"], dtype=np.int32))
 
     def volume(self, state: State) -> float:
         """Water stored in the domain [m^3] (float64 sum)."""

@@ -18,7 +18,12 @@ with the CF conventions honoured rather than guessed:
   ("gpm" is a metre of geopotential height), and geopotential [m2 s-2] is
   divided by g0 = 9.80665 m s-2 into geopotential height [m].
 
-:func:`regrid` resamples a field bilinearly onto a metric grid in the scene CRS.
+:func:`regrid` resamples a field bilinearly onto a metric grid in the scene CRS
+(:class:`Regridder` keeps the weights for many frames), and
+:func:`precipitation_rate` turns a precipitation amount or rate into a rate
+[m s-1] for :class:`twin.scene.Rain`. Precipitation units: a rate in "mm h-1",
+"mm s-1", "m s-1" or "kg m-2 s-1" (liquid water, 1000 kg m-3) becomes m s-1; an
+amount in "mm", "m" or "kg m-2" becomes m.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ from twin.errors import InputError
 from twin.io.crs import transform
 from twin.scene import GriddedField
 
-__all__ = ["G0", "WeatherData", "file_kind", "iso_time", "open_weather", "read_weather", "regrid", "value_range"]
+__all__ = ["G0", "Regridder", "WeatherData", "file_kind", "iso_time", "open_weather", "precipitation_rate", "read_weather",
+           "regrid", "value_range"]
 
 G0 = 9.80665
 """Standard gravity [m s-2]: geopotential / G0 = geopotential height."""
@@ -49,6 +55,11 @@ _SI_UNITS = {
     "celsius": ("K", 1.0, 273.15),
     "m/s": ("m s-1", 1.0, 0.0), "m s-1": ("m s-1", 1.0, 0.0), "m s**-1": ("m s-1", 1.0, 0.0),
     "m": ("m", 1.0, 0.0), "gpm": ("m", 1.0, 0.0), "km": ("m", 1000.0, 0.0),
+    # precipitation: rates and amounts of liquid water (1 kg m-2 = 1 mm)
+    "mm h-1": ("m s-1", 1e-3 / 3600.0, 0.0), "mm/h": ("m s-1", 1e-3 / 3600.0, 0.0), "mm hr-1": ("m s-1", 1e-3 / 3600.0, 0.0),
+    "mm h**-1": ("m s-1", 1e-3 / 3600.0, 0.0), "mm s-1": ("m s-1", 1e-3, 0.0), "mm s**-1": ("m s-1", 1e-3, 0.0),
+    "kg m-2 s-1": ("m s-1", 1e-3, 0.0), "kg m**-2 s**-1": ("m s-1", 1e-3, 0.0),
+    "mm": ("m", 1e-3, 0.0), "kg m-2": ("m", 1e-3, 0.0), "kg m**-2": ("m", 1e-3, 0.0),
 }
 _PRESSURE_UNITS = {"Pa", "hPa", "mbar", "millibar", "mb", "kPa"}
 _GEOPOTENTIAL_UNITS = {"m2 s-2", "m**2 s**-2", "m^2/s^2", "m2/s2"}
@@ -272,6 +283,47 @@ def _bilinear_weights(axis: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.
     return i0, i0 + 1, np.clip(w, 0.0, 1.0)
 
 
+class Regridder:
+    """Bilinear sampling of values on a field's horizontal grid at the cell centres
+    ``x`` (nx,), ``y`` (ny,) [m] of a grid in ``crs`` (reprojected with pyproj); the
+    weights are computed once, so that each frame costs one gather and sum.
+
+    Attributes:
+        window: (j0, j1, i0, i1): the source rows j0 .. j1-1 and columns i0 .. i1-1
+            the samples read.
+
+    Raises:
+        InputError: the field's grid does not cover every centre (by more than
+            1e-9 of its spacing; no extrapolation).
+    """
+
+    def __init__(self, field: GriddedField, crs: str, x: np.ndarray, y: np.ndarray, *, source: str = ""):
+        self.hx, self.hy = ("longitude", "latitude") if "longitude" in field.dims else ("x", "y")
+        hx, hy = self.hx, self.hy
+        gx, gy = np.meshgrid(np.asarray(x, np.float64), np.asarray(y, np.float64))
+        px, py = transform(crs, field.crs, gx, gy)
+        ax, ay = field.coords[hx], field.coords[hy]
+        tol_x = 1e-9 * (ax[-1] - ax[0] + 1.0)
+        tol_y = 1e-9 * (ay[-1] - ay[0] + 1.0)
+        if (px.min() < ax[0] - tol_x or px.max() > ax[-1] + tol_x or py.min() < ay[0] - tol_y or py.max() > ay[-1] + tol_y):
+            raise InputError(source or "weather", f"variable {field.name!r}",
+                             f"its grid ({hx} {ax[0]:.6g} .. {ax[-1]:.6g}, {hy} {ay[0]:.6g} .. {ay[-1]:.6g}) does not cover the scene "
+                             f"({hx} {px.min():.6g} .. {px.max():.6g}, {hy} {py.min():.6g} .. {py.max():.6g})")
+        self.i0, self.i1, self.wx = _bilinear_weights(ax, px)
+        self.j0, self.j1, self.wy = _bilinear_weights(ay, py)
+        self.window = (int(self.j0.min()), int(self.j1.max()) + 1, int(self.i0.min()), int(self.i1.max()) + 1)
+
+    def __call__(self, v: np.ndarray) -> np.ndarray:
+        """Values (..., n_hy, n_hx) on the field's grid -> (..., ny, nx) at the centres."""
+        wx, wy, i0, i1, j0, j1 = self.wx, self.wy, self.i0, self.i1, self.j0, self.j1
+        return ((1 - wy) * ((1 - wx) * v[..., j0, i0] + wx * v[..., j0, i1])
+                + wy * ((1 - wx) * v[..., j1, i0] + wx * v[..., j1, i1]))
+
+    def horizontal_last(self, field: GriddedField) -> np.ndarray:
+        """The field's values with its horizontal dimensions moved last, (..., n_hy, n_hx)."""
+        return np.moveaxis(field.values, [field.dims.index(self.hy), field.dims.index(self.hx)], [-2, -1])
+
+
 def regrid(field: GriddedField, crs: str, x: np.ndarray, y: np.ndarray, *, source: str = "") -> GriddedField:
     """The field sampled bilinearly at the cell centres ``x`` (nx,), ``y`` (ny,) [m] of a grid in ``crs``.
 
@@ -279,28 +331,55 @@ def regrid(field: GriddedField, crs: str, x: np.ndarray, y: np.ndarray, *, sourc
     others (time, pressure, height) are kept.
 
     Raises:
-        InputError: the field's grid does not cover every centre (by more than
-            1e-9 of its spacing; no extrapolation).
+        InputError: the field's grid does not cover every centre (see :class:`Regridder`).
     """
-    hx, hy = ("longitude", "latitude") if "longitude" in field.dims else ("x", "y")
-    gx, gy = np.meshgrid(np.asarray(x, np.float64), np.asarray(y, np.float64))
-    px, py = transform(crs, field.crs, gx, gy)
-    ax, ay = field.coords[hx], field.coords[hy]
-    tol_x = 1e-9 * (ax[-1] - ax[0] + 1.0)
-    tol_y = 1e-9 * (ay[-1] - ay[0] + 1.0)
-    if (px.min() < ax[0] - tol_x or px.max() > ax[-1] + tol_x or py.min() < ay[0] - tol_y or py.max() > ay[-1] + tol_y):
-        raise InputError(source or "weather", f"variable {field.name!r}",
-                         f"its grid ({hx} {ax[0]:.6g} .. {ax[-1]:.6g}, {hy} {ay[0]:.6g} .. {ay[-1]:.6g}) does not cover the scene "
-                         f"({hx} {px.min():.6g} .. {px.max():.6g}, {hy} {py.min():.6g} .. {py.max():.6g})")
-    i0, i1, wx = _bilinear_weights(ax, px)
-    j0, j1, wy = _bilinear_weights(ay, py)
-    other = [d for d in field.dims if d not in (hx, hy)]
-    v = np.moveaxis(field.values, [field.dims.index(hy), field.dims.index(hx)], [-2, -1])
-    out = ((1 - wy) * ((1 - wx) * v[..., j0, i0] + wx * v[..., j0, i1])
-           + wy * ((1 - wx) * v[..., j1, i0] + wx * v[..., j1, i1]))
+    r = Regridder(field, crs, x, y, source=source)
+    other = [d for d in field.dims if d not in (r.hx, r.hy)]
+    out = r(r.horizontal_last(field))
     coords = {d: field.coords[d] for d in other}
     coords.update(y=np.asarray(y, np.float64), x=np.asarray(x, np.float64))
     return GriddedField(field.name, field.units, (*other, "y", "x"), coords, out, crs, field.standard_name)
+
+
+def precipitation_rate(field: GriddedField, accumulation: str = "running", *, source: str = "") -> GriddedField:
+    """A precipitation field as a rate [m s-1] over (time, y-like, x-like), linear in
+    time between consecutive times; a repeated time is a step.
+
+    A rate field ("m s-1") is returned as it is. An amount field ("m") is turned
+    into the rate of each interval between consecutive times, constant over the
+    interval (so that its time integral is the amount): ``accumulation`` "running"
+    (a total since a fixed start, e.g. GFS APCP, ERA5 ``tp`` summed over a
+    forecast) is differenced; "interval" (each value is what fell since the
+    previous time) is divided by the interval. The result then holds each
+    interval's rate at both of its ends.
+
+    Raises:
+        InputError: not a rate or amount, not (time + 2 horizontal dimensions), fewer
+            than two times for an amount, a negative amount (a reset of the total).
+    """
+    where = f"variable {field.name!r}"
+    if "time" not in field.dims or field.values.ndim != 3:
+        raise InputError(source or "rain", where, f"expected dimensions (time and two horizontal ones), got {', '.join(field.dims)}")
+    if field.units == "m s-1":
+        return field
+    if field.units != "m":
+        raise InputError(source or "rain", where, f"units {field.units!r} are neither a precipitation rate nor an amount")
+    t = field.coords["time"]
+    if t.size < 2:
+        raise InputError(source or "rain", where, "an amount needs at least two times to become a rate")
+    axis = field.dims.index("time")
+    a = np.moveaxis(field.values, axis, 0)
+    amount = np.diff(a, axis=0) if accumulation == "running" else a[1:]
+    low = amount < -1e-9  # packing rounds amounts to about 1e-9 m and no finer
+    if np.any(low):
+        k = int(np.argwhere(low)[0][0])
+        raise InputError(source or "rain", where, f"the amount falls between {iso_time(t[k])} and {iso_time(t[k + 1])} "
+                         f"(by {-float(amount[k].min()):.3g} m): not a running total; use accumulation='interval'")
+    rate = np.maximum(amount, 0.0) / np.diff(t)[:, None, None]
+    values = np.moveaxis(np.repeat(rate, 2, axis=0), 0, axis)
+    times = np.stack([t[:-1], t[1:]], axis=1).ravel()
+    coords = {**field.coords, "time": times}
+    return GriddedField(field.name, "m s-1", field.dims, coords, values, field.crs, field.standard_name)
 
 
 def value_range(field: GriddedField) -> tuple[float, float] | None:
