@@ -73,13 +73,13 @@ def cmd_run(argv: list[str]) -> int:
         return _run_surrogate(args, params, out)
     run = script.setup(params)
     out.mkdir(parents=True, exist_ok=True)
-    if hasattr(run, "run"):
-        return _run_own_loop(run, args, params, out)
     live = None
     if args.view:
         from viewer.live import LiveViewer
 
-        live = LiveViewer(run.scene, key=Path(args.scene).stem)  # one-line InputError when there is no display
+        live = LiveViewer(run, key=Path(args.scene).stem)  # one-line InputError when there is no display
+    if hasattr(run, "run"):
+        return _run_own_loop(run, args, params, out, live)
     try:
         summary = run_flood(run, out, parameters=params, script=args.scene, device=args.device,
                             resume=args.resume is not None, progress=not args.quiet, on_step=live)
@@ -116,15 +116,19 @@ def _run_surrogate(args, params: dict, out: Path) -> int:
     return 0
 
 
-def _run_own_loop(run, args, params: dict, out: Path) -> int:
+def _run_own_loop(run, args, params: dict, out: Path, live) -> int:
     """A scene whose run has its own loop (a robot cell, ``physics.robot.RobotRun``; a dispersion run,
-    ``twin.dispersion_run.DispersionRun``): run it, print its summary."""
+    ``twin.dispersion_run.DispersionRun``): run it (shown live by ``live``, if any), print its summary."""
     try:
         summary = run.run(out, parameters=params, script=args.scene, device=args.device, resume=args.resume is not None,
-                          progress=not args.quiet)
+                          progress=not args.quiet, on_step=live)
     except KeyboardInterrupt:
+        if live is not None:
+            live.close()
         print(f"twin: interrupted; the result up to the last frame is in {out}/result.zarr", file=sys.stderr)
         return EXIT_INTERRUPTED
+    if live is not None:
+        live.close(hold=sys.stdin.isatty())
     print(f"twin: {summary['simulated_time_s']:.2f} s simulated in {summary['wall_time_s']:.1f} s wall on {summary['device']}")
     print(f"twin: result {out / 'result.zarr'}, summary {out / 'summary.json'}")
     if args.pictures:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -30,6 +31,7 @@ class DispersionRun:
         notes: plain statements about the run (e.g. the weather held steady).
     """
 
+    kind: ClassVar[str] = "dispersion"
     scene: Scene
     x: np.ndarray
     y: np.ndarray
@@ -53,17 +55,17 @@ class DispersionRun:
     notes: list[str] = field(default_factory=list)
 
     def run(self, out_dir: str | Path, *, parameters: dict, script: str = "", device: str | None = None,
-            resume: bool = False, progress: bool = True) -> dict:
+            resume: bool = False, progress: bool = True, on_step=None) -> dict:
         """Simulate into ``out_dir`` (what `twin run` calls for a scene with its own loop), or
-        go on from its last checkpoint (``resume``); the summary."""
+        go on from its last checkpoint (``resume``); the summary. ``on_step(sim)``: after every step."""
         return run_dispersion(self, out_dir, parameters=parameters, script=script, device=device, resume=resume,
-                              progress=progress)
+                              progress=progress, on_step=on_step)
 
     def pictures(self, out_dir: str | Path, *, progress: bool = True) -> dict[str, Path]:
-        """The plume pictures of the Result in ``out_dir``."""
-        from viewer.plume_maps import write_plume_pictures
+        """The dispersion kind's pictures of the Result in ``out_dir`` (see :func:`viewer.plume3d.pictures`)."""
+        from viewer.plume3d import pictures
 
-        return write_plume_pictures(Path(out_dir) / "result.zarr", out_dir)
+        return pictures(out_dir, out_dir, progress=progress)
 
     def output_shape(self) -> tuple[int, int, int]:
         """(nz, ny, nx) of the output grid: whole cells inside the wind grid."""
@@ -79,8 +81,9 @@ class DispersionRun:
 
 
 def run_dispersion(run: DispersionRun, out_dir: str | Path, *, parameters: dict, script: str = "", device: str | None = None,
-                   resume: bool = False, progress: bool = True) -> dict:
-    """Build the model on the device, simulate and record ``run`` into ``out_dir``; return the summary."""
+                   resume: bool = False, progress: bool = True, on_step=None) -> dict:
+    """Build the model on the device, simulate and record ``run`` into ``out_dir``; return the summary.
+    ``on_step(sim)`` is called after every step (e.g. a live viewer)."""
     from physics.device import pick_device
     from physics.dispersion import Control, DispersionRecorder, DispersionSolver, Model, Release
     from physics.simulation import RunSettings, Simulation
@@ -105,5 +108,5 @@ def run_dispersion(run: DispersionRun, out_dir: str | Path, *, parameters: dict,
             "solver": {"dt_s": run.dt, "particles": run.particles, "diffusivity_m2_s": list(run.diffusivity),
                        "deposition_velocity_m_s": run.deposition_velocity, "seed": run.seed},
             "notes": run.notes, "versions": versions(), "command": " ".join(sys.argv)}
-    sim = Simulation(solver, recorder, state, control, settings, Path(out_dir), meta, progress=progress)
+    sim = Simulation(solver, recorder, state, control, settings, Path(out_dir), meta, progress=progress, on_step=on_step)
     return sim.run(resume=resume)

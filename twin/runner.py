@@ -14,7 +14,7 @@ import platform
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from twin.errors import InputError
 from twin.params import Param, resolve
@@ -36,6 +36,7 @@ class FloodRun:
             with a clear message if it ever exceeds the CFL limit).
     """
 
+    kind: ClassVar[str] = "flood"
     scene: Scene
     duration: float
     output_interval: float

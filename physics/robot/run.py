@@ -20,6 +20,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -29,7 +30,20 @@ from physics.simulation import write_text, write_zarr
 from twin.errors import InputError
 from twin.io.urdf import Robot
 
-__all__ = ["RobotRun"]
+__all__ = ["RobotRun", "RobotStep"]
+
+
+@dataclass
+class RobotStep:
+    """What a robot run hands to ``on_step`` at a recorded frame: time ``t`` [s], the system, its state now,
+    the solver (drive torques), the set points ``q_ref`` [rad] (joints,) and the visual ``links``."""
+
+    t: float
+    system: object
+    state: object
+    solver: object
+    q_ref: np.ndarray
+    links: list[str]
 
 
 @dataclass
@@ -46,6 +60,7 @@ class RobotRun:
         floor: a ground plane at z = 0.
     """
 
+    kind: ClassVar[str] = "robot"
     robot: Robot
     name: str
     trajectory: JointTrajectory
@@ -58,8 +73,9 @@ class RobotRun:
     floor: bool = True
 
     def run(self, out_dir: str | Path, *, parameters: dict | None = None, script: str = "", device: str | None = None,
-            resume: bool = False, progress: bool = True) -> dict:
+            resume: bool = False, progress: bool = True, on_step=None) -> dict:
         """Simulate one cycle into ``out_dir``; return the summary (see the module docstring).
+        ``on_step(step)`` (e.g. a live viewer) gets a :class:`RobotStep` at every recorded frame.
 
         Raises:
             InputError: ``resume``: a cycle is short and keeps no checkpoints.
@@ -99,6 +115,8 @@ class RobotRun:
                     poses = system.link_poses(s0, [self.tool, *links])
                     rec["tool"].append(poses[0, :3])
                     rec["poses"].append(poses[1:])
+                    if on_step is not None:
+                        on_step(RobotStep(t, system, s0, solver, q_ref, links))
                 if k == steps:
                     break
                 system.set_targets(control, q_ref, qd_ref)
@@ -117,13 +135,10 @@ class RobotRun:
         return summary
 
     def pictures(self, out_dir: str | Path, *, progress: bool = True) -> dict[str, Path]:
-        """A still (``cell.png``, mid-cycle) and a video (``cell.mp4``, the cycle at 15 frames/s) of the Result in ``out_dir``."""
-        from viewer.robot import render_robot
+        """The robot kind's pictures of the Result in ``out_dir`` (see :func:`viewer.robot.pictures`)."""
+        from viewer.robot import pictures
 
-        out = Path(out_dir)
-        frames = max(2, int(round(self.trajectory.duration * 15)))
-        return {"still": render_robot(out, out / "cell.png"),
-                "video": render_robot(out, out / "cell.mp4", frames=frames, fps=15.0, size=(960, 540), progress=progress)}
+        return pictures(out_dir, out_dir, progress=progress)
 
     def _write(self, out: Path, rec: dict, links: list[str], system, status: str, wall: float, parameters: dict,
                script: str, versions: dict) -> dict:
@@ -144,7 +159,7 @@ class RobotRun:
             },
             coords={"time": ("time", arr["time"], {"units": "s"}), "joint": system.joints, "link": links,
                     "xyz": ["x", "y", "z"], "pose": ["x", "y", "z", "qx", "qy", "qz", "qw"]},
-            attrs={"title": self.name, "urdf": self.robot.source, "cycle_time_s": self.trajectory.duration, "status": status,
+            attrs={"twin_kind": "robot", "title": self.name, "urdf": self.robot.source, "cycle_time_s": self.trajectory.duration, "status": status,
                    "solver": self.solver, "dt_s": self.dt},
         )
         write_zarr(ds, out / "result.zarr")

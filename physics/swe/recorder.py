@@ -156,6 +156,6 @@ class FloodRecorder:
                 "probe_time": ("probe_time", np.asarray(recorded["probe_times"], np.float64), {"units": "s", "long_name": "simulated time of probe samples"}),
                 "probe": ("probe", np.asarray(self.probe_names, dtype=str)),
             },
-            attrs={"Conventions": "CF-1.10", "wet_threshold_m": WET_THRESHOLD, **self.attrs},
+            attrs={"Conventions": "CF-1.10", "twin_kind": "flood", "wet_threshold_m": WET_THRESHOLD, **self.attrs},
         )
         return ds
