@@ -172,8 +172,8 @@ def test_live_window_during_a_run(display, tmp_path):
     from twin.runner import FloodRun, run_flood
     from viewer.live import LiveViewer
 
-    live = LiveViewer(small_scene(), fps=50.0, size=(320, 240))
     run = FloodRun(small_scene(), duration=30.0, output_interval=10.0, resolution=4.0)
+    live = LiveViewer(run, fps=50.0, size=(320, 240))
     run_flood(run, tmp_path, parameters={}, progress=False, on_step=live)
     window = live.window
     assert window is not None and window.plotter.render_window.GetClassName() == "vtkXOpenGLRenderWindow"
