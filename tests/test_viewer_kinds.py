@@ -21,12 +21,12 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*Zarr")
 UR5 = DATA / "factory" / "example-robot-data" / "robots" / "ur_description" / "urdf" / "ur5_robot.urdf"
 
 
-def inside(view, points: np.ndarray) -> np.ndarray:
-    """NDC (n, 2) of ``points`` through ``view``'s camera, asserting all are inside the picture."""
+def inside(view, points: np.ndarray, x1: float = 1.0) -> np.ndarray:
+    """NDC (n, 2) of ``points`` through ``view``'s camera, asserting all are inside the picture (left of ``x1``)."""
     from viewer.cameras import projected
 
     ndc = projected(view.plotter, points, view.aspect)
-    assert np.all(np.abs(ndc) <= 1.0), (ndc.min(axis=0), ndc.max(axis=0))
+    assert np.all(np.abs(ndc) <= 1.0) and np.all(ndc[:, 0] <= x1), (ndc.min(axis=0), ndc.max(axis=0))
     return ndc
 
 

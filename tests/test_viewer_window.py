@@ -13,6 +13,7 @@ import pytest
 
 from test_viewer_3d import small_scene
 from test_viewer_flood import make_result
+from test_viewer_kinds import inside
 
 XVFB = Path("/usr/bin/Xvfb")
 
@@ -183,3 +184,76 @@ def test_live_window_during_a_run(display, tmp_path):
     assert window.image().std() > 10
     live.close()
     assert live.window is None
+
+
+def test_robot_window_timeline_and_joint_plots(display, tmp_path):
+    """The robot cell (the UR5 scene's set points) in a window: the timeline poses the meshes, the joint plots
+    follow with their cursor."""
+    pytest.importorskip("newton")
+    from shared_data import DATA, need
+
+    need(DATA / "factory" / "example-robot-data")
+    from viewer.kinds import open_any
+    from viewer.robot import RobotWindow, pose_matrices
+
+    kind, source = open_any("scenes/ur5_cell.py")
+    window = RobotWindow(source, size=(640, 400))
+    try:
+        window.open()
+        assert window.plotter.render_window.GetClassName() == "vtkXOpenGLRenderWindow"
+        assert len(window.charts) == 2 and len(window.charts[0]._plots["line"]) == 2 * source.ds.sizes["joint"] + 1
+        inside(window.view, window.view.swept, x1=0.2)  # the arm left of the plots
+        slider = window._slider
+        slider.GetRepresentation().SetValue(2.0)
+        slider.InvokeEvent("InteractionEvent")
+        assert window.t == pytest.approx(2.0)
+        k = int(np.argmin(np.abs(source.times - 2.0)))
+        link = window.view.links[2]
+        actor = window.view.actors[link][0]
+        np.testing.assert_allclose(np.asarray(actor.user_matrix), pose_matrices(source.ds["link_pose"].values[k, 2]),
+                                   atol=1e-12)
+        for chart, cursor in zip(window.charts, window.cursors):
+            np.testing.assert_allclose(cursor.x, [2.0, 2.0])
+            np.testing.assert_allclose(cursor.y, chart.y_range)
+        window.step(1)
+        assert window.t == pytest.approx(source.times[k + 1])
+        window.play()
+        window.advance(1.0)
+        assert window.t == pytest.approx(source.times[k + 1] + window.speed)
+        window.update()
+        image = window.image()
+        assert image.std() > 10
+        from PIL import Image
+
+        Image.fromarray(image).save(tmp_path / "robot_window.png")
+        chart = image[int(400 * 0.42) : int(400 * 0.72), int(640 * 0.66) : int(640 * 0.97)]
+        assert (chart.min(axis=2) > 230).mean() > 0.3  # the torque chart's white panel
+    finally:
+        window.close()
+
+
+def test_plume_window_timeline(display, tmp_path):
+    from test_viewer_kinds import small_plume_run
+    from viewer.kinds import open_any
+    from viewer.plume3d import PlumeWindow
+
+    small_plume_run(particles=1000).run(tmp_path, parameters={}, progress=False)
+    _, source = open_any(tmp_path)
+    window = PlumeWindow(source, size=(640, 400))
+    try:
+        window.open()
+        assert window.t == source.span[1]  # opens at the last output
+        window._slider.GetRepresentation().SetValue(3600.0)
+        window._slider.InvokeEvent("InteractionEvent")
+        assert window.t == pytest.approx(3600.0)
+        assert window.view.subtitle.GetInput().strip().startswith("t = 1.0 h")
+        cells = window.plotter.actors["plume"].mapper.dataset
+        assert cells.n_cells == int((source.ds["concentration"].values[1] > 10 ** window.view.clim[0]).sum())
+        window.update()
+        image = window.image()
+        assert image.std() > 10
+        from PIL import Image
+
+        Image.fromarray(image).save(tmp_path / "plume_window.png")
+    finally:
+        window.close()

@@ -44,6 +44,8 @@ class KindView:
     """
 
     default_camera = Camera(225.0, 30.0)
+    frame = (-0.9, 0.9, -0.88, 0.78)
+    """Part of the picture (NDC x0, x1, y0, y1) a fitted camera fills; the top left is the title's."""
 
     def __init__(self, title: str, *, quality: str = "high", size: tuple[int, int] = (1280, 720),
                  camera: str | PathLike | Camera | None = None, key: str = "", off_screen: bool = True):
@@ -71,7 +73,7 @@ class KindView:
     def set_camera(self, camera: Camera | None = None) -> None:
         """Orbit ``camera`` (default: the view's camera) framing :meth:`bounds_points`."""
         self.camera = camera or self.camera
-        frame_points(self.plotter, self.camera, self.bounds_points(), self.aspect)
+        frame_points(self.plotter, self.camera, self.bounds_points(), self.aspect, self.frame)
 
     def show(self, t: float) -> None:
         """Draw the Result at time ``t`` [s]."""

@@ -153,7 +153,7 @@ class PlumeView(KindView):
             isobars = flat.contour(isosurfaces=levels[(levels > flat["mslp"].min()) & (levels < flat["mslp"].max())],
                                    scalars="mslp")
             if isobars.n_points:
-                isobars.points[:, 2] += 0.002 * self.z_scale * self.cell[2]
+                isobars.points[:, 2] += 0.002 * self.width  # just over the ground [km]
                 self.plotter.add_mesh(isobars, color="#222222", line_width=1.5, lighting=False)
         c = ds["concentration"].values if "concentration" in ds else np.zeros((1, len(z), len(y), len(x)), np.float32)
         peak = float(np.nanmax(c)) if c.size else 0.0

@@ -261,31 +261,37 @@ def render_video(source: RobotSource, out, *, frames: int = 36, fps: float = 12.
 
 class RobotWindow(TimelineWindow):
     """The desktop window of a robot Result: the cell, its timeline, and the joint plots (q solid and q_ref
-    dashed [rad], drive torques [N m], one colour per joint) with a cursor at the current time."""
+    dashed [rad], drive torques [N m], one colour per joint, named below) with a cursor at the current time."""
 
     def __init__(self, source: RobotSource, *, quality: str = "draft", size=(1280, 800), camera=None,
                  off_screen: bool = False):
         import pyvista as pv
 
         view = RobotView(source, quality=quality, size=size, camera=camera, off_screen=off_screen)
+        self.charts, self.cursors = [], []  # before the timeline, whose slider calls set_time at once
         super().__init__(view, source.times)
         ds, t = source.ds, source.times
-        self.charts, self.cursors = [], []
+        view.frame = (-0.95, 0.2, -0.72, 0.8)  # the right is left to the plots
+        view.set_camera()
         for k, (names, label) in enumerate(((("q", "q_ref"), "joint position [rad]"), (("torque",), "torque [N m]"))):
-            chart = pv.Chart2D(size=(0.36, 0.3), loc=(0.62, 0.6 - 0.33 * k), x_label="time [s]", y_label=label)
+            chart = pv.Chart2D(size=(0.36, 0.34), loc=(0.62, 0.6 - 0.36 * k), x_label="time [s]", y_label=label)
             chart.background_color = (1.0, 1.0, 1.0, 0.85)
+            chart.legend_visible = False
             values = np.concatenate([ds[n].values.ravel() for n in names])
             lo, hi = float(values.min()), float(values.max())
             pad = 0.05 * (hi - lo or 1.0)
             for name in names:
-                for j, joint in enumerate(ds["joint"].values):
+                for j in range(ds.sizes["joint"]):
                     chart.line(t, ds[name].values[:, j], color=JOINT_COLOURS[j % len(JOINT_COLOURS)],
-                               width=2.0 if name != "q_ref" else 1.0, style="-" if name != "q_ref" else "--",
-                               label=str(joint) if name == names[0] and k == 0 else "")
+                               width=2.0 if name != "q_ref" else 1.0, style="-" if name != "q_ref" else "--")
             chart.x_range, chart.y_range = [float(t[0]), float(t[-1]) or 1.0], [lo - pad, hi + pad]
             self.cursors.append(chart.line([t[0], t[0]], chart.y_range, color="#d62728", width=1.5))
             self.plotter.add_chart(chart)
             self.charts.append(chart)
+        rows = (ds.sizes["joint"] + 1) // 2
+        for j, joint in enumerate(ds["joint"].values):  # the legend: joint names in their colours, q_ref dashed
+            text = view._text(f" {joint} ", (0.62 + 0.18 * (j // rows), 0.225 - 0.03 * (j % rows)), max(8, view.font_size - 3))
+            text.GetTextProperty().SetColor(*(int(JOINT_COLOURS[j % len(JOINT_COLOURS)][i : i + 2], 16) / 255 for i in (1, 3, 5)))
         self.set_time(self.t)
 
     def set_time(self, t: float) -> None:
