@@ -12,8 +12,8 @@ import re
 import numpy as np
 import pytest
 import xarray as xr
-
 from shared_data import DATA, need
+
 from twin.errors import InputError
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*Zarr")
@@ -32,9 +32,9 @@ def inside(view, points: np.ndarray, x1: float = 1.0) -> np.ndarray:
 
 # -- the registry --------------------------------------------------------------------------
 def test_kind_of_a_result_and_a_run(tmp_path):
+    from physics.robot.run import RobotRun
     from twin.dispersion_run import DispersionRun
     from twin.runner import FloodRun
-    from physics.robot.run import RobotRun
     from viewer.kinds import KINDS, kind_module, kind_of_result, kind_of_run, open_any
 
     assert (FloodRun.kind, DispersionRun.kind, RobotRun.kind) == ("flood", "dispersion", "robot")
@@ -45,7 +45,8 @@ def test_kind_of_a_result_and_a_run(tmp_path):
                          "live_window"):
             assert callable(getattr(module, function)), (name, function)
     store = tmp_path / "r" / "result.zarr"
-    xr.Dataset({"a": ("time", [1.0])}, coords={"time": [0.0]}, attrs={"twin_kind": "forecast"}).to_zarr(store, zarr_format=2)
+    forecast = xr.Dataset({"a": ("time", [1.0])}, coords={"time": [0.0]}, attrs={"twin_kind": "forecast"})
+    forecast.to_zarr(store, zarr_format=2)
     assert kind_of_result(store) == "forecast"
     with pytest.raises(InputError, match="no viewer for this kind"):
         open_any(store.parent)
@@ -116,7 +117,8 @@ def test_plume_render_still_and_video(plume, tmp_path, capsys):
 
     out, _ = plume
     still = tmp_path / "plume.png"
-    assert main(["render", str(out), "--out", str(still), "--quality", "draft", "--size", "320x200", "--time", "7200"]) == 0
+    draft = ["--quality", "draft", "--size", "320x200"]
+    assert main(["render", str(out), "--out", str(still), *draft, "--time", "7200"]) == 0
     img = np.asarray(Image.open(still))[..., :3].astype(int)
     assert img.shape == (200, 320, 3)
     plume_colours = (img[..., 0] > 200) & (img[..., 1] > 120) & (img[..., 2] < 90)  # inferno_r's yellows and oranges
@@ -180,7 +182,8 @@ def scaled_urdf(folder, factor: float = 2.0):
     text = re.sub(r'(length|radius)="([^"]*)"', scale, text)
     text = re.sub(r'(<mass value)="([^"]*)"', lambda m: scale(m, 3), text)
     text = re.sub(r'(i[xyz][xyz])="([^"]*)"', lambda m: scale(m, 5), text)
-    text = re.sub(r'<mesh filename="([^"]*)"\s*/>', rf'<mesh filename="\1" scale="{factor:g} {factor:g} {factor:g}"/>', text)
+    scaled = f'scale="{factor:g} {factor:g} {factor:g}"'
+    text = re.sub(r'<mesh filename="([^"]*)"\s*/>', rf'<mesh filename="\1" {scaled}/>', text)
     text = text.replace('<robot name="ur5"', f'<robot name="ur5_x{factor:g}"', 1)
     path = folder / f"ur5_x{factor:g}.urdf"
     path.write_text(text)
@@ -226,7 +229,8 @@ def test_robot_render_still_video_camera_and_title(cell, tmp_path):
 
     out, _ = cell
     still = tmp_path / "cell.png"
-    assert main(["render", str(out), "--out", str(still), "--quality", "draft", "--size", "320x180", "--time", "1.0"]) == 0
+    draft = ["--quality", "draft", "--size", "320x180"]
+    assert main(["render", str(out), "--out", str(still), *draft, "--time", "1.0"]) == 0
     img = np.asarray(Image.open(still))[..., :3].astype(int)
     sky_or_floor = (img[..., 2] - img[..., 0] > 40) | (np.abs(img - [154, 152, 144]).max(-1) < 25)
     assert (~sky_or_floor).mean() > 0.02  # the arm is in the picture
@@ -271,5 +275,6 @@ def test_a_larger_arm_is_framed_and_titled_by_its_scene(tmp_path, capsys):
         for view in views:
             view.close()
     still = tmp_path / "big.png"
-    assert main(["render", "scenes/ur5_cell.py", *argv, "--out", str(still), "--quality", "draft", "--size", "320x180"]) == 0
+    draft = ["--quality", "draft", "--size", "320x180"]
+    assert main(["render", "scenes/ur5_cell.py", *argv, "--out", str(still), *draft]) == 0
     assert np.asarray(Image.open(still)).std() > 10

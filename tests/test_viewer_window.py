@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from test_viewer_3d import small_scene
 from test_viewer_flood import make_result
 from test_viewer_kinds import inside
@@ -234,6 +233,7 @@ def test_robot_window_timeline_and_joint_plots(display, tmp_path):
 
 def test_plume_window_timeline(display, tmp_path):
     from test_viewer_kinds import small_plume_run
+
     from viewer.kinds import open_any
     from viewer.plume3d import PlumeWindow
 
@@ -257,3 +257,45 @@ def test_plume_window_timeline(display, tmp_path):
         Image.fromarray(image).save(tmp_path / "plume_window.png")
     finally:
         window.close()
+
+
+def test_live_windows_of_a_plume_and_a_robot(display, tmp_path):
+    """``--view`` on a dispersion run and a robot run: the kind's window opens at the first frame and draws them."""
+    from types import SimpleNamespace
+
+    from test_viewer_kinds import small_plume_run
+
+    from viewer.live import LiveViewer
+
+    run = small_plume_run(particles=500, duration=3600.0)
+    live = LiveViewer(run, fps=1e6, size=(320, 240))
+    run.run(tmp_path, parameters={}, progress=False, on_step=live)
+    window = live.window
+    assert window is not None and window.plotter.render_window.GetClassName() == "vtkXOpenGLRenderWindow"
+    assert live.frames >= 12 and "plume" in window.plotter.actors and window.image().std() > 10
+    live.close()
+
+    pytest.importorskip("newton")
+    from shared_data import DATA, need
+
+    need(DATA / "factory" / "example-robot-data")
+    from physics.robot.run import RobotStep
+    from physics.robot.system import build_robot
+    from twin.params import resolve
+    from twin.runner import load_script
+
+    script = load_script("scenes/ur5_cell.py")
+    robot_run = script.setup(resolve(script.PARAMETERS, [], "ur5_cell"))
+    system = build_robot(robot_run.robot, floor=False, kp=robot_run.kp, kd=robot_run.kd)
+    links = sorted({m.link for m in robot_run.robot.meshes if m.role == "visual"}, key=list(system.bodies).index)
+    live = LiveViewer(robot_run, key="ur5_cell", fps=1e6, size=(320, 240))
+    for t in (0.0, 1.5):  # the set points' forward kinematics stand in for the dynamics
+        q = robot_run.trajectory(t)[0]
+        live(RobotStep(t, system, system.state(q), SimpleNamespace(torque=np.zeros(len(q))), q, links))
+    view = live.window
+    assert view.plotter.render_window.GetClassName() == "vtkXOpenGLRenderWindow" and live.frames == 2
+    assert view.links == links
+    assert view.subtitle.GetInput().strip().startswith("t =  1.50 s")
+    np.testing.assert_allclose(np.asarray(view.actors[view.links[-1]][0].user_matrix)[:3, 3],
+                               system.link_poses(system.state(robot_run.trajectory(1.5)[0]), view.links[-1:])[0, :3])
+    live.close()

@@ -108,5 +108,6 @@ def run_dispersion(run: DispersionRun, out_dir: str | Path, *, parameters: dict,
             "solver": {"dt_s": run.dt, "particles": run.particles, "diffusivity_m2_s": list(run.diffusivity),
                        "deposition_velocity_m_s": run.deposition_velocity, "seed": run.seed},
             "notes": run.notes, "versions": versions(), "command": " ".join(sys.argv)}
-    sim = Simulation(solver, recorder, state, control, settings, Path(out_dir), meta, progress=progress, on_step=on_step)
+    sim = Simulation(solver, recorder, state, control, settings, Path(out_dir), meta, progress=progress,
+                     on_step=on_step)
     return sim.run(resume=resume)

@@ -27,7 +27,8 @@ import numpy as np
 
 from twin.errors import InputError
 
-__all__ = ["GENERIC", "Camera", "box_corners", "camera_presets", "fit_view", "frame_points", "projected", "resolve_camera"]
+__all__ = ["GENERIC", "Camera", "box_corners", "camera_presets", "fit_view", "frame_points", "projected",
+           "resolve_camera"]
 
 PRESET_DIR = Path(__file__).resolve().parent / "cameras"
 
@@ -71,7 +72,8 @@ class Camera:
             raise InputError(source, "elevation", f"must be in (0, 90] degrees, got {camera.elevation}")
         if camera.focus is not None and len(camera.focus) not in (2, 3):
             raise InputError(source, "focus", "must be [x, y] or [x, y, z]")
-        if (camera.distance is not None and camera.distance <= 0) or camera.zoom <= 0 or not 0 < camera.view_angle < 180:
+        bad_distance = camera.distance is not None and camera.distance <= 0
+        if bad_distance or camera.zoom <= 0 or not 0 < camera.view_angle < 180:
             raise InputError(source, "", "distance and zoom must be positive, view_angle in (0, 180)")
         return camera
 
@@ -148,7 +150,8 @@ def projected(plotter, points: np.ndarray, aspect: float) -> np.ndarray:
     return h[:, :2] / h[:, 3:]
 
 
-def fit_view(plotter, aspect: float, frame: tuple[float, float, float, float], points: np.ndarray | None = None) -> None:
+def fit_view(plotter, aspect: float, frame: tuple[float, float, float, float],
+             points: np.ndarray | None = None) -> None:
     """Pan and zoom the camera (its direction kept) so that ``points`` (n, 3) (default: the corners of the
     plotter's bounds) fill ``frame`` (NDC x0, x1, y0, y1) of the picture."""
     camera = plotter.camera
@@ -160,7 +163,8 @@ def fit_view(plotter, aspect: float, frame: tuple[float, float, float, float], p
     for _ in range(3):
         ndc = projected(plotter, points, aspect)
         low, high = ndc.min(axis=0), ndc.max(axis=0)
-        zoom = min((frame[1] - frame[0]) / max(high[0] - low[0], 1e-9), (frame[3] - frame[2]) / max(high[1] - low[1], 1e-9))
+        extent = np.maximum(high - low, 1e-9)
+        zoom = min((frame[1] - frame[0]) / extent[0], (frame[3] - frame[2]) / extent[1])
         shift = (low + high) / 2 - goal / zoom  # NDC, before zooming
         half = camera.distance * math.tan(math.radians(camera.view_angle) / 2)
         up = np.array(camera.up)
@@ -178,7 +182,8 @@ def frame_points(plotter, camera: Camera, points: np.ndarray, aspect: float,
     box of ``points`` (n, 3) [display units] and, unless ``camera.distance`` is set, move it so that the box
     fills ``frame`` (NDC; the top left to the title). ``camera.focus`` (x, y, z) overrides the box's centre."""
     corners = box_corners(points)
-    focus = np.array(camera.focus, float) if camera.focus is not None and len(camera.focus) == 3 else corners.mean(axis=0)
+    given = camera.focus is not None and len(camera.focus) == 3
+    focus = np.array(camera.focus, float) if given else corners.mean(axis=0)
     size = float(np.linalg.norm(corners[-1] - corners[0])) or 1.0
     cam = plotter.camera
     cam.view_angle = camera.view_angle

@@ -115,7 +115,8 @@ def cmd_render(argv: list[str]) -> int:
     if suffix in VIDEO_SUFFIXES and args.time is not None:
         raise InputError("--time", args.time, "a video runs through the whole result; leave out --time")
     if args.frames < 1 or not args.fps > 0:
-        raise InputError("--frames/--fps", "", f"need at least one frame and a positive rate, got {args.frames}, {args.fps}")
+        raise InputError("--frames/--fps", "",
+                         f"need at least one frame and a positive rate, got {args.frames}, {args.fps}")
     kind, source = _open(args)
     if suffix in VIDEO_SUFFIXES:
         out = kind.render_video(source, args.out, frames=args.frames, fps=args.fps, progress=not args.quiet, **opts)

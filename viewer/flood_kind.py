@@ -15,8 +15,8 @@ import xarray as xr
 
 from twin.errors import InputError
 from viewer.fields import FIELDS
-from viewer.sources import Source, open_flood_result
 from viewer.geometry import Site
+from viewer.sources import Source, open_flood_result
 
 __all__ = ["DEFAULTS", "live_window", "open_result", "open_run", "open_scene", "pictures", "render_still",
            "render_video", "snapshot", "window"]
@@ -51,7 +51,8 @@ def open_scene(path: Path, scene) -> Source:
 
 
 def render_still(source: Source, out, *, time: float | None = None, quality: str = "high", size=(1920, 1080),
-                 camera=None, field: str | None = None, z_scale: float | None = None, ground: str | None = None) -> Path:
+                 camera=None, field: str | None = None, z_scale: float | None = None,
+                 ground: str | None = None) -> Path:
     """A still of the water at ``time`` [s] (default: the peak), see :func:`viewer.render.render_still`."""
     from viewer.render import render_still as still
 
@@ -91,12 +92,14 @@ def snapshot(sim) -> dict[str, np.ndarray]:
     shape = (model.ny, model.nx)
     h = sim.state.h.numpy().astype(np.float32).reshape(shape)
     with np.errstate(divide="ignore", invalid="ignore"):
-        speed = np.where(h > WET_THRESHOLD, np.hypot(sim.state.hu.numpy(), sim.state.hv.numpy()).reshape(shape) / h, 0.0)
+        discharge = np.hypot(sim.state.hu.numpy(), sim.state.hv.numpy()).reshape(shape)
+        speed = np.where(h > WET_THRESHOLD, discharge / h, 0.0)
     return {"depth": h, "speed": speed.astype(np.float32)}
 
 
 def site_of(sim, scene=None, *, key: str = "") -> Site:
-    """The Site of a running flood Simulation: its grid, bed, ground and buildings (and the scene's footprints, roads, probes)."""
+    """The Site of a running flood Simulation: its grid, bed, ground and buildings (and the scene's footprints,
+    roads, probes)."""
     model = sim.solver.model
     static = sim.recorder.static
     bed = np.asarray(model.bed_elevation(), dtype=np.float64).reshape(model.ny, model.nx)

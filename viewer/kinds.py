@@ -61,7 +61,8 @@ def kind_of_result(store: str | PathLike) -> str:
                 raise InputError(meta, "", "not JSON: a damaged result.zarr") from None
             attrs = attrs.get("attributes", attrs) if meta.name == "zarr.json" else attrs
             if "twin_kind" not in attrs:
-                raise InputError(store, "twin_kind", "missing: not a twin Result, or written by an older twin (run it again)")
+                raise InputError(store, "twin_kind",
+                                 "missing: not a twin Result, or written by an older twin (run it again)")
             return str(attrs["twin_kind"])
     raise InputError(store, "", "unreadable Result (no zarr metadata)")
 

@@ -127,14 +127,16 @@ class PlumeView(KindView):
         x, y, z = (ds[c].values.astype(np.float64) for c in ("x", "y", "z"))
         self.cell = (float(x[1] - x[0]), float(y[1] - y[0]), float(z[1] - z[0]) if len(z) > 1 else 1.0)
         self.lo = np.array([x[0] - self.cell[0] / 2, y[0] - self.cell[1] / 2, z[0] - self.cell[2] / 2])
-        ground = ds["ground_elevation"].values.astype(np.float64) if "ground_elevation" in ds else np.zeros((len(y), len(x)))
+        ground = (ds["ground_elevation"].values.astype(np.float64) if "ground_elevation" in ds
+                  else np.zeros((len(y), len(x))))
         gx, gy = np.meshgrid(self.km_x(x), self.km_y(y))
         self.ground = pv.StructuredGrid()
         self.ground.points = np.c_[gx.ravel(), gy.ravel(), ground.ravel() * self.z_scale / 1e3]
         self.ground.dimensions = (len(x), len(y), 1)
         names = source.backgrounds
         if field is not None and field not in names:
-            raise InputError("--field", field, f"not a background field of this Result; it has: {', '.join(names) or 'none'}")
+            raise InputError("--field", field,
+                             f"not a background field of this Result; it has: {', '.join(names) or 'none'}")
         self.field = field or ("t2m" if "t2m" in names else (names[0] if names else None))
         bar = dict(vertical=True, position_x=0.9, position_y=0.52, height=0.38, width=0.05, color="#17202a",
                    title_font_size=self.font_size, label_font_size=self.font_size - 1, fmt="%.0f")
@@ -238,7 +240,8 @@ class PlumeView(KindView):
                 self.plotter.add_mesh(pv.PolyData(shown), color="#2b2b2b", point_size=2.0, opacity=0.5,
                                       render_points_as_spheres=False, name="particles")
         hours = t / 3600.0
-        self.subtitle.SetInput(f" t = {hours:.1f} h:  {airborne:.3g} kg airborne " if t > 0 or airborne else " t = 0 h ")
+        label = f" t = {hours:.1f} h:  {airborne:.3g} kg airborne " if t > 0 or airborne else " t = 0 h "
+        self.subtitle.SetInput(label)
 
     def show(self, t: float) -> None:
         """The plume at the output nearest to ``t`` [s]."""
@@ -272,7 +275,8 @@ def _check(ground: str | None = None) -> None:
 
 
 def render_still(source: PlumeSource, out, *, time: float | None = None, quality: str = "high", size=(1920, 1080),
-                 camera=None, field: str | None = None, z_scale: float | None = None, ground: str | None = None) -> Path:
+                 camera=None, field: str | None = None, z_scale: float | None = None,
+                 ground: str | None = None) -> Path:
     """A still (PNG/JPEG) of the plume at ``time`` [s] (default: the last output)."""
     _check(ground)
     view = PlumeView(source, field=field, z_scale=z_scale, quality=quality, size=size, camera=camera)

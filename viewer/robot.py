@@ -1,4 +1,4 @@
-"""The robot kind: a robot cell's real visual meshes posed from its link poses, stills, videos, a window with joint plots.
+"""The robot kind: a robot cell's visual meshes posed from its link poses; stills, videos, a window with joint plots.
 
 The visual meshes (COLLADA, STL, OBJ, ... through trimesh) are loaded once, placed
 by their ``<visual><origin>`` in their link's frame, and moved every frame by a
@@ -104,10 +104,12 @@ def open_run(path: Path, run, frames: int = 120) -> RobotSource:
     poses = np.array([system.link_poses(system.state(qk), [run.tool, *links]) for qk in q])
     joint = ("time", "joint")
     ds = xr.Dataset({"q": (joint, q), "q_ref": (joint, q), "torque": (joint, np.zeros_like(q)),
-                     "tool_position": (("time", "xyz"), poses[:, 0, :3]), "link_pose": (("time", "link", "pose"), poses[:, 1:])},
+                     "tool_position": (("time", "xyz"), poses[:, 0, :3]),
+                     "link_pose": (("time", "link", "pose"), poses[:, 1:])},
                     coords={"time": times, "joint": system.joints, "link": links},
                     attrs={"twin_kind": "robot", "title": run.name, "urdf": run.robot.source})
-    return RobotSource(Path(path), ds, run.robot, Path(path).stem, ["the set points of the scene (not run): no torques"])
+    note = "the set points of the scene (not run): no torques"
+    return RobotSource(Path(path), ds, run.robot, Path(path).stem, [note])
 
 
 def _matrix(xyz, rpy) -> np.ndarray:
@@ -290,8 +292,10 @@ class RobotWindow(TimelineWindow):
             self.charts.append(chart)
         rows = (ds.sizes["joint"] + 1) // 2
         for j, joint in enumerate(ds["joint"].values):  # the legend: joint names in their colours, q_ref dashed
-            text = view._text(f" {joint} ", (0.62 + 0.18 * (j // rows), 0.225 - 0.03 * (j % rows)), max(8, view.font_size - 3))
-            text.GetTextProperty().SetColor(*(int(JOINT_COLOURS[j % len(JOINT_COLOURS)][i : i + 2], 16) / 255 for i in (1, 3, 5)))
+            place = (0.62 + 0.18 * (j // rows), 0.225 - 0.03 * (j % rows))
+            text = view._text(f" {joint} ", place, max(8, view.font_size - 3))
+            colour = JOINT_COLOURS[j % len(JOINT_COLOURS)]
+            text.GetTextProperty().SetColor(*(int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)))
         self.set_time(self.t)
 
     def set_time(self, t: float) -> None:
@@ -314,7 +318,8 @@ def pictures(result_dir: str | PathLike, out_dir: str | PathLike, *, progress: b
     source = open_result(folder, xr.open_zarr(folder / "result.zarr"))
     frames = max(2, int(round((source.span[1] - source.span[0]) * 15)))
     return {"still": render_still(source, out / "cell.png", size=(1280, 720)),
-            "video": render_video(source, out / "cell.mp4", frames=frames, fps=15.0, size=(960, 540), progress=progress)}
+            "video": render_video(source, out / "cell.mp4", frames=frames, fps=15.0, size=(960, 540),
+                                  progress=progress)}
 
 
 def snapshot(sim) -> dict[str, np.ndarray]:

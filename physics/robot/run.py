@@ -159,8 +159,8 @@ class RobotRun:
             },
             coords={"time": ("time", arr["time"], {"units": "s"}), "joint": system.joints, "link": links,
                     "xyz": ["x", "y", "z"], "pose": ["x", "y", "z", "qx", "qy", "qz", "qw"]},
-            attrs={"twin_kind": "robot", "title": self.name, "urdf": self.robot.source, "cycle_time_s": self.trajectory.duration, "status": status,
-                   "solver": self.solver, "dt_s": self.dt},
+            attrs={"twin_kind": "robot", "title": self.name, "urdf": self.robot.source,
+                   "cycle_time_s": self.trajectory.duration, "status": status, "solver": self.solver, "dt_s": self.dt},
         )
         write_zarr(ds, out / "result.zarr")
         error = np.abs(arr["q"] - arr["q_ref"]).max(axis=0) if n else np.zeros(len(system.joints))
