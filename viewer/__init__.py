@@ -30,12 +30,12 @@ if TYPE_CHECKING:
     from viewer.flood_maps import froude_number, hillshade, plot_froude, plot_hydrographs, plot_peak_depth
     from viewer.flood_report import write_flood_pictures
     from viewer.geometry import Site, sun_shadow
+    from viewer.kinds import KINDS, open_any
     from viewer.live import LiveViewer
     from viewer.oblique import render_oblique
+    from viewer.plume3d import PlumeView, PlumeWindow
     from viewer.quality import QUALITIES, Quality
     from viewer.render import render_still, render_video
-    from viewer.kinds import KINDS, open_any
-    from viewer.plume3d import PlumeView, PlumeWindow
     from viewer.robot import RobotView, RobotWindow
     from viewer.sink import NullSink, Sink
     from viewer.sources import Source, open_source

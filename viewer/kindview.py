@@ -58,8 +58,8 @@ class KindView:
             self.plotter = pv.Plotter(off_screen=off_screen, window_size=list(size))
         self.plotter.set_background(SKY_HORIZON, top=SKY_TOP)
         self.font_size = max(9, round(size[1] / 50))
-        self.title = self._text(f" {title} ", (0.018, 0.965), self.font_size + 4, bold=True)
-        self.subtitle = self._text(" ", (0.018, 0.965 - (self.font_size + 9) / size[1] * 1.45), self.font_size)
+        self.title = self.add_text(f" {title} ", (0.018, 0.965), self.font_size + 4, bold=True)
+        self.subtitle = self.add_text(" ", (0.018, 0.965 - (self.font_size + 9) / size[1] * 1.45), self.font_size)
         self.camera = resolve_camera(camera, key, self.default_camera)
 
     @property
@@ -87,7 +87,9 @@ class KindView:
     def close(self) -> None:
         self.plotter.close()
 
-    def _text(self, text: str, position: tuple[float, float], size: int, *, bold: bool = False):
+    def add_text(self, text: str, position: tuple[float, float], size: int, *, bold: bool = False):
+        """A text overlay at ``position`` (normalized viewport x, y; its top), ``size`` [pt], on a light panel;
+        returns its vtkTextActor."""
         from vtkmodules.vtkRenderingCore import vtkTextActor
 
         actor = vtkTextActor()
@@ -145,9 +147,10 @@ def write_video(view: KindView, times: np.ndarray, out: str | PathLike, *, fps: 
 
 
 class TimelineWindow:
-    """A desktop window on ``view`` (a :class:`KindView` made with ``off_screen=False``) with a timeline over
-    ``times`` [s]: a time slider, play/pause (button or space), a speed slider [x real time], Left/Right to
-    step one snapshot. Subclasses add their own panels in ``__init__`` and redraw them in :meth:`set_time`.
+    """A desktop window on ``view`` (a view made with ``off_screen=False``: ``plotter``, ``size``, ``font_size``,
+    ``show(t)``, ``image()``, ``close()``) with a timeline over ``times`` [s]: a time slider, play/pause (button
+    or space), a speed slider [x real time], Left/Right to step one snapshot (no timeline when there is one
+    time only). Subclasses add their own panels in ``__init__`` and redraw them in :meth:`draw`.
 
     It needs a display: under Linux without one, run it inside Xvfb (``xvfb-run twin view DIR``).
     """
@@ -171,9 +174,13 @@ class TimelineWindow:
     def set_time(self, t: float) -> None:
         """Show time ``t`` [s] (clipped to the span) and move the slider there."""
         self.t = float(np.clip(t, *self.span))
-        self.view.show(self.t)
+        self.draw(self.t)
         if hasattr(self, "_slider"):
             self._slider.GetRepresentation().SetValue(self.t)
+
+    def draw(self, t: float) -> None:
+        """Draw time ``t`` [s]: the view, and a subclass's panels."""
+        self.view.show(t)
 
     def step(self, snapshots: int) -> None:
         """Move to the ``snapshots``-th snapshot after the current time (before it, if negative)."""
@@ -243,3 +250,6 @@ class TimelineWindow:
         self._play_button = self.plotter.add_checkbox_button_widget(
             lambda on: self.play(bool(on)), value=False, position=(int(0.17 * self.view.size[0]), 36), size=size,
             color_on=ACCENT, color_off="#9aa5b1", background_color="white")
+        label = self.view.add_text("play", (0.17 + (size + 6) / self.view.size[0], (36 + size / 2) / self.view.size[1]),
+                                   self.view.font_size - 1)
+        label.GetTextProperty().SetVerticalJustificationToCentered()

@@ -168,7 +168,7 @@ class PlumeView(KindView):
             top = np.array([self.km_x(rx), self.km_y(ry), rz * self.z_scale / 1e3])
             pin = pv.Line(top * [1, 1, 0], top).tube(radius=0.004 * self.width)
             self.plotter.add_mesh(pin.merge(pv.Sphere(radius=0.012 * self.width, center=top)), color="#1f77b4")
-        self._note = self._text(f" heights x{self.z_scale:g}, {ds.attrs.get('crs', '')} ", (0.018, 0.035),
+        self._note = self.add_text(f" heights x{self.z_scale:g}, {ds.attrs.get('crs', '')} ", (0.018, 0.035),
                                 max(8, self.font_size - 3))
         self.set_camera(self._camera_in_km(self.camera))
 

@@ -270,7 +270,7 @@ class RobotWindow(TimelineWindow):
         import pyvista as pv
 
         view = RobotView(source, quality=quality, size=size, camera=camera, off_screen=off_screen)
-        self.charts, self.cursors = [], []  # before the timeline, whose slider calls set_time at once
+        self.charts, self.cursors = [], []  # before the timeline, whose slider draws at once
         super().__init__(view, source.times)
         ds, t = source.ds, source.times
         view.frame = (-0.95, 0.2, -0.72, 0.8)  # the right is left to the plots
@@ -293,15 +293,15 @@ class RobotWindow(TimelineWindow):
         rows = (ds.sizes["joint"] + 1) // 2
         for j, joint in enumerate(ds["joint"].values):  # the legend: joint names in their colours, q_ref dashed
             place = (0.62 + 0.18 * (j // rows), 0.225 - 0.03 * (j % rows))
-            text = view._text(f" {joint} ", place, max(8, view.font_size - 3))
+            text = view.add_text(f" {joint} ", place, max(8, view.font_size - 3))
             colour = JOINT_COLOURS[j % len(JOINT_COLOURS)]
             text.GetTextProperty().SetColor(*(int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)))
         self.set_time(self.t)
 
-    def set_time(self, t: float) -> None:
-        super().set_time(t)
+    def draw(self, t: float) -> None:
+        super().draw(t)
         for chart, cursor in zip(self.charts, self.cursors):
-            cursor.update([self.t, self.t], list(chart.y_range))
+            cursor.update([t, t], list(chart.y_range))
 
 
 def window(source: RobotSource, *, quality: str = "draft", size=(1280, 800), camera=None, **options) -> RobotWindow:
