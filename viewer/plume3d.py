@@ -161,7 +161,7 @@ class PlumeView(KindView):
         peak = float(np.nanmax(c)) if c.size else 0.0
         self.peak = peak  # [kg m-3]; before a run, the live frames raise it
         self.clim = _clim(peak)
-        self.bar = {**bar, "position_y": 0.08, "title": "log10 concentration\n[kg m-3]", "fmt": "%.1f"}
+        self.bar = {**bar, "position_y": 0.08, "title": "log10 c [kg m-3]", "fmt": "%.1f"}
         self.extent = self._extent(c, peak)
         if "release_x_m" in ds.attrs:
             rx, ry, rz = (float(ds.attrs[f"release_{a}_m"]) for a in "xyz")
