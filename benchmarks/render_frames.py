@@ -97,7 +97,7 @@ def bench_live_run(script: str, assignments: list[str], seconds: float, size: tu
     for name in ("plain", "live"):
         run = module.setup(params)
         if name == "live":
-            live = LiveViewer(run.scene, key=Path(script).stem, fps=10.0, size=size)
+            live = LiveViewer(run, key=Path(script).stem, fps=10.0, size=size)
         start = time.perf_counter()
         execute(run, out / name, parameters=params, script=script, progress=False, on_step=live)
         walls[name] = time.perf_counter() - start

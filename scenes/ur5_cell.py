@@ -35,6 +35,7 @@ PARAMETERS = [
     Param("dwell", 0.3, "s", "pause at each stop (gripper)", minimum=0.0),
     Param("kp", 3000.0, "N m/rad", "drive stiffness (the wrists get 1/10)", positive=True),
     Param("solver", "mujoco", "", "Newton solver", choices=("mujoco", "featherstone", "xpbd")),
+    Param("title", "", "", "title of the pictures (default: the URDF's robot name and 'pick-and-place cell')"),
 ]
 
 HOME = [0.0, -1.571, 1.571, -1.571, -1.571, 0.0]
@@ -54,8 +55,12 @@ def setup(p):
         raise InputError("speed", "", f"is a fraction of the URDF velocity limits: at most 1, got {p['speed']}")
     robot = read_urdf(p["urdf"], package_path=[d for d in p["package_path"].split(os.pathsep) if d])
     joints = robot.movable
+    if len(joints) != CYCLE.shape[1]:
+        raise InputError(p["urdf"], "joints",
+                         f"the cycle's waypoints are for {CYCLE.shape[1]} joints; this robot has {len(joints)}")
     vmax = p["speed"] * np.array([j.velocity for j in joints])
     trajectory = joint_trajectory(CYCLE, vmax, np.full(len(joints), p["accel"]), dwell=p["dwell"])
     kp = p["kp"] * np.array([1.0, 1.0, 1.0, 0.1, 0.1, 0.1])
     kd = 2.0 * np.sqrt(kp * np.array([2.0, 2.0, 1.0, 0.05, 0.05, 0.02]))  # critical damping for a rough joint inertia [kg m^2]
-    return RobotRun(robot, "UR5 pick-and-place cell", trajectory, kp, kd, solver=p["solver"])
+    title = p["title"] or f"{robot.name} pick-and-place cell"
+    return RobotRun(robot, title, trajectory, kp, kd, solver=p["solver"])

@@ -46,20 +46,23 @@ def test_cell_renders_with_the_real_meshes(cell, tmp_path):
     import warnings
 
     from twin.io.urdf import UrdfWarning, read_urdf
-    from viewer.robot import link_meshes, render_robot
+    from viewer.kinds import open_any
+    from viewer.robot import link_meshes, render_still, render_video
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UrdfWarning)
         robot = read_urdf(DATA / "factory/example-robot-data/robots/ur_description/urdf/ur5_robot.urdf")
     meshes = link_meshes(robot)
     assert len(meshes) == 7 and sum(m.n_points for ms in meshes.values() for m in ms) > 10_000
-    still = render_robot(cell, tmp_path / "cell.png", size=(320, 180))
+    kind, source = open_any(cell)
+    assert kind.__name__ == "viewer.robot"
+    still = render_still(source, tmp_path / "cell.png", size=(320, 180))
     img = iio.imread(still)
     assert img.shape[:2] == (180, 320)
     # the robot's blue-grey joints and light links are in the picture: many pixels far from sky and floor
     sky_or_floor = (img[..., 2].astype(int) - img[..., 0] > 40) | (np.abs(img[..., :3].astype(int) - [154, 152, 144]).max(-1) < 25)
     assert (~sky_or_floor).mean() > 0.02
-    video = render_robot(cell, tmp_path / "cell.mp4", frames=4, size=(160, 90), progress=False)
+    video = render_video(source, tmp_path / "cell.mp4", frames=4, size=(160, 90), progress=False)
     assert video.stat().st_size > 1000
     assert main(["render", str(cell), "--out", str(tmp_path / "t.png"), "--time", "1.0", "--size", "160x90"]) == 0
 

@@ -336,20 +336,20 @@ def test_quality_presets_and_sky():
     assert sky[-1].mean() < sky[40].mean() * 2 and sky[:30].mean() < sky[40:].mean()  # ground darker than sky
 
 
-def test_null_viewer_checks_the_order():
-    from viewer.sink import NullViewer, Viewer
+def test_null_sink_keeps_frames_of_any_kind():
+    from viewer.sink import NullSink, Sink
 
-    sink = NullViewer()
-    assert isinstance(sink, Viewer)
-    frame = Frame.at(1.0, np.zeros((2, 2)), np.zeros((2, 2)), np.full((2, 2), np.nan))
-    sink.begin_frame(1.0)
-    sink.log_state(frame)
-    sink.end_frame()
-    assert sink.frames == 1 and sink.times == [1.0] and sink.last is frame
+    sink = NullSink()
+    assert isinstance(sink, Sink)
+    depth = np.zeros((2, 2))
+    sink.update("flood", 1.0, {"depth": depth, "speed": depth})
+    depth[0, 0] = 5.0  # the sink keeps a copy
+    sink.update("robot", 2.0, {"link_pose": np.zeros((3, 7))})
+    assert sink.frames == 2 and sink.times == [1.0, 2.0] and sink.kinds == ["flood", "robot"]
+    assert set(sink.last) == {"link_pose"}
+    sink.close()
     with pytest.raises(RuntimeError):
-        sink.log_state(frame)
-    with pytest.raises(RuntimeError):
-        sink.end_frame()
+        sink.update("flood", 3.0, {})
 
 
 # -- actors: the arrays that are drawn ---------------------------------------------------
@@ -489,7 +489,7 @@ def result_dir(ds, tmp_path_factory):
 
 @pytest.mark.filterwarnings("ignore:.*Zarr")
 def test_cli_render(result_dir, tmp_path, capsys):
-    from twin.app.cli import main
+    from twin.cli import main
 
     out = tmp_path / "t.png"
     assert main(["render", str(result_dir), "--out", str(out), "--quality", "draft", "--size", "200x150",
@@ -536,33 +536,46 @@ def test_open_source(result_dir, tmp_path):
         open_source(tmp_path / "summary.json")
 
 
-def test_live_viewer_throttles_and_tracks_arrival(tmp_path):
+def test_live_viewer_throttles(tmp_path):
     from physics.swe.run import FloodRun
     from twin.app.runs import execute
     from viewer.live import LiveViewer
-    from viewer.sink import NullViewer
+    from viewer.sink import NullSink
 
-    sink = NullViewer()
+    sink = NullSink()
     clock = iter(np.arange(0.0, 1e4, 0.03))  # 30 ms of wall time per step
     seen = []
-
-    live = LiveViewer(small_scene(), viewer=sink, fps=10.0, clock=lambda: float(next(clock)))
+    run = FloodRun(small_scene(), duration=30.0, output_interval=10.0, resolution=4.0)
+    live = LiveViewer(run, viewer=sink, fps=10.0, clock=lambda: float(next(clock)))
 
     def on_step(sim):
         seen.append(sim.t)
         live(sim)
 
-    run = FloodRun(small_scene(), duration=30.0, output_interval=10.0, resolution=4.0)
     execute(run, tmp_path, parameters={}, progress=False, on_step=on_step)
     assert len(seen) > 20
     assert sink.frames == pytest.approx(len(seen) * 0.03 * 10.0, abs=1.5)  # 10 per (fake) wall second
     assert live.rate == pytest.approx(10.0, rel=0.15)
-    last = sink.last
-    assert last.depth.shape == (12, 16) and last.depth.max() > 0.0
-    wet = last.depth > 1e-3
-    assert np.all(np.isfinite(last.arrival[wet])) and np.all(last.arrival[wet] <= last.t)
+    assert set(sink.kinds) == {"flood"} and set(sink.last) == {"depth", "speed"}
+    assert sink.last["depth"].shape == (12, 16) and sink.last["depth"].max() > 0.0
     live.close()
-    assert sink.times[-1] == pytest.approx(30.0)
+    assert sink.times[-1] == pytest.approx(30.0) and sink.closed
+
+
+def test_view3d_tracks_arrival_of_live_frames(site):
+    from viewer.view3d import View3D
+
+    view = View3D(site, quality="draft", size=(160, 120))
+    try:
+        depth = np.zeros(site.shape, np.float32)
+        depth[:, :5] = 0.5
+        view.update("flood", 10.0, {"depth": depth, "speed": np.zeros_like(depth)})
+        depth[:, 5:8] = 0.5
+        view.update("flood", 20.0, {"depth": depth, "speed": np.zeros_like(depth)})
+        arrival = view.frame.arrival
+        assert np.all(arrival[:, :5] == 10.0) and np.all(arrival[:, 5:8] == 20.0) and np.isnan(arrival[:, 8:]).all()
+    finally:
+        view.close()
 
 
 def update_reference() -> None:

@@ -73,7 +73,7 @@ def make_result(nx: int = 40, ny: int = 30, dx: float = 2.0, nt: int = 3, nk: in
             "probe_v": (("probe", "probe_time"), np.zeros_like(probe_depth, dtype=f4)),
         },
         coords={"x": x, "y": y, "time": times, "probe": probes, "probe_time": probe_time},
-        attrs={"crs": "EPSG:32756", "title": "Synthetic valley", "wet_threshold_m": 0.001},
+        attrs={"twin_kind": "flood", "crs": "EPSG:32756", "title": "Synthetic valley", "wet_threshold_m": 0.001},
     )
 
 

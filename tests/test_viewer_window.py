@@ -10,9 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from test_viewer_3d import small_scene
 from test_viewer_flood import make_result
+from test_viewer_kinds import inside
+
+from twin.app.runs import execute
 
 XVFB = Path("/usr/bin/Xvfb")
 
@@ -170,11 +172,10 @@ def test_window_of_a_scene(display, tmp_path):
 
 def test_live_window_during_a_run(display, tmp_path):
     from physics.swe.run import FloodRun
-    from twin.app.runs import execute
     from viewer.live import LiveViewer
 
-    live = LiveViewer(small_scene(), fps=50.0, size=(320, 240))
     run = FloodRun(small_scene(), duration=30.0, output_interval=10.0, resolution=4.0)
+    live = LiveViewer(run, fps=50.0, size=(320, 240))
     execute(run, tmp_path, parameters={}, progress=False, on_step=live)
     window = live.window
     assert window is not None and window.plotter.render_window.GetClassName() == "vtkXOpenGLRenderWindow"
@@ -184,3 +185,121 @@ def test_live_window_during_a_run(display, tmp_path):
     assert window.image().std() > 10
     live.close()
     assert live.window is None
+
+
+def test_robot_window_timeline_and_joint_plots(display, tmp_path):
+    """The robot cell (the UR5 scene's set points) in a window: the timeline poses the meshes, the joint plots
+    follow with their cursor."""
+    pytest.importorskip("newton")
+    from shared_data import DATA, need
+
+    need(DATA / "factory" / "example-robot-data")
+    from viewer.kinds import open_any
+    from viewer.robot import RobotWindow, pose_matrices
+
+    kind, source = open_any("scenes/ur5_cell.py")
+    window = RobotWindow(source, size=(640, 400))
+    try:
+        window.open()
+        assert window.plotter.render_window.GetClassName() == "vtkXOpenGLRenderWindow"
+        assert len(window.charts) == 2 and len(window.charts[0]._plots["line"]) == 2 * source.ds.sizes["joint"] + 1
+        inside(window.view, window.view.swept, x1=0.2)  # the arm left of the plots
+        slider = window._slider
+        slider.GetRepresentation().SetValue(2.0)
+        slider.InvokeEvent("InteractionEvent")
+        assert window.t == pytest.approx(2.0)
+        k = int(np.argmin(np.abs(source.times - 2.0)))
+        link = window.view.links[2]
+        actor = window.view.actors[link][0]
+        np.testing.assert_allclose(np.asarray(actor.user_matrix), pose_matrices(source.ds["link_pose"].values[k, 2]),
+                                   atol=1e-12)
+        for chart, cursor in zip(window.charts, window.cursors):
+            np.testing.assert_allclose(cursor.x, [2.0, 2.0])
+            np.testing.assert_allclose(cursor.y, chart.y_range)
+        window.step(1)
+        assert window.t == pytest.approx(source.times[k + 1])
+        window.play()
+        window.advance(1.0)
+        assert window.t == pytest.approx(source.times[k + 1] + window.speed)
+        window.update()
+        image = window.image()
+        assert image.std() > 10
+        from PIL import Image
+
+        Image.fromarray(image).save(tmp_path / "robot_window.png")
+        chart = image[int(400 * 0.42) : int(400 * 0.72), int(640 * 0.66) : int(640 * 0.97)]
+        assert (chart.min(axis=2) > 230).mean() > 0.3  # the torque chart's white panel
+    finally:
+        window.close()
+
+
+def test_plume_window_timeline(display, tmp_path):
+    from test_viewer_kinds import small_plume_run
+
+    from viewer.kinds import open_any
+    from viewer.plume3d import PlumeWindow
+
+    execute(small_plume_run(particles=1000), tmp_path, parameters={}, progress=False)
+    _, source = open_any(tmp_path)
+    window = PlumeWindow(source, size=(640, 400))
+    try:
+        window.open()
+        assert window.t == source.span[1]  # opens at the last output
+        window._slider.GetRepresentation().SetValue(3600.0)
+        window._slider.InvokeEvent("InteractionEvent")
+        assert window.t == pytest.approx(3600.0)
+        assert window.view.subtitle.GetInput().strip().startswith("t = 1.0 h")
+        cells = window.plotter.actors["plume"].mapper.dataset
+        assert cells.n_cells == int((source.ds["concentration"].values[1] > 10 ** window.view.clim[0]).sum())
+        window.update()
+        image = window.image()
+        assert image.std() > 10
+        from PIL import Image
+
+        Image.fromarray(image).save(tmp_path / "plume_window.png")
+    finally:
+        window.close()
+
+
+def test_live_windows_of_a_plume_and_a_robot(display, tmp_path):
+    """``--view`` on a dispersion run and a robot run: the kind's window opens at the first frame and draws them."""
+    from types import SimpleNamespace
+
+    from test_viewer_kinds import small_plume_run
+
+    from viewer.live import LiveViewer
+
+    run = small_plume_run(particles=500, duration=3600.0)
+    live = LiveViewer(run, fps=1e6, size=(320, 240))
+    execute(run, tmp_path, parameters={}, progress=False, on_step=live)
+    window = live.window
+    assert window is not None and window.plotter.render_window.GetClassName() == "vtkXOpenGLRenderWindow"
+    assert live.frames >= 12 and "plume" in window.plotter.actors and window.image().std() > 10
+    live.close()
+
+    pytest.importorskip("newton")
+    from shared_data import DATA, need
+
+    need(DATA / "factory" / "example-robot-data")
+    from physics.robot.system import build_robot
+    from twin.params import resolve
+    from twin.script import load_script
+
+    script = load_script("scenes/ur5_cell.py")
+    robot_run = script.setup(resolve(script.PARAMETERS, [], "ur5_cell"))
+    system = build_robot(robot_run.robot, floor=False, kp=robot_run.kp, kd=robot_run.kd)
+    links = sorted({m.link for m in robot_run.robot.meshes if m.role == "visual"}, key=list(system.bodies).index)
+    live = LiveViewer(robot_run, key="ur5_cell", fps=1e6, size=(320, 240))
+    for t in (0.0, 1.5):  # the set points' forward kinematics stand in for the dynamics
+        q = robot_run.trajectory(t)[0]
+        sim = SimpleNamespace(t=t, state=SimpleNamespace(newton=system.state(q)), recorder=SimpleNamespace(links=links),
+                              solver=SimpleNamespace(system=system, trajectory=robot_run.trajectory,
+                                                     solver=SimpleNamespace(torque=np.zeros(len(q)))))
+        live(sim)
+    view = live.window
+    assert view.plotter.render_window.GetClassName() == "vtkXOpenGLRenderWindow" and live.frames == 2
+    assert view.links == links
+    assert view.subtitle.GetInput().strip().startswith("t =  1.50 s")
+    np.testing.assert_allclose(np.asarray(view.actors[view.links[-1]][0].user_matrix)[:3, 3],
+                               system.link_poses(system.state(robot_run.trajectory(1.5)[0]), view.links[-1:])[0, :3])
+    live.close()

@@ -10,9 +10,11 @@ the names below is first used.
 - :func:`render_still`, :func:`render_video`, :func:`render_oblique` -- off-screen
   3D pictures and videos (pyvista) at a quality preset of :data:`QUALITIES`,
   from a :class:`Camera`.
-- :class:`View3D` -- the 3D view, a sink for frames; :class:`NullViewer` draws nothing.
-- :class:`FloodWindow` -- the desktop window of ``twin view``.
-- :class:`LiveViewer` -- an ``on_step`` callback showing a running simulation.
+- :class:`View3D` -- the flood's 3D view, a sink for frames; :class:`NullSink` draws nothing.
+- :class:`RobotView`, :class:`PlumeView` -- the robot cell's and the plume's 3D views.
+- :class:`FloodWindow`, :class:`RobotWindow`, :class:`PlumeWindow` -- the desktop windows of ``twin view``.
+- :data:`KINDS`, :func:`open_any` -- the registry of kinds: what render, view, pictures and live do with each.
+- :class:`LiveViewer` -- an ``on_step`` callback showing a running simulation of any kind.
 - :class:`Site`, :class:`History`, :class:`Frame`, :func:`field_values`,
   :func:`water_surface`, :func:`sun_shadow` -- the numbers behind the pictures.
 """
@@ -28,11 +30,14 @@ if TYPE_CHECKING:
     from viewer.flood_maps import froude_number, hillshade, plot_froude, plot_hydrographs, plot_peak_depth
     from viewer.flood_report import write_flood_pictures
     from viewer.geometry import Site, sun_shadow
+    from viewer.kinds import KINDS, open_any
     from viewer.live import LiveViewer
     from viewer.oblique import render_oblique
+    from viewer.plume3d import PlumeView, PlumeWindow
     from viewer.quality import QUALITIES, Quality
     from viewer.render import render_still, render_video
-    from viewer.sink import NullViewer, Viewer
+    from viewer.robot import RobotView, RobotWindow
+    from viewer.sink import NullSink, Sink
     from viewer.sources import Source, open_source
     from viewer.view3d import View3D
     from viewer.window import FloodWindow
@@ -43,17 +48,23 @@ _HOMES = {
     "FloodWindow": "viewer.window",
     "Frame": "viewer.fields",
     "History": "viewer.fields",
+    "KINDS": "viewer.kinds",
     "LiveViewer": "viewer.live",
-    "NullViewer": "viewer.sink",
+    "NullSink": "viewer.sink",
+    "PlumeView": "viewer.plume3d",
+    "PlumeWindow": "viewer.plume3d",
     "QUALITIES": "viewer.quality",
     "Quality": "viewer.quality",
+    "RobotView": "viewer.robot",
+    "RobotWindow": "viewer.robot",
     "Site": "viewer.geometry",
+    "Sink": "viewer.sink",
     "Source": "viewer.sources",
     "View3D": "viewer.view3d",
-    "Viewer": "viewer.sink",
     "field_values": "viewer.fields",
     "froude_number": "viewer.flood_maps",
     "hillshade": "viewer.flood_maps",
+    "open_any": "viewer.kinds",
     "open_source": "viewer.sources",
     "plot_froude": "viewer.flood_maps",
     "plot_hydrographs": "viewer.flood_maps",

@@ -27,7 +27,8 @@ import numpy as np
 
 from twin.errors import InputError
 
-__all__ = ["GENERIC", "Camera", "camera_presets", "resolve_camera"]
+__all__ = ["GENERIC", "Camera", "box_corners", "camera_presets", "fit_view", "frame_points", "projected",
+           "resolve_camera"]
 
 PRESET_DIR = Path(__file__).resolve().parent / "cameras"
 
@@ -71,7 +72,8 @@ class Camera:
             raise InputError(source, "elevation", f"must be in (0, 90] degrees, got {camera.elevation}")
         if camera.focus is not None and len(camera.focus) not in (2, 3):
             raise InputError(source, "focus", "must be [x, y] or [x, y, z]")
-        if (camera.distance is not None and camera.distance <= 0) or camera.zoom <= 0 or not 0 < camera.view_angle < 180:
+        bad_distance = camera.distance is not None and camera.distance <= 0
+        if bad_distance or camera.zoom <= 0 or not 0 < camera.view_angle < 180:
             raise InputError(source, "", "distance and zoom must be positive, view_angle in (0, 180)")
         return camera
 
@@ -108,13 +110,14 @@ def camera_presets(key: str) -> dict[str, Camera]:
     return presets
 
 
-def resolve_camera(spec: str | PathLike | Camera | None, key: str = "") -> Camera:
-    """A Camera from a preset name, a camera file (``.json``) or a Camera; None is the scene's default."""
+def resolve_camera(spec: str | PathLike | Camera | None, key: str = "", default: Camera | None = None) -> Camera:
+    """A Camera from a preset name, a camera file (``.json``) or a Camera; None is the scene's default
+    (its preset ``default``, else ``default``, else ``oblique``)."""
     if isinstance(spec, Camera):
         return spec
     presets = camera_presets(key)
     if spec is None:
-        return presets.get("default", presets["oblique"])
+        return presets.get("default", default or presets["oblique"])
     text = str(spec)
     if text in presets:
         return presets[text]
@@ -130,3 +133,64 @@ def _read_json(path: Path):
         raise InputError(path, "", "no such camera file") from None
     except json.JSONDecodeError as e:
         raise InputError(path, f"line {e.lineno}", f"not JSON: {e.msg}") from None
+
+
+def box_corners(points: np.ndarray) -> np.ndarray:
+    """The 8 corners (8, 3) of the axis-aligned bounding box of ``points`` (n, 3)."""
+    lo, hi = np.nanmin(points, axis=0), np.nanmax(points, axis=0)
+    return np.array([(x, y, z) for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+
+
+def projected(plotter, points: np.ndarray, aspect: float) -> np.ndarray:
+    """Normalized device coordinates (n, 2) of world ``points`` (n, 3) through ``plotter``'s camera
+    (inside the picture: both in [-1, 1])."""
+    m = plotter.camera.GetCompositeProjectionTransformMatrix(aspect, -1.0, 1.0)
+    projection = np.array([[m.GetElement(i, j) for j in range(4)] for i in range(4)])
+    h = np.c_[points, np.ones(len(points))] @ projection.T
+    return h[:, :2] / h[:, 3:]
+
+
+def fit_view(plotter, aspect: float, frame: tuple[float, float, float, float],
+             points: np.ndarray | None = None) -> None:
+    """Pan and zoom the camera (its direction kept) so that ``points`` (n, 3) (default: the corners of the
+    plotter's bounds) fill ``frame`` (NDC x0, x1, y0, y1) of the picture."""
+    camera = plotter.camera
+    camera.OrthogonalizeViewUp()
+    if points is None:
+        b = plotter.bounds
+        points = np.array([(x, y, z) for x in b[0:2] for y in b[2:4] for z in b[4:6]])
+    goal = np.array([(frame[0] + frame[1]) / 2, (frame[2] + frame[3]) / 2])
+    for _ in range(3):
+        ndc = projected(plotter, points, aspect)
+        low, high = ndc.min(axis=0), ndc.max(axis=0)
+        extent = np.maximum(high - low, 1e-9)
+        zoom = min((frame[1] - frame[0]) / extent[0], (frame[3] - frame[2]) / extent[1])
+        shift = (low + high) / 2 - goal / zoom  # NDC, before zooming
+        half = camera.distance * math.tan(math.radians(camera.view_angle) / 2)
+        up = np.array(camera.up)
+        right = np.cross(np.array(camera.direction), up)
+        delta = shift[0] * half * aspect * right + shift[1] * half * up
+        camera.position = tuple(np.array(camera.position) + delta)
+        camera.focal_point = tuple(np.array(camera.focal_point) + delta)
+        camera.zoom(zoom)
+    plotter.renderer.ResetCameraClippingRange()
+
+
+def frame_points(plotter, camera: Camera, points: np.ndarray, aspect: float,
+                 frame: tuple[float, float, float, float] = (-0.9, 0.9, -0.88, 0.78)) -> None:
+    """Point ``plotter``'s camera along the orbit ``camera`` (azimuth, elevation, view angle) at the bounding
+    box of ``points`` (n, 3) [display units] and, unless ``camera.distance`` is set, move it so that the box
+    fills ``frame`` (NDC; the top left to the title). ``camera.focus`` (x, y, z) overrides the box's centre."""
+    corners = box_corners(points)
+    given = camera.focus is not None and len(camera.focus) == 3
+    focus = np.array(camera.focus, float) if given else corners.mean(axis=0)
+    size = float(np.linalg.norm(corners[-1] - corners[0])) or 1.0
+    cam = plotter.camera
+    cam.view_angle = camera.view_angle
+    cam.focal_point = tuple(focus)
+    cam.position = tuple(focus + camera.direction() * (camera.distance or 3.0 * size))
+    cam.up = (0.0, 1.0, 0.0) if camera.elevation >= 89.99 else (0.0, 0.0, 1.0)
+    if camera.distance is None:
+        fit_view(plotter, aspect, frame, corners)
+        cam.zoom(camera.zoom)
+    plotter.renderer.ResetCameraClippingRange()

@@ -20,10 +20,7 @@ from viewer.cameras import Camera, resolve_camera
 from viewer.sources import Source
 from viewer.view3d import View3D, default_clims
 
-__all__ = ["STILL_SUFFIXES", "VIDEO_SUFFIXES", "render_still", "render_video", "video_times"]
-
-STILL_SUFFIXES = (".png", ".jpg", ".jpeg")
-VIDEO_SUFFIXES = (".mp4",)
+__all__ = ["render_still", "render_video", "video_times"]
 
 
 def _view(source: Source, *, quality: str, size: tuple[int, int], camera, field: str, z_scale: float,

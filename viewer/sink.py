@@ -1,65 +1,63 @@
-"""The viewer protocol: a sink that frames of a run or a Result are handed to.
+"""The viewer protocol: a sink that the frames of a running simulation are handed to.
 
-A producer (the live simulation, a video writer, the desktop window) calls, for
-every frame, ``begin_frame(t)``, then ``log_state(frame)``, then
-``end_frame()``; the viewer draws at ``end_frame``. :class:`NullViewer` draws
-nothing and records what it was given, for tests and headless runs;
-:class:`viewer.view3d.View3D` draws with PyVista.
+A frame is a kind's own snapshot: ``update(kind, t, fields)`` with ``kind``
+the run's kind (``"flood"``, ``"dispersion"``, ``"robot"``, ...), ``t`` the
+simulated time [s] and ``fields`` a dict of arrays named as in that kind's
+Result (flood: ``depth``, ``speed`` (ny, nx); dispersion: ``concentration``
+(nz, ny, nx), ``particles`` (k, 3); robot: ``link_pose`` (links, 7), ``q``,
+``q_ref``, ``torque`` (joints,)). The sink draws at ``update``.
+:class:`NullSink` draws nothing and keeps what it was given (tests, headless
+runs); each kind's view (:class:`viewer.view3d.View3D`,
+:class:`viewer.robot.RobotView`, :class:`viewer.plume3d.PlumeView`) draws
+with PyVista.
 """
 
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from viewer.fields import Frame
+import numpy as np
 
-__all__ = ["NullViewer", "Viewer"]
+__all__ = ["NullSink", "Sink"]
 
 
 @runtime_checkable
-class Viewer(Protocol):
+class Sink(Protocol):
     """What a frame producer needs from a viewer."""
 
-    def begin_frame(self, t: float) -> None:
-        """Start the frame at simulated time ``t`` [s]."""
+    def update(self, kind: str, t: float, fields: dict[str, np.ndarray]) -> None:
+        """Draw the frame of a ``kind`` run at simulated time ``t`` [s]."""
 
-    def log_state(self, frame: Frame) -> None:
-        """The water of the frame."""
-
-    def end_frame(self) -> None:
-        """Finish (draw) the frame."""
+    def close(self) -> None:
+        """Release the window (if any)."""
 
 
-class NullViewer:
-    """A viewer that draws nothing: it checks the call order and keeps what it was given.
+class NullSink:
+    """A sink that draws nothing: it keeps what it was given.
 
     Attributes:
-        times: the ``t`` [s] of every finished frame.
-        last: the last frame logged, or None.
+        kinds, times: the kind and ``t`` [s] of every frame.
+        last: the fields of the last frame, or None.
+        closed: whether :meth:`close` was called.
     """
 
     def __init__(self) -> None:
+        self.kinds: list[str] = []
         self.times: list[float] = []
-        self.last: Frame | None = None
-        self._open: float | None = None
+        self.last: dict[str, np.ndarray] | None = None
+        self.closed = False
 
     @property
     def frames(self) -> int:
-        """Number of frames finished."""
+        """Number of frames received."""
         return len(self.times)
 
-    def begin_frame(self, t: float) -> None:
-        if self._open is not None:
-            raise RuntimeError("begin_frame called twice without end_frame")
-        self._open = float(t)
+    def update(self, kind: str, t: float, fields: dict[str, np.ndarray]) -> None:
+        if self.closed:
+            raise RuntimeError("update after close")
+        self.kinds.append(kind)
+        self.times.append(float(t))
+        self.last = {k: np.array(v, copy=True) for k, v in fields.items()}
 
-    def log_state(self, frame: Frame) -> None:
-        if self._open is None:
-            raise RuntimeError("log_state called outside begin_frame/end_frame")
-        self.last = frame
-
-    def end_frame(self) -> None:
-        if self._open is None:
-            raise RuntimeError("end_frame called without begin_frame")
-        self.times.append(self._open)
-        self._open = None
+    def close(self) -> None:
+        self.closed = True

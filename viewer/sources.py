@@ -1,4 +1,5 @@
-"""What ``twin render`` and ``twin view`` open: a Result folder, a scene script or a ``.twin`` scene file.
+"""What ``twin render`` and ``twin view`` open: a Result folder, a scene script or a ``.twin`` scene file
+(of any kind, through :mod:`viewer.kinds`); the flood kind's :class:`Source`.
 
 A RESULT_DIR is a folder holding ``result.zarr``. Its ``summary.json`` names
 the scene script and the parameters the run used; when that script can still be
@@ -20,10 +21,10 @@ from twin.scene import Scene
 from viewer.fields import History
 from viewer.geometry import Site
 
-__all__ = ["Source", "open_source", "scene_of"]
+__all__ = ["Source", "open_flood_result", "open_source", "scene_of"]
 
 NEEDED = ("depth", "u", "v", "max_depth", "max_speed", "bed_elevation", "ground_elevation", "building")
-"""Variables of a Result that the 3D views read."""
+"""Variables of a flood Result that the 3D views read."""
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -48,47 +49,32 @@ class Source:
     scene: Scene | None = None
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def span(self) -> tuple[float, float] | None:
+        """First and last time [s] of the Result; None for a scene."""
+        return self.history.span if self.history is not None else None
 
-def open_source(path: str | PathLike, *, assignments: list[str] | None = None) -> Source:
-    """Open a Result folder (``DIR/result.zarr``), a scene script (``.py``) or a scene file (``.twin``).
+
+def open_source(path: str | PathLike, *, assignments: list[str] | None = None):
+    """Open a Result folder (``DIR/result.zarr``), a scene script (``.py``) or a scene file (``.twin``) of any
+    kind: the source its kind's viewer draws (see :func:`viewer.kinds.open_any`); a :class:`Source` for a flood.
 
     ``assignments`` (``name=value``) set a scene script's parameters.
 
     Raises:
         InputError: the path is none of these, or not readable as one.
     """
-    p = Path(path)
-    if p.is_dir():
-        store = p if p.suffix == ".zarr" else p / "result.zarr"
-        if not store.is_dir():
-            raise InputError(p, "", "not a result folder (no result.zarr in it) nor a scene")
-        return _open_result(p if store != p else p.parent, store)
-    if not p.exists():
-        raise InputError(p, "", "no such scene or result folder")
-    if p.suffix == ".py":
-        from twin.script import load_script, parameters_of
+    from viewer.kinds import open_any
 
-        script = load_script(p)
-        scene = script.setup(parameters_of(script, p, assignments or [])).scene
-        return Source(p, Site.from_scene(scene, key=p.stem), scene=scene)
-    if p.suffix == ".twin":
-        from twin.scene import load_scene
-
-        scene = load_scene(p)
-        return Source(p, Site.from_scene(scene, key=p.stem), scene=scene)
-    raise InputError(p, "", "expected a result folder, a scene script (.py) or a scene file (.twin)")
+    return open_any(path, assignments=assignments)[1]
 
 
-def _open_result(folder: Path, store: Path) -> Source:
-    try:
-        ds = xr.open_zarr(store)
-    except Exception as e:  # zarr raises many kinds on a damaged store
-        raise InputError(store, "", f"unreadable Result ({type(e).__name__}: {e})") from None
+def open_flood_result(folder: Path, ds: xr.Dataset) -> Source:
+    """The Source of a flood Result folder (its ``result.zarr`` opened as ``ds``), with its scene when its
+    script can be rebuilt."""
     missing = [name for name in NEEDED if name not in ds.variables]
     if missing:
-        raise InputError(store, "", f"not a flood Result, missing {', '.join(missing)}")
-    if ds.sizes.get("time", 0) == 0:
-        raise InputError(store, "", "the Result holds no snapshot")
+        raise InputError(folder / "result.zarr", "", f"flood Result without {', '.join(missing)}")
     ds = ds.load()
     scene, key, notes = scene_of(folder, ds)
     return Source(folder, Site.from_result(ds, scene, key=key), History.from_result(ds), ds, scene, notes)

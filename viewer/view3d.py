@@ -2,10 +2,10 @@
 
 :class:`View3D` owns a PyVista plotter (off screen or a desktop window), the
 actors of :mod:`viewer.actors`, a quality preset, a camera, a colour bar in
-physical units and the title and time labels. It is a viewer in the sense of
-:mod:`viewer.sink`: ``begin_frame(t)``, ``log_state(frame)``, ``end_frame()``
-rewrite the water's arrays in place and render; nothing is rebuilt between
-frames.
+physical units and the title and time labels. It is a sink in the sense of
+:mod:`viewer.sink`: ``update("flood", t, {"depth": ..., "speed": ...})`` and
+``show(frame)`` rewrite the water's arrays in place and render; nothing is
+rebuilt between frames.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from viewer.cameras import Camera, resolve_camera
+from viewer.cameras import Camera, fit_view, resolve_camera
 from viewer.fields import FIELDS, Frame, History, colour_table
 from viewer.geometry import Site
 from viewer.quality import QUALITIES, Quality, apply_quality
@@ -29,6 +29,8 @@ FRAME = (-0.94, 0.76, -0.92, 0.80)
 """Part of the picture a fitted camera fills with the site, in normalized device
 coordinates (x0, x1, y0, y1): the right is left to the colour bar, the top to the title."""
 TEXT = "#17202a"
+WET_THRESHOLD = 1e-3
+"""Depth [m] above which a cell counts as wet in a live frame (as in the flood Result)."""
 DEFAULT_CLIMS = {"depth": (0.0, 1.0), "speed": (0.0, 3.0), "froude": (0.0, 2.0), "arrival": (0.0, 60.0)}
 """Colour ranges when no Result gives them: depth [m], speed [m/s], Froude [-], arrival [min]."""
 
@@ -104,6 +106,7 @@ class View3D:
         self.z_scale = z_scale
         self.frame: Frame | None = None
         self._t: float | None = None
+        self._arrival: np.ndarray | None = None
         with plotter_window(off_screen):
             self.plotter = pv.Plotter(off_screen=off_screen, window_size=list(size), lighting="none")
         self.plotter.render_window.SetMultiSamples(self.quality.multi_samples)
@@ -122,24 +125,21 @@ class View3D:
         self.set_camera(resolve_camera(camera, site.key))
 
     # -- the sink ----------------------------------------------------------------------
-    def begin_frame(self, t: float) -> None:
-        """Start the frame at time ``t`` [s]."""
-        self._t = float(t)
-
-    def log_state(self, frame: Frame) -> None:
-        """The water of the frame being drawn."""
-        self.frame = frame
-
-    def end_frame(self) -> None:
-        """Draw the frame: rewrite the water's arrays in place, the labels, and render."""
-        self._draw()
-        self.plotter.render()
+    def update(self, kind: str, t: float, fields: dict[str, np.ndarray]) -> None:
+        """A frame of a running flood (see :mod:`viewer.sink`): ``depth`` [m] and ``speed`` [m/s], (ny, nx).
+        The time of arrival is tracked here, from the first frame on."""
+        depth = np.asarray(fields["depth"])
+        if self._arrival is None or self._arrival.shape != depth.shape:
+            self._arrival = np.full(depth.shape, np.nan)
+        self._arrival[np.isnan(self._arrival) & (depth > WET_THRESHOLD)] = t
+        self.show(Frame.at(t, depth, np.asarray(fields["speed"]), self._arrival.copy()))
 
     def show(self, frame: Frame) -> None:
-        """``begin_frame``, ``log_state`` and ``end_frame`` in one call."""
-        self.begin_frame(frame.t)
-        self.log_state(frame)
-        self.end_frame()
+        """Draw ``frame``: rewrite the water's arrays in place, the labels, and render."""
+        self._t = float(frame.t)
+        self.frame = frame
+        self._draw()
+        self.plotter.render()
 
     # -- settings ----------------------------------------------------------------------
     def set_field(self, name: str) -> None:
@@ -167,7 +167,7 @@ class View3D:
         if camera.distance is None:
             self.plotter.reset_camera()
             if camera.focus is None:
-                _fit_view(self.plotter, self.size[0] / self.size[1])
+                fit_view(self.plotter, self.size[0] / self.size[1], FRAME)
             cam.zoom(camera.zoom)
         self.plotter.renderer.ResetCameraClippingRange()
         self.camera = camera
@@ -309,31 +309,3 @@ def nice_ticks(lo: float, hi: float, most: int = 7) -> tuple[np.ndarray, int]:
 
 def _rgb(hex_colour: str) -> tuple[float, float, float]:
     return tuple(int(hex_colour[k : k + 2], 16) / 255.0 for k in (1, 3, 5))
-
-
-def _fit_view(plotter, aspect: float, frame: tuple[float, float, float, float] = FRAME) -> None:
-    """Pan and zoom the camera so the scene's bounding box fills ``frame`` (NDC x0, x1, y0, y1) of the picture."""
-    camera = plotter.camera
-    camera.OrthogonalizeViewUp()
-    b = plotter.bounds
-    corners = np.array([(x, y, z, 1.0) for x in b[0:2] for y in b[2:4] for z in b[4:6]])
-    goal = np.array([(frame[0] + frame[1]) / 2, (frame[2] + frame[3]) / 2])
-    for _ in range(3):
-        projection = _matrix(camera.GetCompositeProjectionTransformMatrix(aspect, -1.0, 1.0))
-        h = corners @ projection.T
-        ndc = h[:, :2] / h[:, 3:]
-        low, high = ndc.min(axis=0), ndc.max(axis=0)
-        zoom = min((frame[1] - frame[0]) / (high[0] - low[0]), (frame[3] - frame[2]) / (high[1] - low[1]))
-        shift = (low + high) / 2 - goal / zoom  # NDC, before zooming
-        half = camera.distance * math.tan(math.radians(camera.view_angle) / 2)
-        up = np.array(camera.up)
-        right = np.cross(np.array(camera.direction), up)
-        delta = shift[0] * half * aspect * right + shift[1] * half * up
-        camera.position = tuple(np.array(camera.position) + delta)
-        camera.focal_point = tuple(np.array(camera.focal_point) + delta)
-        camera.zoom(zoom)
-    plotter.renderer.ResetCameraClippingRange()
-
-
-def _matrix(m) -> np.ndarray:
-    return np.array([[m.GetElement(i, j) for j in range(4)] for i in range(4)])

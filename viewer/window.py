@@ -18,7 +18,6 @@ It needs a display: under Linux without one, run it inside Xvfb
 from __future__ import annotations
 
 import json
-import time
 from os import PathLike
 from pathlib import Path
 
@@ -26,18 +25,16 @@ import numpy as np
 
 from viewer.cameras import Camera
 from viewer.fields import FIELDS
+from viewer.kindview import ACCENT, TimelineWindow
 from viewer.sources import Source
 from viewer.view3d import View3D, default_clims
 
 __all__ = ["FloodWindow"]
 
 FIELD_LABELS = {"depth": "depth", "speed": "speed", "froude": "Froude", "arrival": "arrival"}
-ACCENT = "#1a78b4"
-PLAY_SECONDS = 20.0
-"""Wall time [s] a whole Result takes to play at the default speed."""
 
 
-class FloodWindow:
+class FloodWindow(TimelineWindow):
     """A window on ``source``: the water at one time, and the controls to move through it.
 
     Args:
@@ -54,72 +51,35 @@ class FloodWindow:
                  ground: str = "landuse", fps: float = 12.0, off_screen: bool = False):
         self.source = source
         self.history = source.history
-        self.fps = fps
-        self.view = View3D(source.site, quality=quality, size=size, camera=camera, field=field,
-                           clims=default_clims(self.history), z_scale=z_scale, water=self.history is not None,
-                           ground=ground, off_screen=off_screen)
-        self.plotter = self.view.plotter
-        self.playing = False
+        view = View3D(source.site, quality=quality, size=size, camera=camera, field=field,
+                      clims=default_clims(self.history), z_scale=z_scale, water=self.history is not None,
+                      ground=ground, off_screen=off_screen)
         self.picked: dict | None = None
         self._down: tuple[int, int] | None = None
-        self._last_tick: float | None = None
         self._field_buttons: dict[str, object] = {}
+        super().__init__(view, self.history.times if self.history is not None else np.zeros(1), fps=fps)
         if self.history is not None:
-            t0, t1 = self.history.span
-            self.t = t1
-            self.speed = max((t1 - t0) / PLAY_SECONDS, 1.0)
-            self._add_timeline()
+            self.speed = max(self.speed, 1.0)
             self._add_field_buttons()
             self._add_chart()
-            self.set_time(self.t)
-        else:
-            self.t = 0.0
-            self.speed = 1.0
+            self.set_time(self.span[1])
+            for k, name in enumerate(FIELDS):
+                self.plotter.add_key_event(str(k + 1), lambda name=name: self.set_field(name))
         self._add_picking()
-        self._add_keys()
+        if self.plotter.iren is not None:
+            self.plotter.add_key_event("c", self.save_camera)
         help_text = self.view.add_text("click: depth over time   space: play   1-4: field   c: save camera   q: quit",
                                        (0.5, 0.005), max(8, self.view.font_size - 4), valign="bottom")
         help_text.GetTextProperty().SetJustificationToCentered()
 
     # -- time --------------------------------------------------------------------------
-    def set_time(self, t: float) -> None:
-        """Show the water at time ``t`` [s] (clipped to the Result's span) and move the slider there."""
+    def draw(self, t: float) -> None:
+        """Show the water at time ``t`` [s] (and mark it in the chart of a picked point)."""
         if self.history is None:
             return
-        t0, t1 = self.history.span
-        self.t = float(np.clip(t, t0, t1))
-        self.view.show(self.history.frame(self.t))
-        if hasattr(self, "_slider"):
-            self._slider.GetRepresentation().SetValue(self.t)
+        self.view.show(self.history.frame(t))
         if self.picked is not None:
-            self._marker.update([self.t, self.t], list(self._chart.y_range))
-
-    def step(self, snapshots: int) -> None:
-        """Move to the ``snapshots``-th snapshot after the current time (before it, if negative)."""
-        times = self.history.times
-        if snapshots > 0:
-            k = int(np.searchsorted(times, self.t + 1e-9, side="right")) + snapshots - 1
-        else:
-            k = int(np.searchsorted(times, self.t - 1e-9, side="left")) + snapshots
-        self.set_time(float(times[int(np.clip(k, 0, len(times) - 1))]))
-
-    def play(self, on: bool = True) -> None:
-        """Start (or stop) playing; at the end playback starts over."""
-        self.playing = on and self.history is not None
-        self._last_tick = None
-        if self.history is not None:
-            self._play_button.GetRepresentation().SetState(int(self.playing))
-
-    def toggle(self) -> None:
-        self.play(not self.playing)
-
-    def advance(self, wall_seconds: float) -> None:
-        """Playback: move time on by ``speed * wall_seconds`` when playing (wrapping at the end)."""
-        if not self.playing:
-            return
-        t0, t1 = self.history.span
-        t = self.t + self.speed * wall_seconds
-        self.set_time(t0 if self.t >= t1 else min(t, t1))
+            self._marker.update([t, t], list(self._chart.y_range))
 
     # -- fields ------------------------------------------------------------------------
     def set_field(self, name: str) -> None:
@@ -187,56 +147,7 @@ class FloodWindow:
         print(f"twin: camera written to {out}")
         return out
 
-    # -- running -----------------------------------------------------------------------
-    def open(self) -> None:
-        """Show the window without blocking (then call :meth:`update` to process events)."""
-        self.plotter.show(interactive_update=True, auto_close=False)
-
-    def update(self) -> None:
-        """Process pending window events and redraw."""
-        self.plotter.update()
-
-    def run(self) -> None:
-        """Show the window and run its event loop until it is closed (``q`` or the close button)."""
-        self.open()
-        iren = self.plotter.iren
-        iren.add_observer("TimerEvent", self._tick)
-        iren.create_timer(max(1, int(1000 / self.fps)), repeating=True)
-        iren.start()
-
-    def image(self) -> np.ndarray:
-        """The window's picture now, uint8 (height, width, 3)."""
-        return self.view.image()
-
-    def close(self) -> None:
-        self.view.close()
-
     # -- widgets -----------------------------------------------------------------------
-    def _tick(self, *_) -> None:
-        now = time.perf_counter()
-        if self.playing and self._last_tick is not None:
-            self.advance(now - self._last_tick)
-            self.plotter.render()
-        self._last_tick = now
-
-    def _add_timeline(self) -> None:
-        t0, t1 = self.history.span
-        font = self.view.font_size
-        self._slider = self.plotter.add_slider_widget(
-            lambda value: self.set_time(value), [t0, t1], value=t1, title="time [s]", pointa=(0.25, 0.07),
-            pointb=(0.75, 0.07), style="modern", color=ACCENT, fmt="%.0f", interaction_event="always",
-            title_height=0.022, tube_width=0.006, slider_width=0.018)
-        self._speed = self.plotter.add_slider_widget(
-            lambda value: setattr(self, "speed", float(value)), [1.0, max(200.0, 2 * self.speed)], value=self.speed,
-            title="speed [x]", pointa=(0.8, 0.07), pointb=(0.97, 0.07), style="modern", color=ACCENT, fmt="%.0f",
-            interaction_event="always", title_height=0.022, tube_width=0.006, slider_width=0.018)
-        size = max(18, 2 * font)
-        self._play_button = self.plotter.add_checkbox_button_widget(
-            lambda on: self.play(bool(on)), value=False, position=(int(0.17 * self.view.size[0]), 36), size=size,
-            color_on=ACCENT, color_off="#9aa5b1", background_color="white")
-        self.view.add_text("play", (0.17 + (size + 6) / self.view.size[0], (36 + size / 2) / self.view.size[1]),
-                        font - 1, valign="center")
-
     def _add_field_buttons(self) -> None:
         width, height = self.view.size
         size = max(16, int(1.6 * self.view.font_size))
@@ -303,14 +214,3 @@ class FloodWindow:
         if abs(x - self._down[0]) <= 3 and abs(y - self._down[1]) <= 3:
             self.pick(x, y)
         self._down = None
-
-    def _add_keys(self) -> None:
-        if self.plotter.iren is None:
-            return
-        if self.history is not None:
-            self.plotter.add_key_event("space", self.toggle)
-            self.plotter.add_key_event("Left", lambda: self.step(-1))
-            self.plotter.add_key_event("Right", lambda: self.step(1))
-            for k, name in enumerate(FIELDS):
-                self.plotter.add_key_event(str(k + 1), lambda name=name: self.set_field(name))
-        self.plotter.add_key_event("c", self.save_camera)

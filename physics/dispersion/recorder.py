@@ -121,5 +121,5 @@ class DispersionRecorder:
                 "time": ("time", np.asarray(times, np.float64), {"units": "s", "standard_name": "time", "long_name": "simulated time"}),
                 "xyz": ("xyz", np.array(["x", "y", "z"])),
             },
-            attrs={"Conventions": "CF-1.10", **self.attrs},
+            attrs={"Conventions": "CF-1.10", "twin_kind": "dispersion", **self.attrs},
         )
