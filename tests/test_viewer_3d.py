@@ -489,7 +489,7 @@ def result_dir(ds, tmp_path_factory):
 
 @pytest.mark.filterwarnings("ignore:.*Zarr")
 def test_cli_render(result_dir, tmp_path, capsys):
-    from twin.cli import main
+    from twin.app.cli import main
 
     out = tmp_path / "t.png"
     assert main(["render", str(result_dir), "--out", str(out), "--quality", "draft", "--size", "200x150",

@@ -15,11 +15,9 @@ input is one line and exit status 2 (raised as :class:`twin.errors.InputError`).
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import sys
-from pathlib import Path
 
 from twin.errors import InputError
 from viewer.quality import QUALITIES
@@ -28,26 +26,6 @@ __all__ = ["cmd_render", "cmd_view", "options", "parse_size", "parse_time"]
 
 STILL_SUFFIXES = (".png", ".jpg", ".jpeg")
 VIDEO_SUFFIXES = (".mp4",)
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises InputError (one line, exit 2) instead of printing usage and exiting."""
-
-    def error(self, message: str):
-        raise InputError(self.prog, "", message)
-
-
-def _common(p: argparse.ArgumentParser, *, quality: str, size: str) -> None:
-    p.add_argument("source", help="scene script (.py), scene file (.twin) or result folder (with result.zarr)")
-    p.add_argument("--quality", default=quality, help=f"{', '.join(QUALITIES)} (default {quality})")
-    p.add_argument("--camera", help="camera preset name or camera file (.json); default: the scene's default, "
-                                    "framing what the scene shows")
-    p.add_argument("--size", default=size, help=f"picture size WxH in pixels (default {size})")
-    p.add_argument("--field", help="what colours the picture: a flood's water (depth, speed, froude, arrival; "
-                                   "default depth), a plume's ground (a background field of the Result; default t2m)")
-    p.add_argument("--z-scale", type=float, help="factor on heights (default: flood 2, plume automatic)")
-    p.add_argument("--ground", help="a flood's ground colours: landuse or hillshade (default landuse)")
-    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="scene script parameter")
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -97,17 +75,11 @@ def _open(args):
     return kind, source
 
 
-def cmd_render(argv: list[str]) -> int:
-    """``twin render``: a still (PNG/JPEG) or a video (MP4) of a scene or a result of any kind, off screen."""
-    p = _Parser(prog="twin render", description="Render a scene or a result to a picture or a video, off screen.")
-    _common(p, quality="high", size="1920x1080")
-    p.add_argument("--out", type=Path, required=True, help="FILE.png (or .jpg) for a still, FILE.mp4 for a video")
-    p.add_argument("--time", help="simulated time [s] of a still, or 'peak' (default: the kind's moment: a flood's "
-                                  "peak, the middle of a robot's cycle, a plume's last output)")
-    p.add_argument("--frames", type=int, default=36, help="frames of a video (default 36)")
-    p.add_argument("--fps", type=float, default=12.0, help="frames per second of a video (default 12)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = p.parse_args(argv)
+def cmd_render(args) -> int:
+    """``twin render``: a still (PNG/JPEG) or a video (MP4) of a scene or a result of any kind, off screen
+    (the options: ``twin render --help``, :func:`twin.app.cli.build_parser`)."""
+    if args.out is None:
+        raise InputError("twin render", "", "--out FILE.png|FILE.mp4 is required")
     opts = options(args)
     suffix = args.out.suffix.lower()
     if suffix not in STILL_SUFFIXES + VIDEO_SUFFIXES:
@@ -126,11 +98,8 @@ def cmd_render(argv: list[str]) -> int:
     return 0
 
 
-def cmd_view(argv: list[str]) -> int:
+def cmd_view(args) -> int:
     """``twin view``: the desktop window of any kind (needs a display; use ``xvfb-run`` on a headless machine)."""
-    p = _Parser(prog="twin view", description="Look at a scene or a result in a window with a timeline.")
-    _common(p, quality="draft", size="1280x800")
-    args = p.parse_args(argv)
     opts = options(args)
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         raise InputError("twin view", "", "no display (DISPLAY is not set); run it as: xvfb-run twin view ...")

@@ -152,6 +152,30 @@ def build_parser() -> Parser:
     fpredict.add_argument("--leads", required=True, help="lead times [h], comma-separated; each one the model knows")
     fpredict.set_defaults(handler=_handler("twin.app.forecast", "cmd_predict"))
 
+    for name, quality, size in (("render", "high", "1920x1080"), ("view", "draft", "1280x800")):
+        still = name == "render"
+        cmd = sub.add_parser(name, parents=[p["set"]] + ([p["out"], p["quiet"]] if still else []),
+                             help="render a scene or a result (any kind) to a picture or a video, off screen" if still
+                             else "look at a scene or a result (any kind) in a window with a timeline",
+                             description="Render a scene or a result to a picture (PNG/JPEG) or a video (MP4), off "
+                             "screen." if still else "Look at a scene or a result in a window with a timeline (needs "
+                             "a display: xvfb-run twin view ... on a headless machine).")
+        cmd.add_argument("source", help="scene script (.py), scene file (.twin) or result folder (with result.zarr)")
+        cmd.add_argument("--quality", default=quality, help=f"draft, high or cinematic (default {quality})")
+        cmd.add_argument("--camera", help="camera preset name or camera file (.json); default: framing what the "
+                         "scene shows")
+        cmd.add_argument("--size", default=size, help=f"picture size WxH in pixels (default {size})")
+        cmd.add_argument("--field", help="what colours the picture: a flood's water (depth, speed, froude, arrival, "
+                         "hazard; default depth), a plume's ground (a background field of the Result; default t2m)")
+        cmd.add_argument("--z-scale", type=float, help="factor on heights (default: flood 2, plume automatic)")
+        cmd.add_argument("--ground", help="a flood's ground colours: landuse or hillshade (default landuse)")
+        if still:
+            cmd.add_argument("--time", help="simulated time [s] of a still, or 'peak' (default: the kind's moment: "
+                             "a flood's peak, the middle of a robot's cycle, a plume's last output)")
+            cmd.add_argument("--frames", type=int, default=36, help="frames of a video (default 36)")
+            cmd.add_argument("--fps", type=float, default=12.0, help="frames per second of a video (default 12)")
+        cmd.set_defaults(handler=_handler("viewer.cli", f"cmd_{name}"))
+
     for name, module, function, text in PASSTHROUGH:
         cmd = sub.add_parser(name, add_help=False, help=text)
         cmd.add_argument("argv", nargs=argparse.REMAINDER)
@@ -160,8 +184,6 @@ def build_parser() -> Parser:
 
 
 PASSTHROUGH = [
-    ("render", "viewer.cli", "cmd_render", "render a scene or a result (any kind) to a picture or a video"),
-    ("view", "viewer.cli", "cmd_view", "look at a scene or a result (any kind) in a window with a timeline"),
     ("replay", "twin.sync", "cmd_replay", "publish a sensor log to an MQTT broker"),
     ("sync", "twin.sync", "cmd_sync", "run a machine twin beside a live MQTT feed"),
 ]
