@@ -86,8 +86,13 @@ def versions() -> dict[str, str]:
 
 
 def run_flood(run: FloodRun, out_dir: str | Path, *, parameters: dict, script: str = "", device: str | None = None,
-              resume: bool = False, progress: bool = True, on_step=None) -> dict:
-    """Rasterise, simulate and record ``run`` into ``out_dir``; return the summary."""
+              resume: bool = False, progress: bool = True, on_step=None, hot_start: str | Path | None = None) -> dict:
+    """Rasterise, simulate and record ``run`` into ``out_dir``; return the summary.
+
+    The run starts from the scene's initial water, or with ``hot_start`` ("RESULT_DIR[:TIME]")
+    from the state of the flood run in RESULT_DIR at its stored time TIME [s] (the last by
+    default), going on from that time to ``run.duration``.
+    """
     from physics.device import pick_device
     from physics.simulation import RunSettings, Simulation
     from physics.swe.from_scene import flood_problem
@@ -97,15 +102,24 @@ def run_flood(run: FloodRun, out_dir: str | Path, *, parameters: dict, script: s
     device = pick_device(device)
     model, control, fg = flood_problem(run.scene, resolution=run.resolution, buildings=run.buildings, order=run.order,
                                        cfl=run.cfl, h_dry=run.h_dry, dtype=run.dtype, device=device)
+    if hot_start is None:
+        state, t0 = model.state_from_stage(fg.initial_stage), 0.0
+    else:
+        from physics.swe.hot_start import load_hot_start, parse_hot_start
+
+        result_dir, time = parse_hot_start(hot_start)
+        state, t0 = load_hot_start(result_dir, model, crs=run.scene.crs, time=time)
     solver = FloodSolver(model, control)
     recorder = FloodRecorder(solver, fg.probe_cells, {"ground_elevation": fg.ground, "building": fg.building},
                              {"crs": run.scene.crs, "title": run.scene.name, "scene_script": str(script)})
     settings = RunSettings(run.duration, run.output_interval, run.probe_interval, fixed_dt=run.fixed_dt)
     meta = {
         "scene": run.scene.name, "script": str(script), "parameters": parameters, "device": model.device,
-        "grid": {"nx": model.nx, "ny": model.ny, "dx": model.dx, "dy": model.dy, "crs": run.scene.crs},
+        "grid": {"nx": model.nx, "ny": model.ny, "dx": model.dx, "dy": model.dy, "x0": model.x0, "y0": model.y0, "crs": run.scene.crs},
         "solver": {"order": run.order, "dtype": run.dtype, "cfl": run.cfl, "h_dry_m": run.h_dry, "buildings": run.buildings},
         "terrain_cells_filled": fg.filled_nodata, "versions": versions(), "command": " ".join(sys.argv),
+        "hot_start": None if hot_start is None else {"result": str(result_dir), "time_s": t0},
     }
-    sim = Simulation(solver, recorder, model.state(0.0), control, settings, Path(out_dir), meta, progress=progress, on_step=on_step)
+    sim = Simulation(solver, recorder, state, control, settings, Path(out_dir), meta, progress=progress, on_step=on_step,
+                     t0=t0, snapshot_states=True)
     return sim.run(resume=resume)

@@ -88,7 +88,7 @@ class FloodRecorder:
             "max_speed": self.max_speed.numpy(),
             "time_of_max_depth": self.time_of_max_depth.numpy(),
             "probe_times": np.asarray(self.probe_times, np.float64),
-            "probe_values": np.asarray(self.probe_values, np.float64).reshape(-1, 3, len(self.probe_names)),
+            "probe_values": np.asarray(self.probe_values, np.float64).reshape(len(self.probe_values), 3, len(self.probe_names)),
         }
 
     def load_state_dict(self, d: dict[str, np.ndarray]) -> None:
