@@ -6,16 +6,20 @@
 3. the volume balance in summary.json includes the initial water;
 4. a hot start continues an earlier run bitwise;
 5. bad input: one-line InputError, nothing written; a scene with no probes runs; a grid too
-   large for the memory is refused before anything is allocated.
+   large for the memory is refused before anything is allocated;
+6. water bodies from CityJSON and OSM, and Delft's canals, become initial water.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+import shapely
 import xarray as xr
+from shared_data import DATA, need
 from test_swe_verification import (DAM_WIDTH, UNIT_ROUNDOFF, advance_steps, bumpy_bed, cell_average, dam_break_depth,
                                    host, lake_bounds)
 
@@ -23,8 +27,11 @@ from physics.swe.from_scene import flood_problem
 from physics.swe.hot_start import load_hot_start, parse_hot_start
 from physics.swe.solver import FloodSolver
 from twin.errors import InputError
+from twin.io.water import initial_water, shore_level
 from twin.runner import FloodRun, run_flood
 from twin.scene import Boundary, Heightfield, Inflow, InitialWater, Probe, Rain, Scene, TimeSeries, load_scene, save_scene
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def box(x0, y0, x1, y1):
@@ -272,3 +279,56 @@ def test_a_grid_too_large_for_the_memory_is_refused_before_allocating():
     with pytest.raises(InputError, match=r"resolution: a grid of 40000 x 30000 = 1,200,000,000 cells of 0.001 x 0.001 m "
                                          r"needs about \d+ GiB of host memory .*; [\d.e+]+ GiB is available: use a coarser resolution"):
         flood_problem(scene, resolution=1e-3, device="cpu")
+
+
+# === 6. water bodies from the importers =======================================================
+
+
+def test_shore_level_is_the_lowest_bank():
+    # a valley sloping down to the east (0.1 m per m) with a pond in the middle; the bank is
+    # sampled 1.5 terrain cells outside the outline, so its lowest point is on the east side
+    x = np.arange(20) + 0.5
+    terrain = Heightfield(np.tile(10.0 - 0.1 * x, (20, 1)), 0.0, 0.0, 1.0, 1.0)
+    pond = box(5, 5, 12, 15)
+    assert shore_level(pond, terrain) == pytest.approx(10.0 - 0.1 * (12 + 1.5), abs=1e-9)
+    (w,) = initial_water([pond], terrain)
+    assert w.stage == pytest.approx(8.65) and np.array_equal(w.polygon, pond)
+    assert initial_water([pond], terrain, level=9.0)[0].stage == 9.0  # the scene's level wins
+    assert initial_water([pond, box(50, 50, 60, 60)], terrain, extent=(0, 0, 20, 20)) == [w]  # outside: left out
+    with pytest.raises(InputError, match="its shore lies outside the terrain"):
+        shore_level(box(40, 40, 50, 50), terrain)
+
+
+def test_cityjson_water_bodies_at_their_levels():
+    from twin.io.cityjson import read_cityjson
+
+    city = read_cityjson(need(DATA / "city" / "delft.city.json"))
+    # the three WaterBody objects of the file, each a flat surface at its level [m NAP]
+    assert [round(w.stage, 6) for w in city.water] == [-0.42, -0.15, 0.13]
+    assert [round(shapely.Polygon(w.polygon).area) for w in city.water] == [11935, 3861, 270]
+
+
+def test_osm_water_areas_become_initial_water():
+    pytest.importorskip("osmium")
+    from twin.io.osm import read_osm
+
+    osm = read_osm(need(DATA / "city" / "moscow.osm"))
+    # the extract's water: two natural=water and one landuse=reservoir closed ways
+    assert osm.counts["water_bodies"] == len(osm.water) == 3
+    tilted = Heightfield(np.add.outer(np.arange(40.0), np.arange(50.0)) * 0.1 + 120.0, osm.extent[0], osm.extent[1],
+                         (osm.extent[2] - osm.extent[0]) / 50, (osm.extent[3] - osm.extent[1]) / 40)
+    water = initial_water(osm.water, tilted)
+    assert all(tilted.elevation.min() < w.stage < tilted.elevation.max() for w in water)
+
+
+def test_delft_canals_start_full():
+    from twin.runner import load_script, parameters_of
+
+    need(DATA / "city" / "delft.city.json")
+    script = load_script(ROOT / "scenes" / "delft_cloudburst.py")
+    run = script.setup(parameters_of(script, "delft_cloudburst.py", []))
+    assert [round(w.stage, 2) for w in run.scene.initial_water] == [-0.42, -0.15, 0.13]
+    model, _, fg = flood_problem(run.scene, resolution=2.0, device="cpu")
+    depth = np.nan_to_num(np.maximum(fg.initial_stage - fg.bed, 0.0))
+    assert depth.max() == pytest.approx(1.5)  # canal_depth below the water level
+    assert 8e3 < depth.sum() * model.cell_area < 2e4  # m^3 in the canals inside the domain
