@@ -332,3 +332,33 @@ def test_delft_canals_start_full():
     depth = np.nan_to_num(np.maximum(fg.initial_stage - fg.bed, 0.0))
     assert depth.max() == pytest.approx(1.5)  # canal_depth below the water level
     assert 8e3 < depth.sum() * model.cell_area < 2e4  # m^3 in the canals inside the domain
+
+
+# === 7. a river scene: spin-up, then a hot-started flood ======================================
+
+
+def test_james_creek_spin_up_then_hot_started_flood(tmp_path):
+    from twin.runner import load_script, parameters_of
+
+    need(DATA / "terrain" / "boulder_creek_srtmgl3.asc")
+    path = ROOT / "scenes" / "james_creek_river.py"
+    script = load_script(path)
+    coarse = ["resolution=180", "flood_start=1800", "rise=900", "fall=1800", "output_interval=600", "probe_interval=60"]
+
+    def run(out, duration, hot_start=None):
+        params = parameters_of(script, path, coarse + [f"duration={duration}"])
+        return run_flood(script.setup(params), tmp_path / out, parameters=params, progress=False, hot_start=hot_start)
+
+    spin = run("spin", 1800)  # the base flow only
+    flood = run("flood", 9000, hot_start=tmp_path / "spin")
+    assert flood["hot_start"]["time_s"] == 1800.0
+    assert flood["volume_balance"]["initial_m3"] == pytest.approx(spin["volume_balance"]["stored_m3"], rel=1e-12)
+    assert flood["volume_balance"]["boundary_inflow_m3"]["east"] < 0  # the flood leaves downstream
+    assert abs(flood["volume_balance"]["relative_error"]) < 1e-5
+    ds = xr.open_zarr(tmp_path / "flood" / "result.zarr")
+    inflow = ds.probe_depth.sel(probe="inflow")
+    assert float(inflow.max()) > 3 * float(inflow.isel(probe_time=0))  # the flood wave over the base flow
+    whole = run("whole", 9000)
+    a, b = _states(tmp_path / "whole"), _states(tmp_path / "flood")
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert whole["steps"] == spin["steps"] + flood["steps"]
