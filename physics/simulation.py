@@ -134,7 +134,7 @@ class Simulation:
         return self.run_dir / f"snapshot_{k:05d}.npz"
 
     def _counters(self) -> dict:
-        return {"t": self.t, "steps": self.steps, "n_outputs": self.n_outputs, "n_probes": self.n_probes,
+        return {"t0": self.t0, "t": self.t, "steps": self.steps, "n_outputs": self.n_outputs, "n_probes": self.n_probes,
                 "wall": self.wall, "initial_volume": self.initial_volume, "accounting": self.solver.accounting(),
                 "volume_balance": self.solver.volume_balance(self.state, self.initial_volume), "meta": self.meta}
 
@@ -169,6 +169,9 @@ class Simulation:
         self.recorder.load_state_dict({k[4:]: v for k, v in data.items() if k.startswith("rec_")})
         self.solver.restore_accounting(c["accounting"])
         self.t, self.steps, self.n_outputs, self.n_probes = c["t"], c["steps"], c["n_outputs"], c["n_probes"]
+        self.t0 = c.get("t0", 0.0)  # a hot-started run resumes on its own schedule
+        if self.meta.get("hot_start") is None and c["meta"].get("hot_start") is not None:
+            self.meta["hot_start"] = c["meta"]["hot_start"]
         self.wall, self.initial_volume = c["wall"], c["initial_volume"]
 
     # -- the loop --------------------------------------------------------------------

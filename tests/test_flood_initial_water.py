@@ -178,6 +178,19 @@ def test_hot_start_continues_bitwise(tmp_path):
     run(2 * T, "middle", hot_start=f"{tmp_path / 'whole'}:{T}")
     for k, v in _states(tmp_path / "middle").items():
         assert np.array_equal(a[k], v), k
+    # a hot-started run stopped part way resumes (without naming the hot start again) bitwise
+    def stop(sim):
+        if sim.t > 1.5 * T:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_flood(FloodRun(scene, duration=2 * T, output_interval=2.5, probe_interval=1.0, resolution=1.0), tmp_path / "resumed",
+                  parameters={}, progress=False, hot_start=tmp_path / "first", on_step=stop)
+    resumed = run_flood(FloodRun(scene, duration=2 * T, output_interval=2.5, probe_interval=1.0, resolution=1.0),
+                        tmp_path / "resumed", parameters={}, progress=False, resume=True)
+    assert resumed["hot_start"]["time_s"] == T
+    for k, v in _states(tmp_path / "resumed").items():
+        assert np.array_equal(a[k], v), k
     ds_whole, ds_second = xr.open_zarr(tmp_path / "whole" / "result.zarr"), xr.open_zarr(tmp_path / "second" / "result.zarr")
     assert list(ds_second.time.values) == [10.0, 12.5, 15.0, 17.5, 20.0]
     assert np.array_equal(ds_whole.depth.sel(time=ds_second.time).values, ds_second.depth.values)
