@@ -375,3 +375,14 @@ def test_james_creek_spin_up_then_hot_started_flood(tmp_path):
     a, b = _states(tmp_path / "whole"), _states(tmp_path / "flood")
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert whole["steps"] == spin["steps"] + flood["steps"]
+
+
+def test_a_large_grid_announces_its_size_and_memory(capsys):
+    from physics.swe.from_scene import ANNOUNCE_CELLS, check_memory
+    from twin.raster import Grid
+
+    check_memory(Grid(0.0, 0.0, 1.0, 1.0, 2000, ANNOUNCE_CELLS // 2000), "float32", "cpu")  # nothing allocated
+    err = capsys.readouterr().err
+    assert err.startswith("twin: grid 2000 x 2000 = 4,000,000 cells of 1 x 1 m: about 0.745 GiB of host memory and 0.477 GiB on cpu")
+    check_memory(Grid(0.0, 0.0, 1.0, 1.0, 100, 100), "float32", "cpu")
+    assert capsys.readouterr().err == ""
