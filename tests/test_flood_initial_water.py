@@ -386,3 +386,29 @@ def test_a_large_grid_announces_its_size_and_memory(capsys):
     assert err.startswith("twin: grid 2000 x 2000 = 4,000,000 cells of 1 x 1 m: about 0.745 GiB of host memory and 0.477 GiB on cpu")
     check_memory(Grid(0.0, 0.0, 1.0, 1.0, 100, 100), "float32", "cpu")
     assert capsys.readouterr().err == ""
+
+
+def test_osm_city_fills_its_water_bodies_on_a_dem(tmp_path):
+    pytest.importorskip("osmium")
+    pytest.importorskip("rasterio")
+    from test_dem import _geotiff
+
+    from twin.runner import load_script, parameters_of
+
+    osm = need(DATA / "city" / "moscow.osm")
+    lon = np.linspace(37.55, 37.66, 120)
+    values = np.tile(150.0 + 2000.0 * (lon - 37.55), (40, 1)).astype(np.float32)  # rising eastward, 10 m per 90 m
+    step = lon[1] - lon[0]
+    tif = _geotiff(tmp_path / "dem.tif", values, 37.55 - step / 2, 55.83 + step / 2, step, "EPSG:4326")
+    path = ROOT / "scenes" / "osm_city.py"
+    script = load_script(path)
+    scene = script.setup(parameters_of(script, path, [f"osm={osm}", f"dem={tif}"])).scene
+    assert len(scene.initial_water) >= 1  # the extract's water bodies that hold a cell centre
+    for w in scene.initial_water:
+        assert w.stage == shore_level(w.polygon, scene.terrain)
+    fg = flood_problem(scene, resolution=10.0, device="cpu")[2]
+    levels = np.unique(fg.initial_stage[np.isfinite(fg.initial_stage)])
+    assert set(levels) == {w.stage for w in scene.initial_water}  # each body's cells at its level (on a tilted
+    # plane the lowest bank is the lowest ground, so these hold no water: a pond needs a hollow)
+    dry = script.setup(parameters_of(script, path, [f"osm={osm}", f"dem={tif}", "fill_water=false"])).scene
+    assert dry.initial_water == []

@@ -50,7 +50,7 @@ def initial_water(polygons: list[np.ndarray], terrain: Heightfield | None = None
     box = None if extent is None else shapely.box(*extent)
     out = []
     for k, polygon in enumerate(polygons):
-        if box is not None and not shapely.Polygon(polygon).intersects(box):
+        if box is not None and shapely.Polygon(polygon).intersection(box).area == 0:
             continue
         if level is not None:
             stage = level
