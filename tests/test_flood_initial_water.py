@@ -20,7 +20,7 @@ import pytest
 import shapely
 import xarray as xr
 from shared_data import DATA, need
-from test_swe_verification import (DAM_WIDTH, UNIT_ROUNDOFF, advance_steps, bumpy_bed, cell_average, dam_break_depth,
+from test_swe_verification import (DAM_WIDTH, DEVICES, UNIT_ROUNDOFF, advance_steps, bumpy_bed, cell_average, dam_break_depth,
                                    host, lake_bounds)
 
 from physics.swe.from_scene import flood_problem
@@ -62,10 +62,11 @@ def lakes_scene():
                  initial_water=water)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_lakes_at_several_levels_stay_at_rest(dtype):
+def test_lakes_at_several_levels_stay_at_rest(dtype, device):
     steps = 1000
-    model, control, fg = flood_problem(lakes_scene(), resolution=1.0, dtype=dtype, device="cpu")
+    model, control, fg = flood_problem(lakes_scene(), resolution=1.0, dtype=dtype, device=device)
     state = model.state_from_stage(fg.initial_stage)
     h0 = host(state.h, model.shape)
     stage0 = h0 + fg.bed
@@ -90,8 +91,9 @@ def test_lakes_at_several_levels_stay_at_rest(dtype):
 # === 2. dam breaks from an initial-water polygon ==============================================
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("hr", [0.1, 0.0], ids=["stoker-wet", "ritter-dry"])
-def test_dam_break_from_initial_water_polygon(tmp_path, hr):
+def test_dam_break_from_initial_water_polygon(tmp_path, hr, device):
     # the verification's dam break (h_l = 1 m | h_r on [0, 10] m, dam at 5 m, t = 0.6 s), built as
     # a scene: a 2-cell-wide channel of 400 square cells, the reservoir an initial-water polygon
     # over a bed at 0 m (and a first entry at h_r for Stoker's wet bed)
@@ -99,7 +101,7 @@ def test_dam_break_from_initial_water_polygon(tmp_path, hr):
     dx = L / n
     water = ([InitialWater(hr)] if hr > 0 else []) + [InitialWater(1.0, box(0.0, 0.0, 5.0, 2 * dx))]
     run = FloodRun(flat_scene(L, 2 * dx, initial_water=water), duration=T, output_interval=T, probe_interval=T, resolution=dx)
-    summary = run_flood(run, tmp_path, parameters={}, progress=False)
+    summary = run_flood(run, tmp_path, parameters={}, progress=False, device=device)
     assert summary["grid"]["nx"] == n and summary["grid"]["ny"] == 2
     depth = xr.open_zarr(tmp_path / "result.zarr")["depth"]
     assert float(depth.time[-1]) == T
@@ -156,13 +158,14 @@ def _states(out):
         return {k: z[k] for k in z.files if k.startswith("state_")}
 
 
-def test_hot_start_continues_bitwise(tmp_path):
+@pytest.mark.parametrize("device", DEVICES)
+def test_hot_start_continues_bitwise(tmp_path, device):
     scene = basin_scene(boundaries={"east": Boundary("transmissive")})
     T = 10.0
 
     def run(duration, out, hot_start=None):
         r = FloodRun(scene, duration=duration, output_interval=2.5, probe_interval=1.0, resolution=1.0)
-        return run_flood(r, tmp_path / out, parameters={}, progress=False, hot_start=hot_start)
+        return run_flood(r, tmp_path / out, parameters={}, progress=False, hot_start=hot_start, device=device)
 
     whole = run(2 * T, "whole")
     run(T, "first")
@@ -185,9 +188,9 @@ def test_hot_start_continues_bitwise(tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         run_flood(FloodRun(scene, duration=2 * T, output_interval=2.5, probe_interval=1.0, resolution=1.0), tmp_path / "resumed",
-                  parameters={}, progress=False, hot_start=tmp_path / "first", on_step=stop)
+                  parameters={}, progress=False, hot_start=tmp_path / "first", on_step=stop, device=device)
     resumed = run_flood(FloodRun(scene, duration=2 * T, output_interval=2.5, probe_interval=1.0, resolution=1.0),
-                        tmp_path / "resumed", parameters={}, progress=False, resume=True)
+                        tmp_path / "resumed", parameters={}, progress=False, resume=True, device=device)
     assert resumed["hot_start"]["time_s"] == T
     for k, v in _states(tmp_path / "resumed").items():
         assert np.array_equal(a[k], v), k
