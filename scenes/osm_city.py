@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from twin.errors import InputError
 from twin.io.dem import drape, read_dem
 from twin.io.osm import read_osm
 from twin.io.water import initial_water
@@ -34,7 +35,6 @@ from twin.params import Param
 from twin.raster import Grid
 from twin.runner import FloodRun
 from twin.scene import Boundary, Heightfield, Probe, Rain, Scene, TimeSeries
-from twin.errors import InputError
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OSM = os.environ.get("TWIN_OSM_DATA", str(HERE.parent.parent / "shared" / "data" / "city" / "moscow.osm"))

@@ -20,8 +20,17 @@ import pytest
 import shapely
 import xarray as xr
 from shared_data import DATA, need
-from test_swe_verification import (DAM_WIDTH, DEVICES, UNIT_ROUNDOFF, advance_steps, bumpy_bed, cell_average, dam_break_depth,
-                                   host, lake_bounds)
+from test_swe_verification import (
+    DAM_WIDTH,
+    DEVICES,
+    UNIT_ROUNDOFF,
+    advance_steps,
+    bumpy_bed,
+    cell_average,
+    dam_break_depth,
+    host,
+    lake_bounds,
+)
 
 from physics.swe.from_scene import flood_problem
 from physics.swe.hot_start import load_hot_start, parse_hot_start
@@ -29,7 +38,18 @@ from physics.swe.solver import FloodSolver
 from twin.errors import InputError
 from twin.io.water import initial_water, shore_level
 from twin.runner import FloodRun, run_flood
-from twin.scene import Boundary, Heightfield, Inflow, InitialWater, Probe, Rain, Scene, TimeSeries, load_scene, save_scene
+from twin.scene import (
+    Boundary,
+    Heightfield,
+    Inflow,
+    InitialWater,
+    Probe,
+    Rain,
+    Scene,
+    TimeSeries,
+    load_scene,
+    save_scene,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -121,12 +141,12 @@ def basin_scene(**kw):
     x = np.arange(40) + 0.5
     z = np.tile(0.02 * x, (30, 1)) + 0.05 * np.sin(np.arange(30) / 3.0)[:, None]
     terrain = Heightfield(z, 0.0, 0.0, 1.0, 1.0)
-    defaults = dict(
-        initial_water=[InitialWater(1.2, box(0, 0, 12, 30)), InitialWater(0.5, box(25, 5, 35, 25))],
-        rain=Rain(TimeSeries([0.0, 5.0, 20.0], [0.0, 200.0, 50.0]), infiltration=20.0),
-        inflows=[Inflow("pipe", (30.0, 15.0), 2.0, TimeSeries([0.0, 10.0, 20.0], [0.0, 0.5, 0.1]))],
-        probes=[Probe("p", 20.0, 15.0)],
-    )
+    defaults = {
+        "initial_water": [InitialWater(1.2, box(0, 0, 12, 30)), InitialWater(0.5, box(25, 5, 35, 25))],
+        "rain": Rain(TimeSeries([0.0, 5.0, 20.0], [0.0, 200.0, 50.0]), infiltration=20.0),
+        "inflows": [Inflow("pipe", (30.0, 15.0), 2.0, TimeSeries([0.0, 10.0, 20.0], [0.0, 0.5, 0.1]))],
+        "probes": [Probe("p", 20.0, 15.0)],
+    }
     defaults.update(kw)
     return Scene("basin", "EPSG:32633", (0.0, 0.0), (0.0, 0.0, 40.0, 30.0), terrain, default_manning=0.03, **defaults)
 
