@@ -35,7 +35,7 @@ DT = 300.0
 def plume_run():
     """The default DispersionRun of scenes/gfs_plume.py (its winds)."""
     from twin.params import resolve
-    from twin.app.runs import load_script
+    from twin.script import load_script
 
     script = load_script(ROOT / "scenes" / "gfs_plume.py")
     return script.setup(resolve(script.PARAMETERS, [], "gfs_plume"))

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from physics.swe.calibrate import Calibration
-from twin.app.runs import load_script, parameters_of
+from twin.script import load_script, parameters_of
 
 ROOT = Path(__file__).resolve().parents[1]
 TRUE = {"road": 0.02, "default": 0.04}

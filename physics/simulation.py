@@ -21,7 +21,9 @@ The parts a Problem brings (the flood, dispersion, robot and machine twins all d
 
 Files under ``out_dir``::
 
-    run/snapshot_00003.npz   one per output time, written atomically
+    run/snapshot_00003.npz   one per output time, written atomically: the recorder's
+                             snapshot, and with ``snapshot_states`` the full State
+                             (``state_h``, ...) that a hot start reads
     run/checkpoint.npz       state + recorder + counters after the last output
     result.zarr              the Result (xarray Dataset), written at the end,
                              at Ctrl-C, or after a guard stops the run
@@ -146,6 +148,10 @@ class Problem:
     control: object
     settings: RunSettings
     meta: dict = field(default_factory=dict)
+    t0: float = 0.0
+    """Time [s] the state is at (a hot start goes on from there)."""
+    snapshot_states: bool = False
+    """Store the whole State in every snapshot (what a later hot start reads)."""
 
 
 class Run(abc.ABC):
@@ -189,6 +195,9 @@ class Simulation:
 
     ``state`` and a second buffer made from it are swapped every step.
     ``meta`` (parameters, scene, device) goes into summary.json and is checked on resume.
+    ``t0`` [s] is the time ``state`` holds (a hot start's, else 0); the run goes on to
+    ``settings.duration``, with outputs and probe samples at the same multiples of their
+    intervals as a run from 0, so that a hot start continues an earlier run bitwise.
     """
 
     solver: object
@@ -200,12 +209,16 @@ class Simulation:
     meta: dict = field(default_factory=dict)
     progress: bool = True
     on_step: object = None  # callback(sim) after every step, e.g. a live viewer
+    t0: float = 0.0
+    snapshot_states: bool = False  # store the full State in every snapshot (for hot starts)
 
     def __post_init__(self):
         self.out_dir = Path(self.out_dir)
         self.run_dir = self.out_dir / "run"
         self._other = self.state.clone()
-        self.t = 0.0
+        if not (math.isfinite(self.t0) and 0.0 <= self.t0 < self.settings.duration):
+            raise InputError("start time", "", f"{self.t0} s must lie in [0, duration = {self.settings.duration} s)")
+        self.t = self.t0
         self.steps = 0
         self.n_outputs = 0
         self.n_probes = 0
@@ -218,7 +231,7 @@ class Simulation:
         return self.run_dir / f"snapshot_{k:05d}.npz"
 
     def _counters(self) -> dict:
-        return {"t": self.t, "steps": self.steps, "n_outputs": self.n_outputs, "n_probes": self.n_probes,
+        return {"t0": self.t0, "t": self.t, "steps": self.steps, "n_outputs": self.n_outputs, "n_probes": self.n_probes,
                 "wall": self.wall, "initial_volume": self.initial_volume, "accounting": self.solver.accounting(),
                 "volume_balance": self.solver.volume_balance(self.state, self.initial_volume), "meta": self.meta}
 
@@ -226,9 +239,10 @@ class Simulation:
         arrays = self.state.numpy()
         check_finite(arrays)
         snap = self.recorder.snapshot(self.state)
-        save_npz(self._snapshot_path(self.n_outputs), time=np.float64(self.t), **snap)
-        self.n_outputs += 1
         state = {f"state_{k}": v for k, v in arrays.items()}
+        save_npz(self._snapshot_path(self.n_outputs), time=np.float64(self.t), **snap,
+                 **(state if self.snapshot_states else {}))
+        self.n_outputs += 1
         rec = {f"rec_{k}": v for k, v in self.recorder.state_dict().items()}
         save_npz(self.run_dir / "checkpoint.npz", counters=np.array(json.dumps(self._counters())), **state, **rec)
 
@@ -253,6 +267,9 @@ class Simulation:
         self.recorder.load_state_dict({k[4:]: v for k, v in data.items() if k.startswith("rec_")})
         self.solver.restore_accounting(c["accounting"])
         self.t, self.steps, self.n_outputs, self.n_probes = c["t"], c["steps"], c["n_outputs"], c["n_probes"]
+        self.t0 = c.get("t0", 0.0)  # a hot-started run resumes on its own schedule
+        if self.meta.get("hot_start") is None and c["meta"].get("hot_start") is not None:
+            self.meta["hot_start"] = c["meta"]["hot_start"]
         self.wall, self.initial_volume = c["wall"], c["initial_volume"]
 
     # -- the loop --------------------------------------------------------------------
@@ -270,18 +287,22 @@ class Simulation:
         else:
             for old in self.run_dir.glob("*.npz"):
                 old.unlink()
-            self.recorder.update(self.state, 0.0)
-            self.recorder.sample_probes(self.state, 0.0)
+            self.recorder.update(self.state, self.t)
+            self.recorder.sample_probes(self.state, self.t)
             self.n_probes = 1
             self._write_output()
         n_out_total = int(math.floor(st.duration / st.output_interval + 1e-9))
+        # outputs and probes before t0 (a hot start's) count as done: events stay at k * interval
+        out_before = int(math.floor(self.t0 / st.output_interval + 1e-9))
+        probes_before = int(math.floor(self.t0 / st.probe_interval + 1e-9))
         status = "complete"
         bar = self._progress_bar()
         start = time.perf_counter() - self.wall
         try:
             while self.t < st.duration:
-                next_out = min(self.n_outputs * st.output_interval, st.duration) if self.n_outputs <= n_out_total else st.duration
-                next_probe = self.n_probes * st.probe_interval
+                k_out = self.n_outputs + out_before
+                next_out = min(k_out * st.output_interval, st.duration) if k_out <= n_out_total else st.duration
+                next_probe = (self.n_probes + probes_before) * st.probe_interval
                 event = min(next_out, next_probe, st.duration)
                 limit = self.solver.stable_dt(self.state, self.t)
                 if st.fixed_dt is not None:

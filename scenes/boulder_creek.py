@@ -29,20 +29,18 @@ canyons where the creeks cross the edge.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from physics.swe.run import FloodRun
+from twin.data import data_file
 from twin.io.crs import transform
 from twin.io.dem import read_dem
 from twin.params import Param
 from twin.scene import Boundary, Probe, Rain, Scene, TimeSeries
 
-HERE = Path(__file__).resolve().parent
-DEFAULT_DATA = os.environ.get("TWIN_BOULDER_DATA",
-                              str(HERE.parent.parent / "shared" / "data" / "terrain" / "boulder_creek_srtmgl3.asc"))
+DEFAULT_DATA = data_file("terrain", "boulder_creek_srtmgl3.asc")
 
 JAMESTOWN = (-105.3886, 40.1155)
 """Jamestown, Colorado (lon, lat) [degrees], on James Creek."""

@@ -11,8 +11,11 @@ The domain is the extract's bounds (cut to the DEM's extent); buildings are
 draped on the terrain and raised by their OSM heights (``twin.io.osm``:
 ``height``, else ``building:levels`` x 3 m, else 6 m); land use, natural and
 water areas set Manning's n (``twin.io.osm.MANNING``); roads are kept for
-USD export. Rain falls at ``rain`` mm/h for ``rain_duration`` seconds; water
-leaves over every edge.
+USD export. With a DEM, the OSM water bodies (``natural=water``,
+``waterway=riverbank``, ``landuse=reservoir``) start full, each to its lowest
+shore elevation (``twin.io.water``; those that hold no cell centre of the grid
+are left out); set ``fill_water`` to false to start dry. Rain falls at ``rain``
+mm/h for ``rain_duration`` seconds; water leaves over every edge.
 
     twin run scenes/osm_city.py --set osm=mytown.osm.pbf --set dem=N52E004.hgt.zip --out out/mytown --pictures
 """
@@ -28,9 +31,12 @@ from twin.data import data_file
 from twin.errors import InputError
 from twin.io.dem import drape, read_dem
 from twin.io.osm import read_osm
+from twin.io.water import initial_water
 from twin.params import Param
+from twin.raster import Grid
 from twin.scene import Boundary, Heightfield, Probe, Rain, Scene, TimeSeries
 
+HERE = Path(__file__).resolve().parent
 DEFAULT_OSM = data_file("city", "moscow.osm")
 
 PARAMETERS = [
@@ -49,6 +55,7 @@ PARAMETERS = [
     Param("manning", 0.03, "s m-1/3", "Manning's n outside the land-cover areas", minimum=0.0),
     Param("buildings", "raise", "", "raise the bed by the building heights, or cut footprints out as walls", choices=("raise", "wall")),
     Param("order", 2, "", "order of accuracy in space and time", choices=(1, 2)),
+    Param("fill_water", True, "", "with a DEM, start with the OSM water bodies full to their lowest shore"),
 ]
 
 
@@ -65,6 +72,10 @@ def setup(p: dict) -> FloodRun:
     else:
         terrain = Heightfield(np.full((2, 2), float(p["ground"])), extent[0], extent[1],
                               (extent[2] - extent[0]) / 2, (extent[3] - extent[1]) / 2)
+    water = []
+    if p["dem"] and p["fill_water"]:
+        grid = Grid.over(extent, p["resolution"])
+        water = [w for w in initial_water(data.water, terrain, extent=extent) if grid.polygon_mask(w.polygon).any()]
     drape(data.buildings, terrain)
     drape(data.building_parts, terrain)
     T = p["rain_duration"]
@@ -82,6 +93,7 @@ def setup(p: dict) -> FloodRun:
         rain=Rain(TimeSeries([0.0, T, T + 1e-6], [p["rain"], p["rain"], 0.0]), infiltration=p["infiltration"]),
         probes=[Probe("centre", 0.5 * (extent[0] + extent[2]), 0.5 * (extent[1] + extent[3]))],
         boundaries={edge: Boundary("transmissive") for edge in ("west", "east", "south", "north")},
+        initial_water=water,
     )
     return FloodRun(scene, duration=p["duration"], output_interval=p["output_interval"], probe_interval=p["probe_interval"],
                     resolution=p["resolution"], buildings=p["buildings"], order=p["order"])

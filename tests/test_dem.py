@@ -224,7 +224,7 @@ def test_fill_sinks_leaves_no_pit():
 def test_osm_city_scene_drapes_on_a_dem(tmp_path):
     """scenes/osm_city.py with a geographic GeoTIFF under the Moscow extract: resampled, cut, buildings draped."""
     from twin.io.osm import read_osm
-    from twin.app.runs import load_script, parameters_of
+    from twin.script import load_script, parameters_of
 
     osm = need(DATA / "city" / "moscow.osm")
     lon = np.linspace(37.55, 37.66, 120)

@@ -11,7 +11,7 @@ import xarray as xr
 from shared_data import DATA, need
 from twin.app.cli import main
 from twin.params import resolve
-from twin.app.runs import load_script
+from twin.script import load_script
 
 SCENE = "scenes/gfs_plume.py"
 GFS = DATA / "weather" / "GFS_test.nc"

@@ -12,7 +12,7 @@ from physics.swe.adjoint import TapeableFloodSolver
 from physics.swe.calibrate import Calibration
 from physics.swe.solver import FloodSolver
 from shared_data import DATA, need
-from twin.app.runs import load_script, parameters_of
+from twin.script import load_script, parameters_of
 
 TRUE = {"road": 0.02, "default": 0.04}
 

@@ -75,7 +75,7 @@ def test_osm_scene_to_usda(tmp_path, moscow):
 
 @needs_data
 def test_delft_with_flood_result_via_cli(tmp_path, capsys):
-    settings = ["resolution=16", "duration=20", "output_interval=10", "terrain_resolution=4", "rain=500"]
+    settings = ["resolution=16", "duration=20", "output_interval=10", "terrain_resolution=4", "rain=500", "canal_depth=0"]  # dry at t = 0
     module, params, run = _scene("delft_cloudburst.py", settings)
     out = tmp_path / "run"
     execute(run, out, parameters=params, script="delft_cloudburst.py", progress=False)

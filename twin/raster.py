@@ -100,6 +100,8 @@ class FloodGrid:
         probe_cells: probe name -> (j, i).
         filled_nodata: number of cells whose terrain had no data and was filled
             from the nearest cells with data.
+        initial_stage: the scene's initial water level [m] (see :func:`initial_stage`),
+            NaN where no entry applies (dry).
     """
 
     grid: Grid
@@ -112,6 +114,7 @@ class FloodGrid:
     rain_mask: np.ndarray
     probe_cells: dict[str, tuple[int, int]]
     filled_nodata: int
+    initial_stage: np.ndarray | None = None
 
 
 def fill_nodata(values: np.ndarray) -> tuple[np.ndarray, int]:
@@ -172,4 +175,25 @@ def rasterise(scene: Scene, resolution: float, *, buildings: str = "raise") -> F
     if scene.rain is not None:
         rain_mask[:] = True if scene.rain.polygon is None else grid.polygon_mask(scene.rain.polygon)
     probes = {p.name: grid.cell_of(p.x, p.y) for p in scene.probes}
-    return FloodGrid(grid, ground, bed, building, solid, manning, source, rain_mask, probes, filled)
+    return FloodGrid(grid, ground, bed, building, solid, manning, source, rain_mask, probes, filled,
+                     initial_stage(scene, grid, X, Y))
+
+
+def initial_stage(scene: Scene, grid: Grid, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """The initial water level [m] of each cell, (ny, nx) float64, NaN where dry.
+
+    ``scene.initial_water`` is applied in order, each entry over the cells whose
+    centres (X, Y) [m], (ny, nx), lie inside its polygon (everywhere without one),
+    so later entries override earlier ones; a stage raster's NaN leaves a cell as it was.
+    Where the level is at or below the bed the solver makes the cell dry.
+    """
+    stage = np.full(grid.shape, np.nan)
+    for k, w in enumerate(scene.initial_water):
+        cells = np.ones(grid.shape, bool) if w.polygon is None else grid.polygon_mask(w.polygon)
+        if not cells.any():
+            raise InputError("scene " + scene.name, f"initial_water[{k}]", "its polygon covers no cell centre; use a finer grid or a larger polygon")
+        levels = np.full(int(cells.sum()), w.stage) if np.isscalar(w.stage) else w.stage.sample(X[cells], Y[cells])
+        has = np.isfinite(levels)
+        idx = np.flatnonzero(cells.ravel())[has]
+        stage.ravel()[idx] = levels[has]
+    return stage

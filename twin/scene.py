@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import shapely
 
 from twin.errors import InputError
 
@@ -28,6 +29,7 @@ __all__ = [
     "GriddedField",
     "Heightfield",
     "Inflow",
+    "InitialWater",
     "LossZone",
     "Probe",
     "Rain",
@@ -362,6 +364,35 @@ class GriddedField:
 
 
 @dataclass
+class InitialWater:
+    """Water already there when a run starts (a sea, a river at its base flow, a lake, a reservoir).
+
+    Attributes:
+        stage: the water level [m]: one number, or a :class:`Heightfield` of levels
+            sampled bilinearly at cell centres (NaN there: this entry leaves the cell
+            as the earlier entries made it).
+        polygon: the area it fills [m, scene CRS], shape (n, 2); None: the whole domain.
+
+    A cell takes the level of the last entry of ``Scene.initial_water`` whose
+    polygon holds its centre; where that level is at or below the bed the cell is
+    dry. The water starts at rest.
+    """
+
+    stage: float | Heightfield
+    polygon: np.ndarray | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.stage, Heightfield):
+            self.stage = float(self.stage)
+            if not np.isfinite(self.stage):
+                raise InputError("initial water", "stage", f"level {self.stage} is not finite")
+        if self.polygon is not None:
+            self.polygon = np.asarray(self.polygon, dtype=np.float64)
+            if self.polygon.ndim != 2 or self.polygon.shape[1] != 2 or len(self.polygon) < 3 or not np.isfinite(self.polygon).all():
+                raise InputError("initial water", "polygon", f"expected (n >= 3, 2) finite vertices, got shape {self.polygon.shape}")
+
+
+@dataclass
 class Probe:
     """A named observation point [m, scene CRS]."""
 
@@ -392,6 +423,8 @@ class Scene:
         building_parts: 3-D detail of buildings (OSM ``building:part``) for
             renderers and USD; solvers use ``buildings`` only.
         fields: gridded fields with time (weather), by name.
+        initial_water: the water at the start, in order (later entries override
+            earlier ones inside their polygons); empty: the run starts dry.
     """
 
     name: str
@@ -410,6 +443,7 @@ class Scene:
     building_parts: list[Building] = field(default_factory=list)
     fields: dict[str, GriddedField] = field(default_factory=dict)
     loss_zones: list[LossZone] = field(default_factory=list)
+    initial_water: list[InitialWater] = field(default_factory=list)
 
     def edge_length(self, edge: str) -> float:
         """Length [m] of an edge of the extent."""
@@ -463,6 +497,28 @@ class Scene:
                 raise InputError("scene " + self.name, f"inflow {s.name!r}", f"centre {s.center} lies outside the domain {self.extent}")
         if self.default_manning < 0 or any(z.manning_n < 0 for z in self.friction_zones):
             raise InputError("scene " + self.name, "friction", "Manning's n must not be negative")
+        for k, w in enumerate(self.initial_water):
+            _check_initial_water(self, k, w)
+
+
+def _check_initial_water(scene: Scene, k: int, w: InitialWater) -> None:
+    """Refuse an initial-water entry whose polygon is invalid or misses the domain, or whose
+    stage raster does not cover the part of the domain it applies to."""
+    where = f"initial_water[{k}]"
+    area = shapely.box(*scene.extent)
+    if w.polygon is not None:
+        poly = shapely.Polygon(w.polygon)
+        if not poly.is_valid:
+            raise InputError("scene " + scene.name, where, f"the polygon is invalid ({shapely.is_valid_reason(poly)}); repair it, e.g. with shapely.make_valid")
+        area = area.intersection(poly)
+        if area.is_empty or area.area == 0:
+            raise InputError("scene " + scene.name, where, f"the polygon {poly.bounds} lies outside the domain {scene.extent}")
+    if isinstance(w.stage, Heightfield):
+        xmin, ymin, xmax, ymax = area.bounds
+        sx0, sy0, sx1, sy1 = w.stage.extent
+        if xmin < sx0 or ymin < sy0 or xmax > sx1 or ymax > sy1:
+            raise InputError("scene " + scene.name, where + ".stage",
+                             f"the stage raster {w.stage.extent} does not cover the area it fills {(xmin, ymin, xmax, ymax)}")
 
 
 # --- saving and loading -------------------------------------------------------------
@@ -486,7 +542,8 @@ def _encode(obj):
     return obj
 
 
-_TYPES = {c.__name__: c for c in (TimeSeries, Building, FrictionZone, Inflow, Rain, Boundary, Probe, Road, SurfaceMesh, GriddedField, LossZone)}
+_TYPES = {c.__name__: c for c in (TimeSeries, Building, FrictionZone, Inflow, Rain, Boundary, Probe, Road, SurfaceMesh,
+                                   GriddedField, LossZone, Heightfield, InitialWater)}
 
 
 def _decode(obj):

@@ -348,7 +348,7 @@ def cmd_replay(argv: list[str]) -> int:
 
 
 def cmd_sync(argv: list[str]) -> int:
-    from twin.app.runs import load_script, parameters_of
+    from twin.script import load_script, parameters_of
 
     p = argparse.ArgumentParser(prog="twin sync", description="Run a machine twin on a live MQTT feed; publish predictions and alarms.")
     p.add_argument("scene", help="machine scene script (e.g. scenes/machine_thermal.py)")

@@ -3,14 +3,83 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
 
 import numpy as np
+import warp as wp
 
+from physics.device import init_warp
 from physics.swe.model import Control, Model, RainFrames
 from twin.errors import InputError
 from twin.io.weather import Regridder, precipitation_rate
 from twin.raster import MM_PER_H, FloodGrid, Grid, rasterise
 from twin.scene import EDGES, Rain, Scene
+
+HOST_BYTES_PER_CELL = 200
+"""Peak host memory of a flood run [bytes per cell]: rasterising the scene (float64 cell
+centres, the bilinear terrain sample, ground, bed, masks: measured 160 with tracemalloc)
+and the float64 and float32 host copies of a snapshot."""
+
+DEVICE_VALUES_PER_CELL = 35
+"""Device arrays of the state's precision per cell: two States and the Heun stage (3 x 4),
+velocities (2), the x and y face fluxes (8, one face per cell and edge), bed and Manning's n
+(2), rain and infiltration (2), two rain-field frames (2), initial and continuing losses (2),
+the recorder's running maxima of depth, speed and h|u| (3) and the arrival time (2, float64)."""
+
+DEVICE_BYTES_PER_CELL = 16
+"""Further device bytes per cell: the solid mask (1), inflow index (4), time of the maximum
+depth (8) and slack for the tile lists."""
+
+ANNOUNCE_CELLS = 4_000_000
+"""Grids of at least this many cells announce their size and memory on stderr before rasterising."""
+
+GIB = 2.0**30
+
+
+def memory_needed(nx: int, ny: int, dtype: str) -> tuple[float, float]:
+    """(host, device) bytes a flood run on an nx x ny grid needs, about."""
+    cells = nx * ny
+    real = 8 if dtype == "float64" else 4
+    return cells * HOST_BYTES_PER_CELL, cells * (DEVICE_VALUES_PER_CELL * real + DEVICE_BYTES_PER_CELL)
+
+
+def host_memory_available() -> float:
+    """Bytes of host memory available now (Linux MemAvailable, else the free pages)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
+def check_memory(grid: Grid, dtype: str, device: str | None) -> None:
+    """Refuse a grid whose run would not fit in memory, before anything is allocated;
+    announce a large one on stderr.
+
+    Raises:
+        InputError: naming the grid, the memory it needs and what is available.
+    """
+    host, dev = memory_needed(grid.nx, grid.ny, dtype)
+    init_warp()
+    d = wp.get_device(device)
+    free_host = host_memory_available()
+    if d.is_cpu:
+        need, have, where = host + dev, free_host, "host memory (the CPU device's arrays included)"
+    elif dev > d.free_memory:
+        need, have, where = dev, float(d.free_memory), f"memory on {d.alias}"
+    else:
+        need, have, where = host, free_host, "host memory"
+    sizes = f"{grid.nx} x {grid.ny} = {grid.nx * grid.ny:,} cells of {grid.dx:.4g} x {grid.dy:.4g} m"
+    if need > have:
+        raise InputError("resolution", "", f"a grid of {sizes} needs about {need / GIB:.3g} GiB of {where}; "
+                                           f"{have / GIB:.3g} GiB is available: use a coarser resolution")
+    if grid.nx * grid.ny >= ANNOUNCE_CELLS:
+        print(f"twin: grid {sizes}: about {host / GIB:.3g} GiB of host memory and {dev / GIB:.3g} GiB on {d.alias}",
+              file=sys.stderr)
 
 
 def flood_problem(
@@ -24,7 +93,13 @@ def flood_problem(
     dtype: str = "float32",
     device: str | None = None,
 ) -> tuple[Model, Control, FloodGrid]:
-    """Rasterise ``scene`` at ``resolution`` [m] and build the solver's Model and Control."""
+    """Rasterise ``scene`` at ``resolution`` [m] and build the solver's Model and Control.
+
+    The grid's memory is checked first (:func:`check_memory`). ``fg.initial_stage`` holds
+    the scene's initial water; ``model.state_from_stage(fg.initial_stage)`` is the state
+    a run starts from.
+    """
+    check_memory(Grid.over(scene.extent, resolution), dtype, device)
     fg = rasterise(scene, resolution, buildings=buildings)
     g = fg.grid
     kinds, whole_series, span_series = edge_boundaries(scene, g)
@@ -109,4 +184,4 @@ def rain_frames(rain: Rain, crs: str, grid: Grid, mask: np.ndarray) -> RainFrame
     return RainFrames(times - start, lambda k: regridder(values[k]) * mask, mask)
 
 
-__all__ = ["edge_boundaries", "flood_problem", "rain_frames"]
+__all__ = ["check_memory", "edge_boundaries", "flood_problem", "memory_needed", "rain_frames"]

@@ -202,9 +202,12 @@ class Model:
         return State.from_numpy(self, h, h * uu, h * vv)
 
     def state_from_stage(self, stage: float | np.ndarray) -> "State":
-        """A State at rest with water surface ``stage`` [m] (depth = max(stage - bed, 0))."""
-        stage = check_field("stage", stage, self.shape)
-        return self.state(np.maximum(stage - self.bed_elevation(), 0.0))
+        """A State at rest with water surface ``stage`` [m] (depth = max(stage - bed, 0));
+        NaN in ``stage`` means no water there."""
+        bed = self.bed_elevation()
+        stage = np.asarray(stage, dtype=np.float64)
+        stage = check_field("stage", np.where(np.isnan(stage), bed, stage) if stage.ndim else stage, self.shape)
+        return self.state(np.maximum(stage - bed, 0.0))
 
 
 def _check_spans(edge: str, spans, n: int) -> list[tuple[str, int, int]]:

@@ -26,6 +26,9 @@ class FloodRun(Run):
         cfl: Courant number; h_dry: dry threshold [m].
         fixed_dt: a fixed time step [s] instead of the CFL-adaptive one (the run stops
             with a clear message if it ever exceeds the CFL limit).
+        hot_start: "RESULT_DIR[:TIME]": start from the state of the flood run in RESULT_DIR at its
+            stored time TIME [s] (the last by default) and go on to ``duration``; None: from the
+            scene's initial water at t = 0 (``twin run --hot-start``).
     """
 
     kind: ClassVar[str] = "flood"
@@ -44,6 +47,7 @@ class FloodRun(Run):
     cfl: float = 0.5
     h_dry: float = 1e-4
     fixed_dt: float | None = None
+    hot_start: str | None = None
 
     @property
     def title(self) -> str:
@@ -58,17 +62,26 @@ class FloodRun(Run):
         model, control, fg = flood_problem(self.scene, resolution=self.resolution, buildings=self.buildings,
                                            order=self.order, cfl=self.cfl, h_dry=self.h_dry, dtype=self.dtype,
                                            device=device)
+        if self.hot_start is None:
+            state, t0 = model.state_from_stage(fg.initial_stage), 0.0
+        else:
+            from physics.swe.hot_start import load_hot_start, parse_hot_start
+
+            result_dir, time = parse_hot_start(self.hot_start)
+            state, t0 = load_hot_start(result_dir, model, crs=self.scene.crs, time=time)
         solver = FloodSolver(model, control)
         recorder = FloodRecorder(solver, fg.probe_cells, {"ground_elevation": fg.ground, "building": fg.building},
                                  {"crs": self.scene.crs, "title": self.scene.name})
         meta = {
-            "grid": {"nx": model.nx, "ny": model.ny, "dx": model.dx, "dy": model.dy, "crs": self.scene.crs},
+            "grid": {"nx": model.nx, "ny": model.ny, "dx": model.dx, "dy": model.dy, "x0": model.x0, "y0": model.y0,
+                     "crs": self.scene.crs},
             "solver": {"order": self.order, "dtype": self.dtype, "cfl": self.cfl, "h_dry_m": self.h_dry,
                        "buildings": self.buildings},
             "terrain_cells_filled": fg.filled_nodata,
+            "hot_start": None if self.hot_start is None else {"result": str(result_dir), "time_s": t0},
         }
         settings = RunSettings(self.duration, self.output_interval, self.probe_interval, fixed_dt=self.fixed_dt)
-        return Problem(solver, recorder, model.state(0.0), control, settings, meta)
+        return Problem(solver, recorder, state, control, settings, meta, t0=t0, snapshot_states=True)
 
     def sweep_metrics(self, result, summary: dict) -> dict[str, float]:
         """Wall time [s], steps, volume balance error (relative), the deepest water anywhere [m],

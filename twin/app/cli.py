@@ -1,6 +1,7 @@
 """The ``twin`` command: one parser tree, one error boundary.
 
-    twin run SCENE --out DIR [--set NAME=VALUE ...] [--device cpu|cuda[:N]] [--resume DIR] [--pictures] [--view]
+    twin run SCENE --out DIR [--set NAME=VALUE ...] [--device cpu|cuda[:N]] [--resume DIR] [--hot-start DIR[:T]]
+             [--pictures] [--view]
     twin run SCENE --surrogate MODEL --out DIR
     twin inspect FILE [--json]
     twin render SCENE|RESULT_DIR --out FILE.png|FILE.mp4 [...]
@@ -88,6 +89,9 @@ def build_parser() -> Parser:
                          description="Run a scene script and write OUT/result.zarr and OUT/summary.json.")
     run.add_argument("scene", nargs="?", help="path of the scene script (e.g. scenes/merewether.py)")
     run.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    run.add_argument("--hot-start", metavar="RESULT_DIR[:TIME]",
+                     help="a flood run: start from the state of an earlier run at its stored time TIME [s] (the last "
+                     "by default), of the same grid and CRS")
     run.add_argument("--pictures", action="store_true", help="also write the kind's pictures of the result into OUT")
     run.add_argument("--view", action="store_true", help="watch the running simulation in a window")
     run.add_argument("--surrogate", type=Path, metavar="MODEL",

@@ -58,6 +58,10 @@ def run(args) -> int:
     from twin.app.runs import execute, load_run
 
     run_, params = load_run(args.scene, args.set)
+    if args.hot_start is not None:
+        if run_.kind != "flood":
+            raise InputError("--hot-start", args.hot_start, f"continues a flood run; {args.scene} is a {run_.kind} run")
+        run_.hot_start = args.hot_start
     live = None
     if args.view:
         from viewer.kinds import live_sink
@@ -93,8 +97,8 @@ def _run_surrogate(args, out: Path) -> int:
     from physics.surrogates.flood import write_result
     from twin.script import parameters_of
 
-    if args.resume:
-        raise InputError("twin run", "", "--surrogate predicts at once; there is nothing to --resume")
+    if args.resume or args.hot_start:
+        raise InputError("twin run", "", "--surrogate predicts at once; there is nothing to --resume or --hot-start")
     if args.pictures or args.view:
         raise InputError("twin run", "--surrogate", "predicts peak depth and hydrographs only; --pictures and --view need a solver run")
     script = load_script(args.scene)

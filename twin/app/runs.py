@@ -54,5 +54,5 @@ def execute(run: Run, out_dir: str | Path, *, parameters: dict, script: str = ""
             "versions": versions(), "command": " ".join(sys.argv)}
     problem.recorder.attrs.setdefault("scene_script", str(script))
     sim = Simulation(problem.solver, problem.recorder, problem.state, problem.control, problem.settings, Path(out_dir),
-                     meta, progress=progress, on_step=on_step)
+                     meta, progress=progress, on_step=on_step, t0=problem.t0, snapshot_states=problem.snapshot_states)
     return sim.run(resume=resume)

@@ -11,6 +11,7 @@ from twin.io.osm import OsmData, RoadGraph, read_osm, road_graph
 from twin.io.prj import crs_from_prj, crs_from_prj_text
 from twin.io.sensor_log import SensorLog, read_nab_labels, read_sensor_log
 from twin.io.urdf import Robot, read_urdf
+from twin.io.water import initial_water, shore_level
 
 __all__ = [
     "CityData",
@@ -26,6 +27,7 @@ __all__ = [
     "drape",
     "fill_sinks",
     "ground_terrain",
+    "initial_water",
     "metric_crs",
     "read_cityjson",
     "read_dem",
@@ -39,5 +41,6 @@ __all__ = [
     "read_sensor_log",
     "read_urdf",
     "road_graph",
+    "shore_level",
     "utm_crs",
 ]

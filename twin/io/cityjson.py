@@ -16,6 +16,9 @@ detail (or of the one asked for) is read:
 * **Road**, **Railway**, **TransportSquare**, **LandUse**, **PlantCover**,
   **WaterBody**, **Waterway**: land-cover polygons (the outline of their
   surfaces) with Manning's n from :data:`MANNING`;
+* each **WaterBody** also as initial water (``CityData.water``): its outline
+  filled to its level, the top of its surfaces (LoD1 water such as the Dutch
+  BGT's is a flat surface at the water level; a solid's top is its surface);
 * the **ground surfaces** of all these (and of **TINRelief**) rasterised into a
   terrain when asked (``terrain_resolution``): each cell takes the lowest
   surface over its centre; cells inside a building without a ground surface
@@ -32,7 +35,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -42,7 +45,7 @@ import shapely
 from twin.errors import InputError
 from twin.io.crs import crs_from_reference_system, horizontal_crs, is_geographic, metric_crs, to_crs, transform
 from twin.io.shapes import polygon_parts
-from twin.scene import Building, FrictionZone, Heightfield, SurfaceMesh
+from twin.scene import Building, FrictionZone, Heightfield, InitialWater, SurfaceMesh
 
 __all__ = ["MANNING", "VEGETATION_RELIEF", "CityData", "ground_terrain", "rasterise_triangles", "read_cityjson"]
 
@@ -89,6 +92,7 @@ class CityData:
             "water", "vegetation", "other_objects", "vertices", "geometries",
             "templates_skipped", "triangles", "orphan_parts", "type:<CityObject
             type>" for every type, and "terrain_cells_filled" with a terrain.
+        water: each WaterBody's outline at its level (see the module), largest first.
     """
 
     crs: str
@@ -101,6 +105,7 @@ class CityData:
     ground: np.ndarray
     terrain: Heightfield | None
     counts: dict[str, int]
+    water: list[InitialWater] = field(default_factory=list)
 
 
 # --- reading the JSON ----------------------------------------------------------------------------
@@ -499,7 +504,7 @@ def _assemble(path: Path, version: str, src: str, crs, objects: list[_Object], c
     extent = (float(allv[:, 0].min()), float(allv[:, 1].min()), float(allv[:, 0].max()), float(allv[:, 1].max()))
     counts["triangles"] = int(sum(len(o.tris) for o in objects))
     city = CityData(dst, src, version, extent, (float(allv[:, 2].min()), float(allv[:, 2].max())), buildings, areas,
-                    _ground(objects, buildings), None, counts)
+                    _ground(objects, buildings), None, counts, _water(objects))
     if terrain_resolution is not None:
         city.terrain, counts["terrain_cells_filled"] = ground_terrain(city, extent, terrain_resolution)
     return city
@@ -595,6 +600,18 @@ def _areas(objects: list[_Object], counts: dict[str, int]) -> list[FrictionZone]
     counts["other_objects"] = counts["city_objects"] - counts["buildings"] - counts["building_parts"] - counts["roads"] - counts["land_use_areas"]
     zones.sort(key=lambda z: -z[0])
     return [z for _, z in zones]
+
+
+def _water(objects: list[_Object]) -> list[InitialWater]:
+    """Each WaterBody's outline at its level (the top of its surfaces), largest first."""
+    bodies = []
+    for o in objects:
+        if o.kind != "WaterBody" or len(o.tris) == 0:
+            continue
+        level = float(o.V[np.unique(o.tris), 2].max())
+        bodies.extend((poly.area, InitialWater(level, _rings(poly)[0])) for poly in _outline(o.tris, o.V) if poly.area > 0)
+    bodies.sort(key=lambda b: -b[0])
+    return [w for _, w in bodies]
 
 
 def _ground(objects: list[_Object], buildings: list[Building]) -> np.ndarray:

@@ -13,7 +13,11 @@ keeps node locations in pyosmium's index and turns ways into
   (:func:`road_graph`);
 * **land-cover areas** (``landuse``, ``natural``, ``leisure``, ``water``,
   ``waterway=riverbank|dock``, ``amenity=parking``) with Manning's n from
-  :data:`MANNING`.
+  :data:`MANNING`;
+* **water bodies** (``natural=water``, ``waterway=riverbank``,
+  ``landuse=reservoir``): their outlines, for initial water
+  (:func:`twin.io.water.initial_water`; OSM has no heights, so their level is
+  the scene's or the lowest shore elevation).
 
 Clipped extracts are normal: a way whose nodes are partly missing is kept
 with the nodes that are there (a closed way as the ring of its remaining
@@ -27,7 +31,7 @@ from __future__ import annotations
 
 import re
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +109,9 @@ the order above; a key whose value is missing from its table and has no
 """
 
 AREA_KEYS = tuple(MANNING)
+
+WATER_TAGS = (("natural", "water"), ("waterway", "riverbank"), ("landuse", "reservoir"))
+"""Tags of the areas that are water bodies (``OsmData.water``)."""
 
 _NUMBER = re.compile(r"^\s*(-?\d+(?:[.,]\d+)?)\s*(m|meters?|metres?|ft|feet|')?\s*$", re.I)
 _FEET_INCHES = re.compile(r"^\s*(\d+)\s*'\s*(\d+(?:\.\d+)?)\s*\"\s*$")
@@ -211,7 +218,10 @@ class OsmData:
             "building_relations", "building_parts", "roads", "land_use_areas",
             "vertices" (of the geometry kept), "height_from_height",
             "height_from_levels", "height_from_default", "missing_node_refs",
-            "ways_clipped", "ways_dropped", "missing_members", "rings_clipped".
+            "ways_clipped", "ways_dropped", "missing_members", "rings_clipped",
+            "water_bodies".
+        water: outlines (n, 2) [m] of the water bodies (:data:`WATER_TAGS`), largest first;
+            islands (inner rings) are not kept: land above the water's level stays dry.
     """
 
     crs: str
@@ -222,6 +232,7 @@ class OsmData:
     roads: list[Road]
     areas: list[FrictionZone]
     counts: dict[str, int]
+    water: list[np.ndarray] = field(default_factory=list)
 
 
 # --- streaming ----------------------------------------------------------------------------------
@@ -560,6 +571,7 @@ def _build(c: _Collector, xy: np.ndarray, crs: str, bounds, default_height: floa
     parts: list[Building] = []
     roads: list[Road] = []
     areas: list[tuple[float, FrictionZone]] = []
+    water: list[tuple[float, np.ndarray]] = []
     counts = dict(c.counts)
     counts.update(dict.fromkeys(("buildings", "building_relations", "building_parts", "roads", "land_use_areas",
                                  "height_from_height", "height_from_levels", "height_from_default"), 0))
@@ -576,9 +588,13 @@ def _build(c: _Collector, xy: np.ndarray, crs: str, bounds, default_height: floa
         if f.kind == _KIND_AREA:
             name, n = _manning(f.tags)
             counts["land_use_areas"] += 1
+            is_water = any(f.tags.get(k) == v for k, v in WATER_TAGS)
             for a, b, _ in f.parts:
                 ring = xy[a:b].copy()
-                areas.append((abs(shapely.area(shapely.Polygon(ring))), FrictionZone(ring, float(n), name)))
+                area = abs(shapely.area(shapely.Polygon(ring)))
+                areas.append((area, FrictionZone(ring, float(n), name)))
+                if is_water:
+                    water.append((area, ring))
             continue
         height, low, source = building_heights(f.tags, default_height=default_height, level_height=level_height)
         target = buildings if f.kind == _KIND_BUILDING else parts
@@ -599,7 +615,10 @@ def _build(c: _Collector, xy: np.ndarray, crs: str, bounds, default_height: floa
     ex, ey = transform("EPSG:4326", crs, edge_lon, edge_lat)
     extent = (float(ex.min()), float(ey.min()), float(ex.max()), float(ey.max()))
     areas.sort(key=lambda a: -a[0])
-    return OsmData(crs, tuple(float(v) for v in bounds), extent, buildings, parts, roads, [z for _, z in areas], counts)
+    water.sort(key=lambda a: -a[0])
+    counts["water_bodies"] = len(water)
+    return OsmData(crs, tuple(float(v) for v in bounds), extent, buildings, parts, roads, [z for _, z in areas], counts,
+                   [w for _, w in water])
 
 
 # --- the road graph -----------------------------------------------------------------------------
