@@ -88,7 +88,7 @@ def execute_run(scene: str, parameters: dict[str, Any], keep: dict, cpu_threads:
         run = load_script(scene).setup(parameters)
         with tempfile.TemporaryDirectory(prefix="twin-run-") as tmp:
             summary = run_flood(run, tmp, parameters=parameters, script=scene, progress=False)
-            result = xr.open_zarr(Path(tmp) / "result.zarr")
+            result = xr.open_zarr(Path(tmp) / "result.zarr", decode_times=False)
             coords = {n: result[n].values for n in ("x", "y", "probe", "probe_time", "time")}
             ds = result[sorted({"max_depth", *keep["peak_fields"], *keep["probes"], *STATIC, *keep["fields"]})].load()
         arrays = {n: ds[n].values for n in keep["peak_fields"] + keep["probes"] + list(STATIC)}

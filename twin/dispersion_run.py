@@ -94,6 +94,7 @@ def run_dispersion(run: DispersionRun, out_dir: str | Path, *, parameters: dict,
     solver = DispersionSolver(model, dt=run.dt, seed=run.seed)
     grid = run.output_grid((ox, oy))
     recorder = DispersionRecorder(solver, grid, {"crs": run.scene.crs, "title": run.scene.name, "scene_script": str(script),
+                                                 "start_time": run.scene.start_time,
                                                  "notes": " ".join(run.notes), "release_x_m": float(run.source[0]),
                                                  "release_y_m": float(run.source[1]), "release_z_m": float(run.source[2])},
                                    background=run.background)

@@ -160,7 +160,7 @@ def _describe_zarr(path: Path) -> dict[str, Any]:
     import xarray as xr  # heavy; only for results
 
     try:
-        ds = xr.open_zarr(path, consolidated=False)  # reads consolidated stores too
+        ds = xr.open_zarr(path, consolidated=False, decode_times=False)  # reads consolidated stores too
     except (OSError, ValueError, KeyError) as e:
         raise InputError(path, "", f"not a zarr store xarray can open ({e})") from None
     with ds:

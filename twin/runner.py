@@ -99,7 +99,8 @@ def run_flood(run: FloodRun, out_dir: str | Path, *, parameters: dict, script: s
                                        cfl=run.cfl, h_dry=run.h_dry, dtype=run.dtype, device=device)
     solver = FloodSolver(model, control)
     recorder = FloodRecorder(solver, fg.probe_cells, {"ground_elevation": fg.ground, "building": fg.building},
-                             {"crs": run.scene.crs, "title": run.scene.name, "scene_script": str(script)})
+                             {"crs": run.scene.crs, "title": run.scene.name, "scene_script": str(script),
+                              "start_time": run.scene.start_time})
     settings = RunSettings(run.duration, run.output_interval, run.probe_interval, fixed_dt=run.fixed_dt)
     meta = {
         "scene": run.scene.name, "script": str(script), "parameters": parameters, "device": model.device,

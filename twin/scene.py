@@ -11,6 +11,7 @@ Scenes save to and load from a single ``.twin`` file (see :func:`save_scene`).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 import json
 import zipfile
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 EDGES = ("west", "east", "south", "north")
+DEFAULT_START_TIME = "2000-01-01T00:00:00Z"
+"""The scene's ``start_time`` when none is given: simulated time 0 is this instant (UTC)."""
 BOUNDARY_KINDS = ("wall", "transmissive", "stage", "discharge")
 
 
@@ -329,6 +332,10 @@ class Scene:
         building_parts: 3-D detail of buildings (OSM ``building:part``) for
             renderers and USD; solvers use ``buildings`` only.
         fields: gridded fields with time (weather), by name.
+        start_time: the instant simulated time 0 stands for, an ISO 8601
+            timestamp ("2007-06-08T14:00:00+10:00"; UTC when it names no zone);
+            Results count time in "seconds since" it. Default
+            :data:`DEFAULT_START_TIME`.
     """
 
     name: str
@@ -346,8 +353,10 @@ class Scene:
     roads: list[Road] = field(default_factory=list)
     building_parts: list[Building] = field(default_factory=list)
     fields: dict[str, GriddedField] = field(default_factory=dict)
+    start_time: str = DEFAULT_START_TIME
 
     def __post_init__(self):
+        utc_time(self.start_time, "scene " + self.name)
         for edge in EDGES:
             self.boundaries.setdefault(edge, Boundary())
         unknown = set(self.boundaries) - set(EDGES)
@@ -364,6 +373,15 @@ class Scene:
                 raise InputError("scene " + self.name, f"inflow {s.name!r}", f"centre {s.center} lies outside the domain {self.extent}")
         if self.default_manning < 0 or any(z.manning_n < 0 for z in self.friction_zones):
             raise InputError("scene " + self.name, "friction", "Manning's n must not be negative")
+
+
+def utc_time(text: str, source: str = "start_time") -> dt.datetime:
+    """The UTC instant of an ISO 8601 timestamp (UTC when it names no zone)."""
+    try:
+        t = dt.datetime.fromisoformat(str(text).strip())
+    except ValueError:
+        raise InputError(source, "start_time", f"{text!r} is not an ISO 8601 timestamp (e.g. 2007-06-08T04:00:00Z)") from None
+    return t.replace(tzinfo=dt.timezone.utc) if t.tzinfo is None else t.astimezone(dt.timezone.utc)
 
 
 # --- saving and loading -------------------------------------------------------------

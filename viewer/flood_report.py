@@ -53,7 +53,7 @@ def write_flood_pictures(result: xr.Dataset | str | PathLike, out_dir: str | Pat
     else:
         if not Path(result).exists():
             raise InputError(result, "", "no such Result store")
-        ds, source = xr.open_zarr(result), result
+        ds, source = xr.open_zarr(result, decode_times=False), result
         scene, key, _ = scene_of(Path(result).parent, ds)
     missing = [name for name in NEEDED if name not in ds.variables]
     if missing:

@@ -81,7 +81,7 @@ def open_source(path: str | PathLike, *, assignments: list[str] | None = None) -
 
 def _open_result(folder: Path, store: Path) -> Source:
     try:
-        ds = xr.open_zarr(store)
+        ds = xr.open_zarr(store, decode_times=False)
     except Exception as e:  # zarr raises many kinds on a damaged store
         raise InputError(store, "", f"unreadable Result ({type(e).__name__}: {e})") from None
     missing = [name for name in NEEDED if name not in ds.variables]
