@@ -3,10 +3,31 @@ export, vector layers in, ARR 2019 hazard classes and the FD2320 rating."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
+import shapely
 
 from physics.swe.hazard import arr_hazard_class, fd2320_rating, hazard_variables
+from shared_data import DATA, need
+from twin.cli import main
+from twin.errors import InputError
+from twin.inspect import describe
+from twin.io import crs_from_prj
+from twin.io.crs import transform
+from twin.io.vector import (
+    boundary_spans_from_layer,
+    buildings_from_layer,
+    friction_zones_from_layer,
+    inflows_from_layer,
+    initial_water_from_layer,
+    probes_from_layer,
+    read_vector,
+    write_vector,
+)
+from twin.runner import load_script, parameters_of
 
 WET = 1e-3
 
@@ -58,3 +79,123 @@ def test_fd2320_rating_by_hand():
 def test_hazard_refuses_without_the_running_depth_velocity_maximum():
     with pytest.raises(ValueError, match="max_depth_velocity"):
         hazard_variables(np.ones((2, 2)), np.ones((2, 2)), None, WET)
+
+
+# -- GIS in ---------------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[1]
+MEREWETHER = DATA / "flood" / "merewether"
+SCENE = ROOT / "scenes" / "merewether.py"
+
+
+@pytest.fixture(scope="module")
+def merewether():
+    """The case's CRS, extent and houses layer (real data: the shared house CSVs)."""
+    script = load_script(SCENE)
+    data = need(MEREWETHER)
+    polygons, attrs = script.houses_layer(data)
+    return script, crs_from_prj(data / "topography1.prj"), polygons, attrs
+
+
+def _setup(script, **sets):
+    params = parameters_of(script, SCENE, [f"{k}={v}" for k, v in sets.items()])
+    return script.setup(params).scene
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".shp", ".geojson", ".fgb"])
+def test_merewether_houses_from_a_vector_file_match_the_csvs(merewether, tmp_path, suffix):
+    script, crs, polygons, attrs = merewether
+    f = write_vector(tmp_path / f"houses{suffix}", {"houses": (polygons, attrs)}, crs)
+    assert describe(f)["layers"]["houses"] == {"crs": crs, "features": len(polygons), "geometry_type": "Polygon",
+                                               "fields": {"name": "object"}}
+    csv, gis = _setup(script, resolution=8), _setup(script, resolution=8, houses=f)
+    assert [b.name for b in gis.buildings] == [b.name for b in csv.buildings] and len(gis.buildings) == 57
+    for a, b in zip(csv.buildings, gis.buildings):  # the same vertices (a Shapefile winds its rings clockwise)
+        assert shapely.equals_exact(shapely.normalize(shapely.Polygon(a.footprint)), shapely.normalize(shapely.Polygon(b.footprint)), 0.0)
+        assert a.height == b.height == 3.0
+
+
+def test_merewether_houses_reprojected_from_wgs84(merewether, tmp_path):
+    script, crs, polygons, attrs = merewether
+    lonlat = shapely.transform(polygons, lambda xy: np.column_stack(transform(crs, "EPSG:4326", xy[:, 0], xy[:, 1])))
+    heights = np.arange(len(polygons), dtype=np.float64) * 0.1
+    f = write_vector(tmp_path / "houses.fgb", {"houses": (lonlat, {**attrs, "height": heights})}, "EPSG:4326")
+    gis, csv = _setup(script, resolution=8, houses=f), _setup(script, resolution=8)
+    for a, b, h in zip(csv.buildings, gis.buildings, heights):
+        assert shapely.equals_exact(shapely.Polygon(a.footprint), shapely.Polygon(b.footprint), 1e-6)  # [m], a round trip through degrees
+        assert b.height == h
+
+
+@pytest.mark.filterwarnings("ignore:.crs. was not provided")
+def test_vector_file_without_crs_needs_one(merewether, tmp_path):
+    script, crs, polygons, attrs = merewether
+    f = write_vector(tmp_path / "houses.shp", {"houses": (polygons, attrs)}, None)
+    with pytest.raises(InputError, match=r"houses\.shp: layer houses: the layer has no CRS"):
+        _setup(script, houses=f)
+    assert len(_setup(script, resolution=8, houses=f, houses_crs="EPSG:28356").buildings) == 57
+
+
+def test_bad_vector_input_is_one_line_naming_file_layer_and_feature(merewether, tmp_path, capsys):
+    script, crs, polygons, attrs = merewether
+    moved = polygons.copy()
+    moved[5] = shapely.affinity.translate(moved[5], 5000.0, 0.0)
+    f = write_vector(tmp_path / "outside.gpkg", {"houses": (moved, attrs)}, crs)
+    out = tmp_path / "run"
+    assert main(["run", str(SCENE), "--set", f"houses={f}", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"twin: {f}: layer houses, feature 6: polygon (") and "is not inside the domain" in err and "\n" not in err
+    assert not out.exists()
+    layer = read_vector(f, scene_crs=crs)
+    with pytest.raises(InputError, match=r"layer houses: no attribute 'storeys' \(its attributes: name\)"):
+        buildings_from_layer(layer, (0, 0, 1e7, 1e7), levels="storeys")
+    kept = buildings_from_layer(layer, _setup(script, resolution=8).extent, default_height=3.0, clip=True)
+    assert len(kept) == 56  # the moved house is left out
+
+
+def test_self_intersecting_polygons_are_repaired_and_counted(tmp_path):
+    bowtie = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10)])
+    square = shapely.box(20, 20, 30, 30)
+    f = write_vector(tmp_path / "b.gpkg", {"b": (np.array([square, bowtie], object), {"levels": np.array([2, 3])})}, "EPSG:28356")
+    layer = read_vector(f)
+    assert layer.repaired == [2] and layer.geometry[1].is_valid and layer.geometry[1].area == pytest.approx(50.0)
+    b = buildings_from_layer(layer, (0, 0, 100, 100), levels="levels")
+    assert [x.height for x in b] == [6.0, 9.0, 9.0] and [x.name for x in b] == ["b:1", "b:2.0", "b:2.1"]
+
+
+def test_scene_parts_from_layers(tmp_path):
+    extent = (1000.0, 2000.0, 1100.0, 2050.0)
+    zones = np.array([shapely.box(1000, 2000, 1050, 2050), shapely.box(1050, 2000, 1100, 2050)], object)
+    f = write_vector(tmp_path / "parts.gpkg", {
+        "landuse": (zones, {"kind": np.array(["road", "grass"]), "n": np.array([0.02, 0.05])}),
+        "probes": (np.array([shapely.Point(1010, 2010), shapely.Point(1090, 2040)], object), {"id": np.array(["A", "B"])}),
+        "edges": (np.array([shapely.LineString([(1000, 2010), (1000, 2030)]), shapely.LineString([(1100.5, 2050), (1040, 2050)]),
+                            shapely.LineString([(1060, 2000), (1100, 2000)])], object), {"k": np.array([1, 2, 3])}),
+    }, "EPSG:28356")
+    z = friction_zones_from_layer(read_vector(f, "landuse"), extent, land_use="kind", table={"road": 0.02, "grass": 0.05})
+    assert [(q.name, q.manning_n) for q in z] == [("road", 0.02), ("grass", 0.05)]
+    z = friction_zones_from_layer(read_vector(f, "landuse"), extent, manning="n")
+    assert [q.manning_n for q in z] == [0.02, 0.05]
+    with pytest.raises(InputError, match=r"layer landuse, feature 2: land use 'grass' is not in the table"):
+        friction_zones_from_layer(read_vector(f, "landuse"), extent, land_use="kind", table={"road": 0.02})
+    inflows = inflows_from_layer(read_vector(f, "landuse"), extent, "n", name="kind")
+    assert inflows[1].name == "grass" and inflows[1].discharge(0.0) == 0.05 and inflows[1].polygon.shape == (4, 2)
+    water = initial_water_from_layer(read_vector(f, "landuse"), extent, "n")
+    stage = [w.stage if hasattr(w, "stage") else w[1] for w in water]
+    assert stage == [0.02, 0.05]
+    probes = probes_from_layer(read_vector(f, "probes"), extent, name="id")
+    assert [(p.name, p.x, p.y) for p in probes] == [("A", 1010.0, 2010.0), ("B", 1090.0, 2040.0)]
+    spans = boundary_spans_from_layer(read_vector(f, "edges"), extent)
+    assert spans == [("west", (10.0, 30.0)), ("north", (40.0, 100.0)), ("south", (60.0, 100.0))]
+    with pytest.raises(InputError, match=r"layer edges, feature 1: the line does not lie along an edge"):
+        boundary_spans_from_layer(read_vector(f, "edges"), (990.0, 2000.0, 1100.0, 2050.0))
+    with pytest.raises(InputError, match=r"holds 3 layers"):
+        read_vector(f)
+
+
+def test_inspect_lists_the_layers_as_json(tmp_path, capsys):
+    f = write_vector(tmp_path / "p.gpkg", {"pts": (np.array([shapely.Point(1, 2)], object), {"id": np.array([7])}),
+                                           "area": (np.array([shapely.box(0, 0, 1, 1)], object), {"n": np.array([0.03])})}, "EPSG:32756")
+    assert main(["inspect", str(f), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["kind"] == "vector (GPKG)"
+    assert d["layers"] == {"pts": {"crs": "EPSG:32756", "features": 1, "geometry_type": "Point", "fields": {"id": "int64"}},
+                           "area": {"crs": "EPSG:32756", "features": 1, "geometry_type": "Polygon", "fields": {"n": "float64"}}}
