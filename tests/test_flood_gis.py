@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
+import xarray as xr
 
 from physics.swe.hazard import arr_hazard_class, fd2320_rating, hazard_variables
 from shared_data import DATA, need
 from twin.cli import main
 from twin.errors import InputError
+from twin.export import GEOTIFF_PRODUCTS, export_geotiff, export_gis, export_netcdf, export_vector
 from twin.inspect import describe
 from twin.io import crs_from_prj
 from twin.io.crs import transform
@@ -199,3 +201,116 @@ def test_inspect_lists_the_layers_as_json(tmp_path, capsys):
     assert d["kind"] == "vector (GPKG)"
     assert d["layers"] == {"pts": {"crs": "EPSG:32756", "features": 1, "geometry_type": "Point", "fields": {"id": "int64"}},
                            "area": {"crs": "EPSG:32756", "features": 1, "geometry_type": "Polygon", "fields": {"n": "float64"}}}
+
+
+# -- GIS out --------------------------------------------------------------------------
+X0, Y0 = 382000.0, 6354000.0
+
+
+@pytest.fixture(scope="module")
+def flood_result(tmp_path_factory):
+    """A tiny flood run (EPSG:28356, 30 x 20 cells of 2 m, 60 s): water poured on a tilted plane."""
+    from twin.runner import FloodRun, run_flood
+    from twin.scene import Heightfield, Inflow, Probe, Scene, TimeSeries
+
+    ny, nx = 20, 30
+    bed = 0.02 * np.arange(nx)[None, :] * 2.0 + 0.01 * np.arange(ny)[:, None] * 2.0 + np.zeros((ny, nx))
+    scene = Scene("tilted plane", "EPSG:28356", (X0, Y0), (X0, Y0, X0 + 2 * nx, Y0 + 2 * ny), Heightfield(bed, X0, Y0, 2.0, 2.0),
+                  inflows=[Inflow("pour", (X0 + 40.0, Y0 + 26.0), 3.0, TimeSeries.constant(2.0))],
+                  probes=[Probe("P1", X0 + 30.0, Y0 + 20.0), Probe("P2", X0 + 55.0, Y0 + 35.0)],
+                  start_time="2007-06-08T14:00:00+10:00")
+    out = tmp_path_factory.mktemp("flood")
+    run_flood(FloodRun(scene, duration=60.0, output_interval=20.0, resolution=2.0, probe_interval=5.0), out,
+              parameters={}, progress=False)
+    return out
+
+
+def _stand_ins(ds):
+    """The Result with ``max_depth_velocity`` and ``arrival_time`` where this branch's solver does not record them yet:
+    stand-ins from the peaks and the snapshots, only to exercise the export of those variables."""
+    from viewer.fields import arrival_times
+
+    wet = ds["max_depth"].values > ds.attrs["wet_threshold_m"]
+    dv = (0.5 * ds["max_depth"] * ds["max_speed"]).astype(np.float32).assign_attrs(units="m2 s-1", grid_mapping="spatial_ref")
+    arrival = arrival_times(ds["time"].values, ds["depth"].values, ds.attrs["wet_threshold_m"])
+    extra = {}
+    if "max_depth_velocity" not in ds:
+        extra["max_depth_velocity"] = dv
+    if "arrival_time" not in ds:
+        extra["arrival_time"] = (("y", "x"), np.where(wet, arrival, np.nan), {"units": "s", "grid_mapping": "spatial_ref"})
+    return ds.assign(extra)
+
+
+def test_result_zarr_carries_the_crs_for_rioxarray_and_the_time_since_start(flood_result):
+    rioxarray = pytest.importorskip("rioxarray")
+    assert rioxarray
+    ds = xr.open_zarr(flood_result / "result.zarr", decode_coords="all")
+    assert ds["max_depth"].rio.crs.to_epsg() == 28356 and ds["depth"].rio.crs.to_epsg() == 28356
+    t = ds.rio.transform()
+    assert (t.a, t.e, t.c, t.f) == (2.0, 2.0, X0, Y0)  # x0 of the west edge, y0 of the south edge, y ascending
+    assert ds["time"].values[1] == np.datetime64("2007-06-08T04:00:20")
+    raw = xr.open_zarr(flood_result / "result.zarr", decode_times=False)
+    assert raw["time"].attrs["units"] == "seconds since 2007-06-08 04:00:00" and list(raw["time"].values) == [0.0, 20.0, 40.0, 60.0]
+    assert raw.attrs["start_time"] == "2007-06-08T04:00:00Z"
+    import rasterio
+
+    with rasterio.open(f'ZARR:"{flood_result / "result.zarr"}":/max_depth') as src:  # GDAL's Zarr driver (QGIS)
+        assert src.crs.to_epsg() == 28356
+        row, col = src.index(float(raw["x"][7]), float(raw["y"][3]))
+        assert src.read(1)[row, col] == raw["max_depth"].values[3, 7]
+
+
+def test_geotiffs_have_the_epsg_and_a_geotransform_that_finds_each_cell(flood_result, tmp_path):
+    import rasterio
+
+    ds = _stand_ins(xr.open_zarr(flood_result / "result.zarr", decode_times=False).load())
+    paths = export_geotiff(ds, tmp_path / "tif")
+    assert sorted(paths) == sorted(GEOTIFF_PRODUCTS)
+    wet = ds["max_depth"].values > ds.attrs["wet_threshold_m"]
+    j, i = np.argwhere(wet)[len(np.argwhere(wet)) // 2]
+    dry = np.argwhere(~wet)[0]
+    expected = {"hazard_class": arr_hazard_class(ds["max_depth"].values, ds["max_speed"].values,
+                                                 ds["max_depth_velocity"].values, ds.attrs["wet_threshold_m"])}
+    for name, path in paths.items():
+        with rasterio.open(path) as src:
+            assert src.crs.to_epsg() == 28356 and src.driver == "GTiff" and src.res == (2.0, 2.0)
+            assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+            band = src.read(1)
+            want = expected[name][j, i] if name in expected else ds[name].values[j, i]
+            row, col = src.index(float(ds["x"][i]), float(ds["y"][j]))
+            assert band[row, col] == pytest.approx(want, rel=1e-6), name
+            r0, c0 = src.index(float(ds["x"][dry[1]]), float(ds["y"][dry[0]]))
+            assert band[r0, c0] == src.nodata or (np.isnan(band[r0, c0]) and np.isnan(src.nodata)), name
+
+
+def test_netcdf_is_cf_and_rioxarray_reads_the_crs(flood_result, tmp_path):
+    pytest.importorskip("rioxarray")
+    import rasterio
+
+    f = export_netcdf(flood_result, tmp_path / "r.nc")
+    with xr.open_dataset(f, decode_coords="all") as nc:
+        assert nc.attrs["Conventions"] == "CF-1.10" and nc["max_depth"].rio.crs.to_epsg() == 28356
+        ref = xr.open_zarr(flood_result / "result.zarr", decode_times=False)
+        np.testing.assert_array_equal(nc["max_depth"].values, ref["max_depth"].values)
+    with rasterio.open(f'NETCDF:"{f}":max_depth') as src:  # GDAL's netCDF driver: CRS and north-up geotransform
+        assert src.crs.to_epsg() == 28356
+        row, col = src.index(float(ref["x"][7]), float(ref["y"][3]))
+        assert src.read(1)[row, col] == ref["max_depth"].values[3, 7]
+
+
+def test_vector_export_has_extent_hazard_and_probes(flood_result, tmp_path):
+    ds = _stand_ins(xr.open_zarr(flood_result / "result.zarr", decode_times=False).load())
+    counts = export_vector(ds, tmp_path / "flood.gpkg")
+    assert set(counts) == {"flood_extent", "hazard", "probes"} and counts["probes"] == 2
+    extent = read_vector(tmp_path / "flood.gpkg", "flood_extent")
+    wet_area = 4.0 * np.count_nonzero(ds["max_depth"].values > ds.attrs["wet_threshold_m"])
+    assert extent.crs == "EPSG:28356" and shapely.union_all(extent.geometry).area == pytest.approx(wet_area)
+    probes = read_vector(tmp_path / "flood.gpkg", "probes")
+    np.testing.assert_allclose(probes.attributes["peak_depth_m"], ds["probe_depth"].max("probe_time").values)
+
+
+def test_export_refuses_what_is_not_a_result_and_writes_nothing(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no result.zarr here"):
+        export_gis(tmp_path / "empty", geotiff=tmp_path / "tif")
+    assert not (tmp_path / "tif").exists()
