@@ -314,3 +314,22 @@ def test_export_refuses_what_is_not_a_result_and_writes_nothing(tmp_path):
     with pytest.raises(InputError, match="no result.zarr here"):
         export_gis(tmp_path / "empty", geotiff=tmp_path / "tif")
     assert not (tmp_path / "tif").exists()
+
+
+def test_hazard_field_and_map_draw_the_classes_in_their_colours(flood_result, tmp_path):
+    from viewer.fields import FIELDS, HAZARD_COLOURS, History, colour_table, field_values, water_rgba
+    from viewer.flood_maps import plot_hazard
+
+    ds = _stand_ins(xr.open_zarr(flood_result / "result.zarr", decode_times=False).load())
+    history = History.from_result(ds)
+    peak = history.peak()
+    values = field_values("hazard", peak, history.wet_threshold)
+    cls = arr_hazard_class(ds["max_depth"].values, ds["max_speed"].values, ds["max_depth_velocity"].values, WET)
+    np.testing.assert_array_equal(np.nan_to_num(values), cls)
+    rgba = water_rgba("hazard", np.arange(1.0, 7.0), (0.5, 6.5), colour_table("hazard"))
+    assert FIELDS["hazard"].discrete
+    assert ["#%02x%02x%02x" % tuple(c[:3]) for c in rgba] == list(HAZARD_COLOURS)
+    png = plot_hazard(ds, tmp_path / "hazard.png")
+    assert png.stat().st_size > 10_000
+    with pytest.raises(KeyError, match="no hazard class"):
+        field_values("hazard", History.from_result(ds.drop_vars("max_depth_velocity")).peak(), WET)

@@ -58,13 +58,12 @@ def open_result(result: xr.Dataset | str | PathLike) -> xr.Dataset:
 def _products(ds: xr.Dataset) -> dict[str, xr.DataArray]:
     """The GeoTIFF products of ``ds``, dry cells masked; the hazard class computed from the peaks when the
     Result has ``max_depth_velocity`` but no ``hazard_class``."""
-    from physics.swe.hazard import hazard_variables
+    from physics.swe.hazard import result_hazard_class
 
-    threshold = float(ds.attrs.get("wet_threshold_m", 1e-3))
-    wet = ds["max_depth"].values > threshold
-    if "hazard_class" not in ds and "max_depth_velocity" in ds:
-        hv = hazard_variables(ds["max_depth"].values, ds["max_speed"].values, ds["max_depth_velocity"].values, threshold)
-        ds = ds.assign({k: hv[k] for k in ("hazard_class",)})
+    wet = ds["max_depth"].values > float(ds.attrs.get("wet_threshold_m", 1e-3))
+    hazard = result_hazard_class(ds)
+    if hazard is not None:
+        ds = ds.assign(hazard_class=(("y", "x"), hazard, {"units": "1", "long_name": "ARR 2019 flood hazard class (0 dry, 1..6 = H1..H6)"}))
     out = {}
     for name in GEOTIFF_PRODUCTS:
         if name not in ds:

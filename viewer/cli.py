@@ -1,7 +1,7 @@
 """``twin render`` and ``twin view``.
 
     twin render SCENE|RESULT_DIR --out FILE.png|FILE.mp4 [--time T|peak] [--quality draft|high|cinematic]
-                [--camera NAME|FILE.json] [--size WxH] [--field depth|speed|froude|arrival]
+                [--camera NAME|FILE.json] [--size WxH] [--field depth|speed|froude|arrival|hazard]
                 [--frames N] [--fps F] [--z-scale Z] [--ground landuse|hillshade] [--set name=value ...]
     twin view SCENE|RESULT_DIR [--quality ...] [--camera ...] [--size WxH] [--field ...] [--z-scale Z]
 

@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ARR_LIMITS", "DEBRIS_FACTORS", "FD2320_BANDS", "arr_hazard_class", "fd2320_rating", "hazard_variables"]
+__all__ = ["ARR_LABELS", "ARR_LIMITS", "DEBRIS_FACTORS", "FD2320_BANDS", "arr_hazard_class", "fd2320_rating", "hazard_variables",
+           "result_hazard_class"]
 
 ARR_LIMITS = np.array([
     # depth [m], speed [m/s], depth x speed [m2/s]: upper limits of H1..H5
@@ -112,6 +113,17 @@ def fd2320_rating(depth: np.ndarray, speed: np.ndarray, depth_velocity: np.ndarr
         mid, high = DEBRIS_FACTORS[debris]
         df = np.where((d > d.dtype.type(0.75)) | (v > v.dtype.type(2.0)), high, np.where(d > d.dtype.type(0.25), mid, 0.0))
     return np.where(d > wet_threshold, dv + 0.5 * d + df, np.nan).astype(np.float32)
+
+
+def result_hazard_class(ds) -> np.ndarray | None:
+    """The hazard class (ny, nx) int8 of a flood Result (an xarray Dataset): its ``hazard_class``, else classified
+    from its peaks when it has ``max_depth_velocity``, else None."""
+    if "hazard_class" in ds:
+        return np.asarray(ds["hazard_class"].values, np.int8)
+    if "max_depth_velocity" not in ds:
+        return None
+    return arr_hazard_class(ds["max_depth"].values, ds["max_speed"].values, ds["max_depth_velocity"].values,
+                            float(ds.attrs.get("wet_threshold_m", 1e-3)))
 
 
 def hazard_variables(max_depth: np.ndarray, max_speed: np.ndarray, max_depth_velocity: np.ndarray | None,
