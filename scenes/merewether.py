@@ -63,9 +63,9 @@ def houses_layer(data: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
 
 def setup(p: dict) -> FloodRun:
     data = Path(p["data"])
-    crs = crs_from_prj(data / "topography1.prj")
     extent_pts = read_polygon(data / "extent.csv")
     extent = tuple(float(v) for v in (extent_pts[:, 0].min(), extent_pts[:, 1].min(), extent_pts[:, 0].max(), extent_pts[:, 1].max()))
+    crs = crs_from_prj(data / "topography1.prj")
     if p["houses"]:
         layer = read_vector(p["houses"], crs=p["houses_crs"] or None, scene_crs=crs)
         buildings = buildings_from_layer(layer, extent, height="height" if "height" in layer.attributes else None,

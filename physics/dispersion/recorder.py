@@ -120,4 +120,4 @@ class DispersionRecorder:
             },
             attrs={"Conventions": "CF-1.10", **self.attrs},
         )
-        return attach_grid_mapping(ds, self.attrs["crs"], self.attrs.get("start_time", DEFAULT_START_TIME))
+        return attach_grid_mapping(ds, self.attrs.get("crs"), self.attrs.get("start_time", DEFAULT_START_TIME))

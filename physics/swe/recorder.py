@@ -161,4 +161,4 @@ class FloodRecorder:
             },
             attrs={"Conventions": "CF-1.10", "wet_threshold_m": WET_THRESHOLD, **self.attrs},
         )
-        return attach_grid_mapping(ds, self.attrs["crs"], self.attrs.get("start_time", DEFAULT_START_TIME))
+        return attach_grid_mapping(ds, self.attrs.get("crs"), self.attrs.get("start_time", DEFAULT_START_TIME))

@@ -60,16 +60,18 @@ def time_units(start_time: str = DEFAULT_START_TIME) -> str:
     return "seconds since " + utc_time(start_time).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def attach_grid_mapping(ds: xr.Dataset, crs: str, start_time: str | None = None) -> xr.Dataset:
-    """``ds`` with the grid-mapping variable, each variable over (y, x) pointing at it, and the time axes
-    (``time``, ``probe_time``) in "seconds since" ``start_time`` (left alone when None).
+def attach_grid_mapping(ds: xr.Dataset, crs: str | None, start_time: str | None = None) -> xr.Dataset:
+    """``ds`` with the grid-mapping variable of ``crs``, each variable over (y, x) pointing at it, and the time
+    axes (``time``, ``probe_time``) in "seconds since" ``start_time``. Either is left out when None (a model
+    built from bare arrays has no CRS).
 
     ``ds`` needs ascending, equally spaced ``x`` and ``y`` coordinates [m].
     """
-    ds = ds.assign_coords({GRID_MAPPING: grid_mapping(crs, ds["x"].values, ds["y"].values)})
-    for name, v in ds.data_vars.items():
-        if v.dims[-2:] == ("y", "x"):
-            v.attrs["grid_mapping"] = GRID_MAPPING
+    if crs is not None:
+        ds = ds.assign_coords({GRID_MAPPING: grid_mapping(crs, ds["x"].values, ds["y"].values)})
+        for name, v in ds.data_vars.items():
+            if v.dims[-2:] == ("y", "x"):
+                v.attrs["grid_mapping"] = GRID_MAPPING
     if start_time is not None:
         for name in ("time", "probe_time"):
             if name in ds.coords:
