@@ -81,6 +81,12 @@ def _check(args) -> None:
         raise InputError("--z-scale", str(args.z_scale), "expected a positive number")
 
 
+def _check_source(args, source) -> None:
+    """Refuse ``--field hazard`` for a Result without the hazard class (runs before max_depth_velocity was tracked)."""
+    if args.field == "hazard" and (source.history is None or source.history.hazard is None):
+        raise InputError("--field", "hazard", "this Result has no hazard class (it needs max_depth_velocity, recorded by newer runs)")
+
+
 def cmd_render(argv: list[str]) -> int:
     """``twin render``: a still (PNG/JPEG) or a video (MP4) of a scene or a result, off screen."""
     from viewer.cameras import resolve_camera
@@ -104,6 +110,7 @@ def cmd_render(argv: list[str]) -> int:
     if suffix not in STILL_SUFFIXES + VIDEO_SUFFIXES:
         raise InputError(args.out, "", f"expected a {', '.join(STILL_SUFFIXES + VIDEO_SUFFIXES)} file")
     source = open_source(args.source, assignments=args.set)
+    _check_source(args, source)
     for note in source.notes:
         print(f"twin: {note}", file=sys.stderr)
     camera = resolve_camera(args.camera, source.site.key)
@@ -133,6 +140,7 @@ def cmd_view(argv: list[str]) -> int:
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         raise InputError("twin view", "", "no display (DISPLAY is not set); run it as: xvfb-run twin view ...")
     source = open_source(args.source, assignments=args.set)
+    _check_source(args, source)
     for note in source.notes:
         print(f"twin: {note}", file=sys.stderr)
     window = FloodWindow(source, quality=args.quality, size=parse_size(args.size),
