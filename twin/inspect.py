@@ -377,6 +377,9 @@ def _fmt(key: str, v: Any) -> str:
     if isinstance(v, dict) and "units" in v:  # a weather variable
         rng = "all missing" if v["range"] is None else f"{v['range'][0]:.6g} .. {v['range'][1]:.6g}"
         return f"[{v['units']}] ({', '.join(v['dims'])}) {rng}"
+    if isinstance(v, dict) and "geometry_type" in v:  # a vector layer
+        fields = ", ".join(f"{name} ({kind})" for name, kind in v["fields"].items()) or "none"
+        return f"{v['features']} {v['geometry_type']} features, {v['crs'] or 'no CRS'}; fields: {fields}"
     if key == "names" and len(v) > 8:
         return ", ".join(v[:8]) + f", ... ({len(v)} in all)"
     if isinstance(v, float):
