@@ -23,10 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import xarray as xr  # noqa: E402
+import xarray as xr
 
-from twin.export import export_geotiff, export_netcdf, export_vector  # noqa: E402
-from twin.runner import load_script, parameters_of, run_flood  # noqa: E402
+from twin.export import export_geotiff, export_netcdf, export_vector
+from twin.runner import load_script, parameters_of, run_flood
 
 SCENE = Path(__file__).resolve().parents[1] / "scenes" / "merewether.py"
 

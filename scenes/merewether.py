@@ -21,14 +21,28 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-
 import numpy as np
 import shapely
 
-from twin.io import buildings_from_layer, crs_from_prj, read_esri_ascii, read_points, read_polygon, read_vector
+from twin.io import (
+    buildings_from_layer,
+    crs_from_prj,
+    read_esri_ascii,
+    read_points,
+    read_polygon,
+    read_vector,
+)
 from twin.params import Param
 from twin.runner import FloodRun
-from twin.scene import Boundary, Building, FrictionZone, Inflow, Probe, Scene, TimeSeries
+from twin.scene import (
+    Boundary,
+    Building,
+    FrictionZone,
+    Inflow,
+    Probe,
+    Scene,
+    TimeSeries,
+)
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = os.environ.get("TWIN_MEREWETHER_DATA", str(HERE.parent.parent / "shared" / "data" / "flood" / "merewether"))

@@ -10,12 +10,18 @@ import numpy as np
 import pytest
 import shapely
 import xarray as xr
+from shared_data import DATA, need
 
 from physics.swe.hazard import arr_hazard_class, fd2320_rating, hazard_variables
-from shared_data import DATA, need
 from twin.cli import main
 from twin.errors import InputError
-from twin.export import GEOTIFF_PRODUCTS, export_geotiff, export_gis, export_netcdf, export_vector
+from twin.export import (
+    GEOTIFF_PRODUCTS,
+    export_geotiff,
+    export_gis,
+    export_netcdf,
+    export_vector,
+)
 from twin.inspect import describe
 from twin.io import crs_from_prj
 from twin.io.crs import transform
@@ -129,7 +135,7 @@ def test_merewether_houses_reprojected_from_wgs84(merewether, tmp_path):
 
 @pytest.mark.filterwarnings("ignore:.crs. was not provided")
 def test_vector_file_without_crs_needs_one(merewether, tmp_path):
-    script, crs, polygons, attrs = merewether
+    script, _, polygons, attrs = merewether
     f = write_vector(tmp_path / "houses.shp", {"houses": (polygons, attrs)}, None)
     with pytest.raises(InputError, match=r"houses\.shp: layer houses: the layer has no CRS"):
         _setup(script, houses=f)
@@ -328,7 +334,14 @@ def test_export_refuses_what_is_not_a_result_and_writes_nothing(tmp_path):
 
 
 def test_hazard_field_and_map_draw_the_classes_in_their_colours(flood_result, tmp_path):
-    from viewer.fields import FIELDS, HAZARD_COLOURS, History, colour_table, field_values, water_rgba
+    from viewer.fields import (
+        FIELDS,
+        HAZARD_COLOURS,
+        History,
+        colour_table,
+        field_values,
+        water_rgba,
+    )
     from viewer.flood_maps import plot_hazard
 
     ds = _stand_ins(xr.open_zarr(flood_result / "result.zarr", decode_times=False).load())
@@ -339,7 +352,7 @@ def test_hazard_field_and_map_draw_the_classes_in_their_colours(flood_result, tm
     np.testing.assert_array_equal(np.nan_to_num(values), cls)
     rgba = water_rgba("hazard", np.arange(1.0, 7.0), (0.5, 6.5), colour_table("hazard"))
     assert FIELDS["hazard"].discrete
-    assert ["#%02x%02x%02x" % tuple(c[:3]) for c in rgba] == list(HAZARD_COLOURS)
+    assert ["#{:02x}{:02x}{:02x}".format(*c[:3]) for c in rgba] == list(HAZARD_COLOURS)
     png = plot_hazard(ds, tmp_path / "hazard.png")
     assert png.stat().st_size > 10_000
     with pytest.raises(KeyError, match="no hazard class"):

@@ -44,7 +44,7 @@ def open_result(result: xr.Dataset | str | PathLike) -> xr.Dataset:
             raise InputError(p, "", "no result.zarr here (expected a `twin run` output folder)")
         try:
             ds = xr.open_zarr(store, decode_times=False)
-        except Exception as e:  # zarr raises many kinds on a damaged store
+        except Exception as e:  # noqa: BLE001 (zarr raises many kinds on a damaged store)
             raise InputError(store, "", f"unreadable Result ({type(e).__name__}: {e})") from None
         source = store
     missing = [n for n in NEEDED if n not in ds.variables]
