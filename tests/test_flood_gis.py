@@ -357,3 +357,16 @@ def test_hazard_field_and_map_draw_the_classes_in_their_colours(flood_result, tm
     assert png.stat().st_size > 10_000
     with pytest.raises(KeyError, match="no hazard class"):
         field_values("hazard", History.from_result(ds.drop_vars("max_depth_velocity")).peak(), WET)
+
+
+def test_start_time_is_kept_by_save_and_load_and_checked(tmp_path):
+    from twin.scene import DEFAULT_START_TIME, Heightfield, Scene, load_scene, save_scene
+
+    def scene(**kw):
+        return Scene("s", "EPSG:28356", (0.0, 0.0), (0.0, 0.0, 4.0, 4.0), Heightfield(np.zeros((2, 2)), 0.0, 0.0, 2.0, 2.0), **kw)
+
+    assert scene().start_time == DEFAULT_START_TIME == "2000-01-01T00:00:00Z"
+    back = load_scene(save_scene(scene(start_time="2007-06-08T14:00:00+10:00"), tmp_path / "s.twin"))
+    assert back.start_time == "2007-06-08T14:00:00+10:00"
+    with pytest.raises(InputError, match="not an ISO 8601 timestamp"):
+        scene(start_time="8 June 2007")
