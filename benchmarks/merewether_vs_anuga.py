@@ -23,7 +23,7 @@ import xarray as xr
 
 def compare(twin_dir: Path, anuga_dir: Path) -> dict:
     summary = json.loads((twin_dir / "summary.json").read_text())
-    ds = xr.open_zarr(twin_dir / "result.zarr")
+    ds = xr.open_zarr(twin_dir / "result.zarr", decode_times=False)
     anuga = json.loads((anuga_dir / "anuga_merewether.json").read_text())
     x, y = ds["x"].values, ds["y"].values
     max_stage = ds["max_stage"].values

@@ -26,7 +26,7 @@ from physics.device import available_devices  # noqa: E402
 from physics.robot import build_robot, make_solver  # noqa: E402
 from twin.io.urdf import UrdfWarning  # noqa: E402
 from twin.params import resolve  # noqa: E402
-from twin.app.runs import load_script  # noqa: E402
+from twin.script import load_script  # noqa: E402
 
 
 def measure(robot, device: str, kind: str, steps: int, warmup: int, kp, kd, trajectory) -> dict:

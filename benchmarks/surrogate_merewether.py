@@ -41,7 +41,7 @@ def main() -> None:
     args = p.parse_args()
     model = FloodSurrogate.load(args.model)
     figures = evaluate(model, args.holdout)
-    held = xr.open_zarr(args.holdout / "results.zarr")
+    held = xr.open_zarr(args.holdout / "results.zarr", decode_times=False)
     k = int(held["run"].values[held["status"].values == "done"][0])
     params = {**model.fixed, **{n: float(held[n].values[k]) for n in model.names}}
     script = load_script(model.meta["scene_script"])

@@ -23,7 +23,7 @@ import numpy as np
 from physics.dispersion.run import DispersionRun
 from twin.data import data_file
 from twin.io.crs import transform
-from twin.io.weather import read_weather, regrid
+from twin.io.weather import iso_time, read_weather, regrid
 from twin.params import Param
 from twin.scene import Heightfield, Scene
 
@@ -90,6 +90,6 @@ def setup(p):
         name="Plume in the 26 October 2010 Midwest cyclone",
         crs=CRS, origin=origin, extent=(float(x[0]), float(y[0]), float(x[-1]), float(y[-1])),
         terrain=Heightfield(np.zeros((2, 2)), float(x[0]), float(y[0]), (x[-1] - x[0]) / 2, (y[-1] - y[0]) / 2),
-        fields=fields,
+        fields=fields, start_time=iso_time(float(weather.times[0])),  # the Result's time counts from the analysis
     )
     return run

@@ -8,17 +8,41 @@ north free outflow, 1000 s from dry ground.
 
     twin run scenes/merewether.py --out out/merewether
     twin run scenes/merewether.py --set resolution=2 --out out/coarse
+
+The houses may come from a GIS vector file instead of the case's CSV files
+(``--set houses=houses.gpkg``: GeoPackage, Shapefile, GeoJSON or FlatGeobuf, in
+any CRS; each polygon is a house named by its ``name`` attribute, raised by its
+``height`` attribute where it has one, else by ``building_height``).
+:func:`houses_layer` gives the case's houses as such a layer.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import shapely
+
 from physics.swe.run import FloodRun
 from twin.data import data_file
-from twin.io import crs_from_prj, read_esri_ascii, read_points, read_polygon
+from twin.io import (
+    buildings_from_layer,
+    crs_from_prj,
+    read_esri_ascii,
+    read_points,
+    read_polygon,
+    read_vector,
+)
 from twin.params import Param
-from twin.scene import Boundary, Building, FrictionZone, Inflow, Probe, Scene, TimeSeries
+from twin.scene import (
+    Boundary,
+    Building,
+    FrictionZone,
+    Inflow,
+    Probe,
+    Scene,
+    TimeSeries,
+)
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = data_file("flood", "merewether")
@@ -36,6 +60,8 @@ PARAMETERS = [
     Param("order", 2, "", "order of accuracy in space and time", choices=(1, 2)),
     Param("precision", "float32", "", "floating-point precision of the solver", choices=("float32", "float64")),
     Param("data", DEFAULT_DATA, "", "folder with the case's files (CASE.md)"),
+    Param("houses", "", "", "vector file with the house footprints (attributes name, optional height) instead of data/houses/*.csv"),
+    Param("houses_crs", "", "", "CRS of the houses file when it declares none (e.g. EPSG:28356)"),
 ]
 
 # The reference model uses house032_033 (the union of 032 and 033) instead of those two
@@ -43,18 +69,31 @@ PARAMETERS = [
 EXCLUDED_HOUSES = {"house030", "house032", "house033"}
 
 
+def houses_layer(data: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The case's houses (data/houses/*.csv, less EXCLUDED_HOUSES) as polygons [m, the case's CRS] and a ``name`` attribute."""
+    files = sorted(f for f in (Path(data) / "houses").glob("house*.csv") if f.stem not in EXCLUDED_HOUSES)
+    return np.array([shapely.Polygon(read_polygon(f)) for f in files], object), {"name": np.array([f.stem for f in files])}
+
+
 def setup(p: dict) -> FloodRun:
     data = Path(p["data"])
     extent_pts = read_polygon(data / "extent.csv")
-    extent = (extent_pts[:, 0].min(), extent_pts[:, 1].min(), extent_pts[:, 0].max(), extent_pts[:, 1].max())
-    houses = sorted(f for f in (data / "houses").glob("house*.csv") if f.stem not in EXCLUDED_HOUSES)
+    extent = tuple(float(v) for v in (extent_pts[:, 0].min(), extent_pts[:, 1].min(), extent_pts[:, 0].max(), extent_pts[:, 1].max()))
+    crs = crs_from_prj(data / "topography1.prj")
+    if p["houses"]:
+        layer = read_vector(p["houses"], crs=p["houses_crs"] or None, scene_crs=crs)
+        buildings = buildings_from_layer(layer, extent, height="height" if "height" in layer.attributes else None,
+                                         default_height=p["building_height"], name="name" if "name" in layer.attributes else None)
+    else:
+        polygons, attrs = houses_layer(data)
+        buildings = [Building(np.asarray(g.exterior.coords)[:-1], p["building_height"], str(n)) for g, n in zip(polygons, attrs["name"])]
     scene = Scene(
         name="Merewether 2007 urban flood",
-        crs=crs_from_prj(data / "topography1.prj"),
-        origin=(float(extent[0]), float(extent[1])),
-        extent=tuple(float(v) for v in extent),
+        crs=crs,
+        origin=extent[:2],
+        extent=extent,
         terrain=read_esri_ascii(data / "topography1.zip"),
-        buildings=[Building(read_polygon(f), p["building_height"], f.stem) for f in houses],
+        buildings=buildings,
         friction_zones=[FrictionZone(read_polygon(data / "RoadPolygon.csv"), p["road_manning"], "road")],
         default_manning=p["manning"],
         inflows=[Inflow("storm inflow", (382265.0, 6354280.0), 10.0, TimeSeries.constant(p["inflow"]))],
@@ -66,4 +105,4 @@ def setup(p: dict) -> FloodRun:
                     resolution=p["resolution"], buildings=p["buildings"], order=p["order"], dtype=p["precision"])
 
 
-__all__ = ["PARAMETERS", "setup"]
+__all__ = ["PARAMETERS", "houses_layer", "setup"]

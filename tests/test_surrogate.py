@@ -64,7 +64,7 @@ def test_rbf_reproduces_linear_functions_and_interpolates_its_data():
 
 def test_surrogate_passes_through_its_training_runs_and_is_deterministic(sweep_dir):
     model = train(sweep_dir, energy=1.0)
-    ds = xr.open_zarr(sweep_dir / "results.zarr").load()
+    ds = xr.open_zarr(sweep_dir / "results.zarr", decode_times=False).load()
     for k in range(ds.sizes["run"]):
         params = {**model.fixed, "inflow": float(ds["inflow"][k]), "manning": float(ds["manning"][k])}
         pred = model.predict(params)
@@ -81,13 +81,13 @@ def test_twin_run_surrogate_gives_a_result_shaped_like_the_solvers(tmp_path, swe
     sets = [f"{k}={v}" for k, v in FIXED.items()] + ["inflow=21.5", "manning=0.05"]
     argv = ["run", str(SCENE), *(a for s in sets for a in ("--set", s))]
     assert main([*argv, "--surrogate", str(model_path), "--out", str(tmp_path / "sur")]) == 0
-    sur = xr.open_zarr(tmp_path / "sur" / "result.zarr")
+    sur = xr.open_zarr(tmp_path / "sur" / "result.zarr", decode_times=False)
     summary = json.loads((tmp_path / "sur" / "summary.json").read_text())
     assert sur.attrs["source"] == "surrogate" and summary["source"] == "surrogate" and summary["parameters"]["inflow"] == 21.5
     script = load_script(SCENE)
     params = parameters_of(script, SCENE, sets)
     execute(script.setup(params), tmp_path / "solver", parameters=params, script=str(SCENE), progress=False)
-    ref = xr.open_zarr(tmp_path / "solver" / "result.zarr")
+    ref = xr.open_zarr(tmp_path / "solver" / "result.zarr", decode_times=False)
     for name in sur.data_vars:
         assert sur[name].dims == ref[name].dims and sur[name].attrs["units"] == ref[name].attrs["units"], name
     for name in ("x", "y", "probe", "probe_time"):
@@ -156,7 +156,7 @@ def test_mlp_surrogate_saves_loads_and_answers_twin_run(tmp_path, sweep_dir, mon
     sets = [f"{k}={v}" for k, v in FIXED.items()] + ["inflow=21.5", "manning=0.05"]
     argv = ["run", str(SCENE), *(a for s in sets for a in ("--set", s)), "--surrogate", str(model_path), "--out", str(tmp_path / "sur")]
     assert main(argv) == 0
-    assert np.array_equal(xr.open_zarr(tmp_path / "sur" / "result.zarr")["max_depth"].values, model.predict(params)["max_depth"].astype(np.float32))
+    assert np.array_equal(xr.open_zarr(tmp_path / "sur" / "result.zarr", decode_times=False)["max_depth"].values, model.predict(params)["max_depth"].astype(np.float32))
     assert main(["surrogate", "evaluate", str(model_path), str(sweep_dir)]) == 0
     assert "8 held-out runs" in capsys.readouterr().out
     assert main(["surrogate", "train", str(sweep_dir), "--out", str(tmp_path / "bad.npz"), "--regression", "svm"]) == 2

@@ -163,8 +163,9 @@ def test_field_values_in_physical_units():
     depth = np.array([[1.0, 0.25, 0.0]])
     speed = np.array([[2.0, 1.0, 0.0]])
     arrival = np.array([[120.0, 300.0, np.nan]])
-    frame = Frame.at(600.0, depth, speed, arrival)
+    frame = Frame.at(600.0, depth, speed, arrival, np.array([[5, 1, 0]], np.int8))
     np.testing.assert_allclose(field_values("depth", frame, 1e-3)[0, :2], [1.0, 0.25])
+    np.testing.assert_allclose(field_values("hazard", frame, 1e-3)[0, :2], [5.0, 1.0])  # ARR 2019 class
     np.testing.assert_allclose(field_values("speed", frame, 1e-3)[0, :2], [2.0, 1.0])
     np.testing.assert_allclose(field_values("froude", frame, 1e-3)[0, :2], [2 / math.sqrt(G), 1 / math.sqrt(G * 0.25)])
     np.testing.assert_allclose(field_values("arrival", frame, 1e-3)[0, :2], [2.0, 5.0])  # minutes

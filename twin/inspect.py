@@ -23,7 +23,7 @@ __all__ = ["describe", "format_description"]
 
 SUPPORTED = (".asc, .zip (holding an .asc or an .hgt), .tif, .tiff, .hgt, .hgt.zip, .osm, .osm.gz, .osm.bz2, .pbf, "
              ".json (CityJSON), .jsonl (CityJSONSeq), .prj, .csv (polygon, points, sensor log), .urdf, .twin, .zarr (directory), "
-             ".nc, .grib, .grib2, .grb")
+             ".nc, .grib, .grib2, .grb, .gpkg, .shp, .geojson, .fgb")
 
 
 def _heights(h: Heightfield) -> dict[str, Any]:
@@ -161,7 +161,7 @@ def _describe_zarr(path: Path) -> dict[str, Any]:
     import xarray as xr  # heavy; only for results
 
     try:
-        ds = xr.open_zarr(path, consolidated=False)  # reads consolidated stores too
+        ds = xr.open_zarr(path, consolidated=False, decode_times=False)  # reads consolidated stores too
     except (OSError, ValueError, KeyError) as e:
         raise InputError(path, "", f"not a zarr store xarray can open ({e})") from None
     with ds:
@@ -258,6 +258,26 @@ def _describe_weather(path: Path) -> dict[str, Any]:
     }
 
 
+def _describe_vector(path: Path) -> dict[str, Any]:
+    import pyogrio
+
+    from twin.io.crs import to_crs
+    from twin.io.vector import VECTOR_SUFFIXES, list_layers
+
+    layers = {}
+    for name in list_layers(path):
+        info = pyogrio.read_info(path, layer=name, force_feature_count=True)
+        crs = None
+        if info["crs"] is not None:
+            try:
+                crs = to_crs(info["crs"], f"{path}: layer {name}")
+            except InputError:
+                crs = info["crs"]
+        layers[name] = {"crs": crs, "features": int(info["features"]), "geometry_type": info["geometry_type"],
+                        "fields": {str(f): str(t) for f, t in zip(info["fields"], info["dtypes"])}}
+    return {"kind": f"vector ({VECTOR_SUFFIXES[path.suffix.lower()]})", "layers": layers}
+
+
 def _reader(path: Path):
     """The describe function for ``path`` from its name, or None."""
     name = path.name.lower()
@@ -279,6 +299,10 @@ def _reader(path: Path):
         ".grib": _describe_weather,
         ".grib2": _describe_weather,
         ".grb": _describe_weather,
+        ".gpkg": _describe_vector,
+        ".shp": _describe_vector,
+        ".geojson": _describe_vector,
+        ".fgb": _describe_vector,
     }.get(path.suffix.lower())
 
 
@@ -302,7 +326,9 @@ def describe(path: str | Path) -> dict[str, Any]:
         for a URDF "robot", "links", "joints", "meshes_found",
         "meshes_missing", "total_mass_kg", "warnings", for a sensor log "rows",
         "channels" (name: unit), "sampling_interval_s", "time_span", "gaps",
-        "duplicated_timestamps", "clock_steps", ...
+        "duplicated_timestamps", "clock_steps", for a vector file ("vector (GPKG)",
+        "vector (ESRI Shapefile)", "vector (GeoJSON)", "vector (FlatGeobuf)") "layers":
+        name -> "crs", "features", "geometry_type", "fields" (name: type), ...
 
     Raises:
         InputError: a missing file, an extension twin does not read, or any
@@ -352,6 +378,9 @@ def _fmt(key: str, v: Any) -> str:
     if isinstance(v, dict) and "units" in v:  # a weather variable
         rng = "all missing" if v["range"] is None else f"{v['range'][0]:.6g} .. {v['range'][1]:.6g}"
         return f"[{v['units']}] ({', '.join(v['dims'])}) {rng}"
+    if isinstance(v, dict) and "geometry_type" in v:  # a vector layer
+        fields = ", ".join(f"{name} ({kind})" for name, kind in v["fields"].items()) or "none"
+        return f"{v['features']} {v['geometry_type']} features, {v['crs'] or 'no CRS'}; fields: {fields}"
     if key == "names" and len(v) > 8:
         return ", ".join(v[:8]) + f", ... ({len(v)} in all)"
     if isinstance(v, float):

@@ -11,6 +11,7 @@ Scenes save to and load from a single ``.twin`` file (see :func:`save_scene`).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 import json
 import zipfile
@@ -42,6 +43,8 @@ __all__ = [
 ]
 
 EDGES = ("west", "east", "south", "north")
+DEFAULT_START_TIME = "2000-01-01T00:00:00Z"
+"""The scene's ``start_time`` when none is given: simulated time 0 is this instant (UTC)."""
 BOUNDARY_KINDS = ("wall", "transmissive", "stage", "discharge")
 
 
@@ -425,6 +428,10 @@ class Scene:
         fields: gridded fields with time (weather), by name.
         initial_water: the water at the start, in order (later entries override
             earlier ones inside their polygons); empty: the run starts dry.
+        start_time: the instant simulated time 0 stands for, an ISO 8601
+            timestamp ("2007-06-08T14:00:00+10:00"; UTC when it names no zone);
+            Results count time in "seconds since" it. Default
+            :data:`DEFAULT_START_TIME`.
     """
 
     name: str
@@ -444,6 +451,7 @@ class Scene:
     fields: dict[str, GriddedField] = field(default_factory=dict)
     loss_zones: list[LossZone] = field(default_factory=list)
     initial_water: list[InitialWater] = field(default_factory=list)
+    start_time: str = DEFAULT_START_TIME
 
     def edge_length(self, edge: str) -> float:
         """Length [m] of an edge of the extent."""
@@ -479,6 +487,7 @@ class Scene:
                 raise InputError("scene " + self.name, f"boundary {edge}[{n1}]", f"span ({a1:g}, {e1:g}) m overlaps {edge}[{n0}] ({a0:g}, {e0:g}) m")
 
     def __post_init__(self):
+        utc_time(self.start_time, "scene " + self.name)
         for edge in EDGES:
             self.boundaries.setdefault(edge, Boundary())
         unknown = set(self.boundaries) - set(EDGES)
@@ -519,6 +528,15 @@ def _check_initial_water(scene: Scene, k: int, w: InitialWater) -> None:
         if xmin < sx0 or ymin < sy0 or xmax > sx1 or ymax > sy1:
             raise InputError("scene " + scene.name, where + ".stage",
                              f"the stage raster {w.stage.extent} does not cover the area it fills {(xmin, ymin, xmax, ymax)}")
+
+
+def utc_time(text: str, source: str = "start_time") -> dt.datetime:
+    """The UTC instant of an ISO 8601 timestamp (UTC when it names no zone)."""
+    try:
+        t = dt.datetime.fromisoformat(str(text).strip())
+    except ValueError:
+        raise InputError(source, "start_time", f"{text!r} is not an ISO 8601 timestamp (e.g. 2007-06-08T04:00:00Z)") from None
+    return t.replace(tzinfo=dt.timezone.utc) if t.tzinfo is None else t.astimezone(dt.timezone.utc)
 
 
 # --- saving and loading -------------------------------------------------------------

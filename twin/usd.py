@@ -284,7 +284,7 @@ def _water(stage, result: Path, origin, look, wet: float) -> int:
     if not store.exists():
         raise InputError(result, "", "no result.zarr in this folder")
     try:
-        ds = xr.open_zarr(store)
+        ds = xr.open_zarr(store, decode_times=False)
     except (OSError, ValueError, KeyError) as e:
         raise InputError(store, "", f"not a flood result xarray can open ({e})") from None
     with ds:

@@ -215,7 +215,8 @@ class FloodActors:
         site, k = self.site, slice(None, None, self.step)
         # no water on roofs (rain there is real in the solver, but hides the walls); none thinner than min_depth
         depth = np.where(site.building, 0.0, frame.depth[k, k])
-        frame = Frame(frame.t, depth, frame.speed[k, k], frame.arrival[k, k], frame.label)
+        frame = Frame(frame.t, depth, frame.speed[k, k], frame.arrival[k, k], frame.label,
+                      None if frame.hazard is None else frame.hazard[k, k])
         shown = max(site.wet_threshold, self.min_depth)
         z = self.lift(water_surface(site.bed, depth, shown, ground=site.ground, buildings=site.building))
         values = fill_shore(field_values(field, frame, shown), depth > shown, buildings=site.building)

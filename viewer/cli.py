@@ -1,8 +1,8 @@
 """``twin render`` and ``twin view``, for a Result or a scene of any kind.
 
     twin render SCENE|RESULT_DIR --out FILE.png|FILE.mp4 [--time T|peak] [--quality draft|high|cinematic]
-                [--camera NAME|FILE.json] [--size WxH] [--field NAME] [--frames N] [--fps F] [--z-scale Z]
-                [--ground landuse|hillshade] [--set name=value ...]
+                [--camera NAME|FILE.json] [--size WxH] [--field depth|speed|froude|arrival|hazard]
+                [--frames N] [--fps F] [--z-scale Z] [--ground landuse|hillshade] [--set name=value ...]
     twin view SCENE|RESULT_DIR [--quality ...] [--camera ...] [--size WxH] [--field ...] [--z-scale Z]
 
 SCENE is a scene script (``.py``, parameters with ``--set``) or a scene file

@@ -18,6 +18,7 @@ import xarray as xr
 
 __all__ = [
     "FIELDS",
+    "HAZARD_COLOURS",
     "Field",
     "Frame",
     "History",
@@ -32,6 +33,11 @@ __all__ = [
 G = 9.80665
 """Standard gravity [m/s^2]."""
 
+HAZARD_COLOURS = ("#9fd46a", "#ffff66", "#ffab33", "#ff2a2a", "#c040c8", "#5a1a6e")
+"""Colours of the hazard classes H1..H6 (:mod:`physics.swe.hazard`): green, yellow, orange, red, magenta, dark
+purple, the sequence of flood-study hazard maps after AIDR Guideline 7-3 Figure 6 (which fixes the classes,
+not colour values)."""
+
 
 @dataclass(frozen=True)
 class Field:
@@ -43,6 +49,7 @@ class Field:
         short: the colour bar's title, with the unit (``"Depth [m]"``).
         colours: colour stops from the low to the high end of the range (hex).
         alpha: opacity at the low and the high end of the range, in [0, 1].
+        discrete: one flat colour per class (the colours split the range evenly) instead of a gradient.
     """
 
     name: str
@@ -50,6 +57,7 @@ class Field:
     short: str
     colours: tuple[str, ...]
     alpha: tuple[float, float]
+    discrete: bool = False
 
 
 FIELDS: dict[str, Field] = {
@@ -57,8 +65,10 @@ FIELDS: dict[str, Field] = {
     "speed": Field("speed", "Flow speed [m/s]", "Speed [m/s]", ("#2c7bb6", "#7fcdbb", "#ffffbf", "#fdae61", "#d7191c"), (0.85, 0.92)),
     "froude": Field("froude", "Froude number [-]", "Froude [-]", ("#2166ac", "#67a9cf", "#f7f7f7", "#ef8a62", "#b2182b"), (0.85, 0.92)),
     "arrival": Field("arrival", "Time of arrival [min]", "Arrival [min]", ("#fde725", "#5ec962", "#21918c", "#3b528b", "#440154"), (0.85, 0.92)),
+    "hazard": Field("hazard", "Flood hazard class, ARR 2019 [H1-H6]", "Hazard [H]", HAZARD_COLOURS, (0.9, 0.9), discrete=True),
 }
-"""The fields, by name; ``arrival`` is shown in minutes."""
+"""The fields, by name; ``arrival`` is shown in minutes; ``hazard`` is the class of the run's peaks (1..6) over the
+water of each frame (:mod:`physics.swe.hazard`), drawn over the range (0.5, 6.5)."""
 
 
 def format_time(t: float) -> str:
@@ -79,6 +89,7 @@ class Frame:
         speed: depth-averaged speed [m/s], (ny, nx).
         arrival: time [s] the cell first got wet, NaN where not yet wet, (ny, nx).
         label: what the frame shows, e.g. ``"t = 8 min 20 s"`` or ``"peak over 0-1000 s"``.
+        hazard: ARR 2019 hazard class of the run's peaks, int8 (ny, nx), 0 dry; None when the Result has none.
     """
 
     t: float
@@ -86,18 +97,19 @@ class Frame:
     speed: np.ndarray
     arrival: np.ndarray
     label: str
+    hazard: np.ndarray | None = None
 
     @classmethod
-    def at(cls, t: float, depth: np.ndarray, speed: np.ndarray, arrival: np.ndarray) -> "Frame":
+    def at(cls, t: float, depth: np.ndarray, speed: np.ndarray, arrival: np.ndarray, hazard: np.ndarray | None = None) -> "Frame":
         """A frame labelled with its time ``t`` [s]."""
-        return cls(float(t), depth, speed, arrival, f"t = {format_time(float(t))}")
+        return cls(float(t), depth, speed, arrival, f"t = {format_time(float(t))}", hazard)
 
 
 def field_values(name: str, frame: Frame, wet_threshold: float) -> np.ndarray:
     """The scalar ``name`` of ``frame`` (float64, (ny, nx)), NaN where dry.
 
     ``depth`` [m], ``speed`` [m/s], ``froude`` = speed / sqrt(g depth) [-],
-    ``arrival`` [min].
+    ``arrival`` [min], ``hazard`` [class 1..6].
     """
     depth = np.asarray(frame.depth, dtype=np.float64)
     wet = depth > wet_threshold
@@ -110,6 +122,11 @@ def field_values(name: str, frame: Frame, wet_threshold: float) -> np.ndarray:
             values = np.asarray(frame.speed, dtype=np.float64) / np.sqrt(G * depth)
     elif name == "arrival":
         values = np.asarray(frame.arrival, dtype=np.float64) / 60.0
+    elif name == "hazard":
+        if frame.hazard is None:
+            raise KeyError("the Result has no hazard class (it needs max_depth_velocity, recorded by newer runs)")
+        values = np.asarray(frame.hazard, dtype=np.float64)
+        wet = wet & (frame.hazard > 0)
     else:
         raise KeyError(f"unknown field {name!r}; expected one of {', '.join(FIELDS)}")
     return np.where(wet, values, np.nan)
@@ -120,8 +137,11 @@ def colour_table(name: str, n: int = 256) -> np.ndarray:
     spec = FIELDS[name]
     stops = np.array([[int(c[k : k + 2], 16) / 255.0 for k in (1, 3, 5)] for c in spec.colours])
     at = np.linspace(0.0, 1.0, n)
-    where = np.linspace(0.0, 1.0, len(stops))
-    rgb = np.column_stack([np.interp(at, where, stops[:, c]) for c in range(3)])
+    if spec.discrete:
+        rgb = stops[np.minimum((at * len(stops)).astype(int), len(stops) - 1)]
+    else:
+        where = np.linspace(0.0, 1.0, len(stops))
+        rgb = np.column_stack([np.interp(at, where, stops[:, c]) for c in range(3)])
     alpha = spec.alpha[0] + (spec.alpha[1] - spec.alpha[0]) * at ** (0.6 if name == "depth" else 1.0)
     return np.column_stack([rgb, alpha])
 
@@ -205,6 +225,7 @@ class History:
             the crossing of the wet threshold, linear between snapshots.
         max_depth, max_speed: peaks over the run [m], [m/s], (ny, nx).
         wet_threshold: depth [m] at or below which a cell is dry.
+        hazard: ARR 2019 hazard class of the peaks, int8 (ny, nx), or None (a Result without it).
     """
 
     times: np.ndarray
@@ -214,17 +235,20 @@ class History:
     max_depth: np.ndarray
     max_speed: np.ndarray
     wet_threshold: float
+    hazard: np.ndarray | None = None
 
     @classmethod
     def from_result(cls, ds: xr.Dataset) -> "History":
         """Read the snapshots and peaks of a flood Result (layout in :mod:`viewer.flood_report`)."""
+        from physics.swe.hazard import result_hazard_class
+
         threshold = float(ds.attrs.get("wet_threshold_m", 1e-3))
         times = ds["time"].values.astype(np.float64)
         depth = np.nan_to_num(ds["depth"].values.astype(np.float32))
         speed = np.hypot(ds["u"].values, ds["v"].values).astype(np.float32)
         max_depth = np.nan_to_num(ds["max_depth"].values.astype(np.float32))
         return cls(times, depth, np.nan_to_num(speed), arrival_times(times, depth, threshold), max_depth,
-                   np.nan_to_num(ds["max_speed"].values.astype(np.float32)), threshold)
+                   np.nan_to_num(ds["max_speed"].values.astype(np.float32)), threshold, result_hazard_class(ds))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -245,12 +269,12 @@ class History:
             w = np.float32((t - self.times[k]) / (self.times[k + 1] - self.times[k]))
             depth = (1 - w) * self.depth[k] + w * self.depth[k + 1]
             speed = (1 - w) * self.speed[k] + w * self.speed[k + 1]
-        return Frame.at(t, depth, speed, np.where(self.arrival <= t, self.arrival, np.nan))
+        return Frame.at(t, depth, speed, np.where(self.arrival <= t, self.arrival, np.nan), self.hazard)
 
     def peak(self) -> Frame:
         """The peak of the run: maximum depth and speed (each at its own time) and arrival."""
         t0, t1 = self.span
-        return Frame(t1, self.max_depth, self.max_speed, self.arrival, f"peak of the run ({format_time(t1 - t0)})")
+        return Frame(t1, self.max_depth, self.max_speed, self.arrival, f"peak of the run ({format_time(t1 - t0)})", self.hazard)
 
     def cell_series(self, j: int, i: int) -> dict[str, np.ndarray]:
         """Snapshot series at cell (j, i): ``time`` [s], ``depth`` [m], ``speed`` [m/s], each (nt,)."""

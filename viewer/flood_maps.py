@@ -22,7 +22,7 @@ from matplotlib.colors import ListedColormap, Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
-__all__ = ["froude_number", "hillshade", "plot_froude", "plot_hydrographs", "plot_peak_depth"]
+__all__ = ["froude_number", "hillshade", "plot_froude", "plot_hazard", "plot_hydrographs", "plot_peak_depth"]
 
 G = 9.80665
 """Standard gravity [m/s^2]."""
@@ -150,6 +150,42 @@ def plot_froude(
         bar.ax.axhline(1.0, color="black", linewidth=1.0)
         share = f"{100.0 * np.mean(fr[wet] > 1.0):.1f} % of wet area supercritical" if wet.any() else "dry"
         ax.set_title(f"Froude number at t = {float(last['time']):.0f} s: {share}")
+        fig.suptitle(_title(ds))
+        return _save(fig, path, dpi)
+
+
+def plot_hazard(
+    ds: xr.Dataset, path: str | PathLike, *, size_px: tuple[int, int] = SIZE_PX, dpi: int = DPI
+) -> Path:
+    """Map of the ARR 2019 flood hazard classes H1-H6 of the run's peaks (:mod:`physics.swe.hazard`).
+
+    Each class has its flat colour (:data:`viewer.fields.HAZARD_COLOURS`); cells
+    never wet are left clear over the hillshaded ground. Writes a PNG of
+    ``size_px`` (width, height) pixels to ``path`` and returns its path.
+
+    Raises:
+        KeyError: the Result has neither ``hazard_class`` nor ``max_depth_velocity``.
+    """
+    from physics.swe.hazard import ARR_LABELS, result_hazard_class
+    from viewer.fields import HAZARD_COLOURS
+
+    cls = result_hazard_class(ds)
+    if cls is None:
+        raise KeyError("the Result has no hazard class (it needs max_depth_velocity, recorded by newer runs)")
+    wet = cls > 0
+    with rc_context(STYLE):
+        fig, ax = _map_figure(ds, size_px, dpi)
+        image = ax.imshow(np.ma.masked_where(~wet, cls), cmap=ListedColormap(HAZARD_COLOURS), vmin=0.5, vmax=6.5,
+                          extent=_extent(ds), origin="lower", interpolation="nearest", zorder=2)
+        _draw_buildings(ax, ds)
+        bar = fig.colorbar(image, cax=_colorbar_axes(ax), label="hazard class (ARR 2019 / AIDR Guideline 7-3)")
+        bar.set_ticks(np.arange(1, 7))
+        bar.set_ticklabels([f"H{k}" for k in range(1, 7)])
+        counts = np.bincount(cls[wet].astype(np.int64), minlength=7)
+        worst = int(cls.max())
+        cell = abs(float(np.diff(ds["x"].values)[0] * np.diff(ds["y"].values)[0]))
+        ax.set_title(f"Flood hazard of the peaks: {counts[5:].sum() * cell:.0f} m2 in H5-H6; worst {ARR_LABELS[worst].split(' ')[0]}"
+                     if worst else "Flood hazard: dry")
         fig.suptitle(_title(ds))
         return _save(fig, path, dpi)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import xarray as xr
 
 from twin.errors import InputError
-from viewer.flood_maps import plot_froude, plot_hydrographs, plot_peak_depth
+from viewer.flood_maps import plot_froude, plot_hazard, plot_hydrographs, plot_peak_depth
 from viewer.oblique import render_oblique
 from viewer.sources import scene_of
 
@@ -44,8 +44,9 @@ def write_flood_pictures(result: xr.Dataset | str | PathLike, out_dir: str | Pat
         out_dir: folder for the PNGs, made if missing.
 
     Returns:
-        ``{"peak_depth", "oblique", "froude", "hydrographs"}`` -> path of
-        ``<name>.png`` in ``out_dir``.
+        ``{"peak_depth", "oblique", "froude", "hydrographs"}`` (and ``"hazard"``
+        when the Result has a hazard class or ``max_depth_velocity``) -> path
+        of ``<name>.png`` in ``out_dir``.
     """
     scene, key = None, ""
     if isinstance(result, xr.Dataset):
@@ -53,16 +54,19 @@ def write_flood_pictures(result: xr.Dataset | str | PathLike, out_dir: str | Pat
     else:
         if not Path(result).exists():
             raise InputError(result, "", "no such Result store")
-        ds, source = xr.open_zarr(result), result
+        ds, source = xr.open_zarr(result, decode_times=False), result
         scene, key, _ = scene_of(Path(result).parent, ds)
     missing = [name for name in NEEDED if name not in ds.variables]
     if missing:
         raise InputError(source, "", f"not a flood Result, missing {', '.join(missing)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return {
+    pictures = {
         "peak_depth": plot_peak_depth(ds, out / "peak_depth.png"),
         "oblique": render_oblique(ds, out / "oblique.png", scene=scene, key=key),
         "froude": plot_froude(ds, out / "froude.png"),
         "hydrographs": plot_hydrographs(ds, out / "hydrographs.png"),
     }
+    if "hazard_class" in ds or "max_depth_velocity" in ds:
+        pictures["hazard"] = plot_hazard(ds, out / "hazard.png")
+    return pictures

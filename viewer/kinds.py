@@ -92,7 +92,7 @@ def open_any(path: str | PathLike, *, assignments: list[str] | None = None) -> t
         kind = kind_of_result(store)
         module = kind_module(kind, store)
         try:
-            ds = xr.open_zarr(store)
+            ds = xr.open_zarr(store, decode_times=False)
         except Exception as e:  # zarr raises many kinds on a damaged store
             raise InputError(store, "", f"unreadable Result ({type(e).__name__}: {e})") from None
         if ds.sizes.get("time", 0) == 0:

@@ -322,7 +322,7 @@ def pictures(result_dir: str | PathLike, out_dir: str | PathLike, *, progress: b
     from viewer.plume_maps import write_plume_pictures
 
     folder, out = Path(result_dir), Path(out_dir)
-    source = open_result(folder, xr.open_zarr(folder / "result.zarr"))
+    source = open_result(folder, xr.open_zarr(folder / "result.zarr", decode_times=False))
     maps = write_plume_pictures(source.ds, out)
     return {**maps, "still": render_still(source, out / "plume3d.png", size=(1280, 720)),
             "video": render_video(source, out / "plume.mp4", frames=len(source.times), fps=4.0, size=(960, 540),

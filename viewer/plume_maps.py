@@ -86,6 +86,6 @@ def plot_plume(ds: xr.Dataset, path: str | PathLike, *, times_h: tuple[float, ..
 
 def write_plume_pictures(result: xr.Dataset | str | PathLike, out_dir: str | PathLike) -> dict[str, Path]:
     """``plume.png`` (column mass over MSLP and 2 m temperature) of a dispersion Result into ``out_dir``."""
-    ds = result if isinstance(result, xr.Dataset) else xr.open_zarr(result)
+    ds = result if isinstance(result, xr.Dataset) else xr.open_zarr(result, decode_times=False)
     out = Path(out_dir)
     return {"plume": plot_plume(ds, out / "plume.png")}

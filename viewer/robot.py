@@ -315,7 +315,7 @@ def pictures(result_dir: str | PathLike, out_dir: str | PathLike, *, progress: b
     import xarray as xr
 
     folder, out = Path(result_dir), Path(out_dir)
-    source = open_result(folder, xr.open_zarr(folder / "result.zarr"))
+    source = open_result(folder, xr.open_zarr(folder / "result.zarr", decode_times=False))
     frames = max(2, int(round((source.span[1] - source.span[0]) * 15)))
     return {"still": render_still(source, out / "cell.png", size=(1280, 720)),
             "video": render_video(source, out / "cell.mp4", frames=frames, fps=15.0, size=(960, 540),

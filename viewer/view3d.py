@@ -31,8 +31,8 @@ coordinates (x0, x1, y0, y1): the right is left to the colour bar, the top to th
 TEXT = "#17202a"
 WET_THRESHOLD = 1e-3
 """Depth [m] above which a cell counts as wet in a live frame (as in the flood Result)."""
-DEFAULT_CLIMS = {"depth": (0.0, 1.0), "speed": (0.0, 3.0), "froude": (0.0, 2.0), "arrival": (0.0, 60.0)}
-"""Colour ranges when no Result gives them: depth [m], speed [m/s], Froude [-], arrival [min]."""
+DEFAULT_CLIMS = {"depth": (0.0, 1.0), "speed": (0.0, 3.0), "froude": (0.0, 2.0), "arrival": (0.0, 60.0), "hazard": (0.5, 6.5)}
+"""Colour ranges when no Result gives them: depth [m], speed [m/s], Froude [-], arrival [min], hazard [class]."""
 
 
 def default_clims(history: History | None) -> dict[str, tuple[float, float]]:
@@ -47,7 +47,7 @@ def default_clims(history: History | None) -> dict[str, tuple[float, float]]:
     speed = max(0.5, float(np.percentile(history.max_speed[wet], 99)))
     t0, t1 = history.span
     return {"depth": (0.0, round(depth, 2)), "speed": (0.0, round(speed, 1)), "froude": (0.0, 2.0),
-            "arrival": (t0 / 60.0, max(t1 / 60.0, t0 / 60.0 + 1.0))}
+            "arrival": (t0 / 60.0, max(t1 / 60.0, t0 / 60.0 + 1.0)), "hazard": DEFAULT_CLIMS["hazard"]}
 
 
 @contextmanager

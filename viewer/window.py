@@ -31,7 +31,7 @@ from viewer.view3d import View3D, default_clims
 
 __all__ = ["FloodWindow"]
 
-FIELD_LABELS = {"depth": "depth", "speed": "speed", "froude": "Froude", "arrival": "arrival"}
+FIELD_LABELS = {"depth": "depth", "speed": "speed", "froude": "Froude", "arrival": "arrival", "hazard": "hazard"}
 
 
 class FloodWindow(TimelineWindow):
@@ -82,6 +82,11 @@ class FloodWindow(TimelineWindow):
             self._marker.update([t, t], list(self._chart.y_range))
 
     # -- fields ------------------------------------------------------------------------
+    @property
+    def fields(self) -> list[str]:
+        """The fields this Result can show: all but ``hazard`` when it has no hazard class."""
+        return [name for name in FIELDS if name != "hazard" or (self.history is not None and self.history.hazard is not None)]
+
     def set_field(self, name: str) -> None:
         """Colour the water by ``name`` (one of :data:`viewer.fields.FIELDS`)."""
         self.view.set_field(name)
@@ -151,7 +156,7 @@ class FloodWindow(TimelineWindow):
     def _add_field_buttons(self) -> None:
         width, height = self.view.size
         size = max(16, int(1.6 * self.view.font_size))
-        for k, name in enumerate(FIELDS):
+        for k, name in enumerate(self.fields):
             y = int(0.80 * height) - k * (size + 8)
             button = self.plotter.add_checkbox_button_widget(
                 lambda on, name=name: self.set_field(name) if on else self._field_buttons[name].GetRepresentation().SetState(int(self.view.field == name)),

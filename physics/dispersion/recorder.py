@@ -11,6 +11,8 @@ import xarray as xr
 from physics.dispersion.kernels import bin_particle_mass
 from physics.dispersion.model import State
 from physics.dispersion.solver import DispersionSolver, mass_budget
+from twin.io.cf import attach_grid_mapping
+from twin.scene import DEFAULT_START_TIME
 
 __all__ = ["DispersionRecorder", "OutputGrid"]
 
@@ -34,7 +36,7 @@ class DispersionRecorder:
     Args:
         solver: the solver whose states are recorded.
         grid: the output cells.
-        attrs: global attributes of the Dataset (``crs``, ``title``, ...).
+        attrs: global attributes of the Dataset (``crs``, ``title``, ``start_time`` (ISO 8601), ...).
         tracked: how many particles' positions to keep at each output (the first ones).
         background: fields stored once on the output grid, name -> (values (ny, nx),
             units, long name): the weather the plume is drawn over.
@@ -90,7 +92,8 @@ class DispersionRecorder:
         return {}
 
     def dataset(self, times: list[float], snapshots: list[dict[str, np.ndarray]], recorded: dict[str, np.ndarray]) -> xr.Dataset:
-        """The Result: concentration (time, z, y, x), column_mass (time, y, x), budget (time), particles (time, particle, 3)."""
+        """The Result: concentration (time, z, y, x), column_mass (time, y, x), budget (time), particles (time, particle, 3);
+        CF grid mapping and time in "seconds since" the start time (:func:`twin.io.cf.attach_grid_mapping`)."""
         g, m = self.grid, self.model
         x, y, z = g.centres(0) + m.origin[0], g.centres(1) + m.origin[1], g.centres(2)
 
@@ -102,7 +105,7 @@ class DispersionRecorder:
         particles = stack("particles")
         particles[..., 0] += m.origin[0]
         particles[..., 1] += m.origin[1]
-        return xr.Dataset(
+        ds = xr.Dataset(
             {
                 "concentration": (("time", "z", "y", "x"), stack("concentration"),
                                   {"units": "kg m-3", "long_name": "mass concentration of the released tracer in air"}),
@@ -123,3 +126,4 @@ class DispersionRecorder:
             },
             attrs={"Conventions": "CF-1.10", "twin_kind": "dispersion", **self.attrs},
         )
+        return attach_grid_mapping(ds, self.attrs.get("crs"), self.attrs.get("start_time", DEFAULT_START_TIME))

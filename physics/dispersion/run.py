@@ -83,6 +83,7 @@ class DispersionRun(Run):
         solver = DispersionSolver(model, dt=self.dt, seed=self.seed)
         grid = self.output_grid((ox, oy))
         recorder = DispersionRecorder(solver, grid, {"crs": self.scene.crs, "title": self.scene.name,
+                                                     "start_time": self.scene.start_time,
                                                      "notes": " ".join(self.notes), "release_x_m": float(self.source[0]),
                                                      "release_y_m": float(self.source[1]),
                                                      "release_z_m": float(self.source[2])},

@@ -30,7 +30,9 @@ def result_dataset(model: FloodSurrogate, predicted: dict[str, np.ndarray], attr
     wet = peak > WET_THRESHOLD
     ph = predicted["probe_depth"]
     yx, pt = ("y", "x"), ("probe", "probe_time")
-    return xr.Dataset(
+    from twin.io.cf import attach_grid_mapping
+
+    ds = xr.Dataset(
         {
             "max_depth": (yx, peak.astype(np.float32), {"units": "m", "long_name": "maximum water depth over the run"}),
             "max_stage": (yx, np.where(wet, peak + bed, np.nan).astype(np.float32),
@@ -54,6 +56,7 @@ def result_dataset(model: FloodSurrogate, predicted: dict[str, np.ndarray], attr
         attrs={"Conventions": "CF-1.10", "wet_threshold_m": WET_THRESHOLD, "crs": model.meta["crs"],
                "title": model.meta["title"], "source": "surrogate", **attrs},
     )
+    return attach_grid_mapping(ds, model.meta["crs"])
 
 
 def write_result(model_path: str | Path, params: dict, out: str | Path, *, script: str) -> dict:
@@ -108,7 +111,7 @@ def evaluate(model: FloodSurrogate, holdout_dir: str | Path, *, repeats: int = 2
     store = Path(holdout_dir) / "results.zarr"
     if not store.is_dir():
         raise InputError(holdout_dir, "", "holds no results.zarr (the --out folder of twin batch)")
-    ds = xr.open_zarr(store)
+    ds = xr.open_zarr(store, decode_times=False)
     ds = ds[[*model.names, "status", "max_depth", "probe_depth", "wall_time_s"]].load()  # not the snapshots a sweep may keep
     done = ds.isel(run=np.flatnonzero(ds["status"].values == "done"))
     times = done["probe_time"].values

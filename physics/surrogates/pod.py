@@ -213,7 +213,7 @@ def train(sweep_dir: str | Path, *, energy: float = 1 - 1e-4, regression: str = 
     store = Path(sweep_dir) / "results.zarr"
     if not store.is_dir():
         raise InputError(sweep_dir, "", "holds no results.zarr (the --out folder of twin batch)")
-    ds = xr.open_zarr(store)
+    ds = xr.open_zarr(store, decode_times=False)
     for name in ("max_depth", "probe_depth"):
         if name not in ds:
             raise InputError(store, name, "the sweep did not keep it; add it to [keep] (peak_fields, probes)")

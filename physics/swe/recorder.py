@@ -10,6 +10,8 @@ import xarray as xr
 from physics.swe.model import State
 from physics.swe.solver import FloodSolver
 from twin.errors import InputError
+from twin.io.cf import attach_grid_mapping
+from twin.scene import DEFAULT_START_TIME
 
 WET_THRESHOLD = 1e-3
 """Depth [m] above which a cell counts as wet in the results (max_stage, time_of_max_depth)."""
@@ -40,7 +42,7 @@ class FloodRecorder:
         solver: the solver whose states are recorded.
         probes: probe name -> (j, i) cell.
         static: (ny, nx) fields stored once: ``ground_elevation`` [m], ``building`` (bool).
-        attrs: global attributes of the Dataset (``crs``, ``title``, ...).
+        attrs: global attributes of the Dataset (``crs``, ``title``, ``start_time`` (ISO 8601), ...).
         arrival_depth: depth [m] whose first exceedance is the arrival time.
         hazard: track the running maximum of h |u| and the arrival time at every step.
     """
@@ -127,7 +129,8 @@ class FloodRecorder:
         return {}
 
     def dataset(self, times: list[float], snapshots: list[dict[str, np.ndarray]], recorded: dict[str, np.ndarray]) -> xr.Dataset:
-        """The Result: snapshots (time, y, x), maxima (y, x), probes (probe, probe_time)."""
+        """The Result: snapshots (time, y, x), maxima (y, x), probes (probe, probe_time); CF grid mapping and
+        time in "seconds since" the start time (:func:`twin.io.cf.attach_grid_mapping`)."""
         m = self.model
         shape = m.shape
         bed = m.bed_elevation()
@@ -173,7 +176,7 @@ class FloodRecorder:
                 "max_depth": var(yx, max_depth.astype(np.float32), "", "m", "maximum water depth over the run"),
                 "max_stage": var(yx, np.where(wet, max_depth + bed, np.nan).astype(np.float32), "", "m", "maximum water surface elevation (NaN where never wet)"),
                 "max_speed": var(yx, recorded["max_speed"].astype(np.float32).reshape(shape), "", "m s-1", "maximum depth-averaged speed"),
-                "time_of_max_depth": var(yx, tmax, "", "s", "time of the maximum depth (NaN where never wet)"),
+                "time_of_max_depth": var(yx, tmax, "", "s", "time of the maximum depth after the start time (NaN where never wet)"),
                 **hazard,
                 "bed_elevation": var(yx, bed.astype(np.float32), "", "m", "bed elevation used by the solver (buildings included when raised)"),
                 "ground_elevation": var(yx, self.static["ground_elevation"].astype(np.float32), "surface_altitude", "m", "bare terrain elevation"),
@@ -195,4 +198,4 @@ class FloodRecorder:
             },
             attrs={"Conventions": "CF-1.10", "wet_threshold_m": WET_THRESHOLD, "arrival_depth_m": self.arrival_depth, **self.attrs},
         )
-        return ds
+        return attach_grid_mapping(ds, self.attrs.get("crs"), self.attrs.get("start_time", DEFAULT_START_TIME))

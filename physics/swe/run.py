@@ -71,7 +71,7 @@ class FloodRun(Run):
             state, t0 = load_hot_start(result_dir, model, crs=self.scene.crs, time=time)
         solver = FloodSolver(model, control)
         recorder = FloodRecorder(solver, fg.probe_cells, {"ground_elevation": fg.ground, "building": fg.building},
-                                 {"crs": self.scene.crs, "title": self.scene.name})
+                                 {"crs": self.scene.crs, "title": self.scene.name, "start_time": self.scene.start_time})
         meta = {
             "grid": {"nx": model.nx, "ny": model.ny, "dx": model.dx, "dy": model.dy, "x0": model.x0, "y0": model.y0,
                      "crs": self.scene.crs},

@@ -1,4 +1,4 @@
-"""Importers: real-world files (DEMs, projections, polygons, points, OSM, CityJSON, URDF robots, sensor logs) into twin's types."""
+"""Importers: real-world files (DEMs, projections, polygons, points, GIS vector layers, OSM, CityJSON, URDF robots, sensor logs) into twin's types."""
 
 from __future__ import annotations
 
@@ -11,6 +11,18 @@ from twin.io.osm import OsmData, RoadGraph, read_osm, road_graph
 from twin.io.prj import crs_from_prj, crs_from_prj_text
 from twin.io.sensor_log import SensorLog, read_nab_labels, read_sensor_log
 from twin.io.urdf import Robot, read_urdf
+from twin.io.vector import (
+    VectorLayer,
+    boundary_spans_from_layer,
+    buildings_from_layer,
+    friction_zones_from_layer,
+    inflows_from_layer,
+    initial_water_from_layer,
+    list_layers,
+    probes_from_layer,
+    read_vector,
+    write_vector,
+)
 from twin.io.water import initial_water, shore_level
 
 __all__ = [
@@ -22,13 +34,21 @@ __all__ = [
     "RoadGraph",
     "Robot",
     "SensorLog",
+    "VectorLayer",
+    "boundary_spans_from_layer",
+    "buildings_from_layer",
     "crs_from_prj",
     "crs_from_prj_text",
     "drape",
     "fill_sinks",
+    "friction_zones_from_layer",
     "ground_terrain",
+    "inflows_from_layer",
     "initial_water",
+    "initial_water_from_layer",
+    "list_layers",
     "metric_crs",
+    "probes_from_layer",
     "read_cityjson",
     "read_dem",
     "read_esri_ascii",
@@ -40,7 +60,9 @@ __all__ = [
     "read_raster",
     "read_sensor_log",
     "read_urdf",
+    "read_vector",
     "road_graph",
     "shore_level",
     "utm_crs",
+    "write_vector",
 ]
