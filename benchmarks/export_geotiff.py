@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import xarray as xr
 
 from twin.export import export_geotiff, export_netcdf, export_vector
-from twin.runner import load_script, parameters_of, run_flood
+from twin.app.runs import load_script, parameters_of, run_flood
 
 SCENE = Path(__file__).resolve().parents[1] / "scenes" / "merewether.py"
 

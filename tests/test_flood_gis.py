@@ -13,7 +13,7 @@ import xarray as xr
 from shared_data import DATA, need
 
 from physics.swe.hazard import arr_hazard_class, fd2320_rating, hazard_variables
-from twin.cli import main
+from twin.app.cli import main
 from twin.errors import InputError
 from twin.export import (
     GEOTIFF_PRODUCTS,
@@ -35,7 +35,7 @@ from twin.io.vector import (
     read_vector,
     write_vector,
 )
-from twin.runner import load_script, parameters_of
+from twin.app.runs import load_script, parameters_of
 
 WET = 1e-3
 
@@ -218,7 +218,8 @@ X0, Y0 = 382000.0, 6354000.0
 @pytest.fixture(scope="module")
 def flood_result(tmp_path_factory):
     """A tiny flood run (EPSG:28356, 30 x 20 cells of 2 m, 60 s): water poured on a tilted plane."""
-    from twin.runner import FloodRun, run_flood
+    from physics.swe.run import FloodRun
+    from twin.app.runs import execute
     from twin.scene import Heightfield, Inflow, Probe, Scene, TimeSeries
 
     ny, nx = 20, 30
@@ -228,25 +229,9 @@ def flood_result(tmp_path_factory):
                   probes=[Probe("P1", X0 + 30.0, Y0 + 20.0), Probe("P2", X0 + 55.0, Y0 + 35.0)],
                   start_time="2007-06-08T14:00:00+10:00")
     out = tmp_path_factory.mktemp("flood")
-    run_flood(FloodRun(scene, duration=60.0, output_interval=20.0, resolution=2.0, probe_interval=5.0), out,
+    execute(FloodRun(scene, duration=60.0, output_interval=20.0, resolution=2.0, probe_interval=5.0), out,
               parameters={}, progress=False)
     return out
-
-
-def _stand_ins(ds):
-    """The Result with ``max_depth_velocity`` and ``arrival_time`` where this branch's solver does not record them yet:
-    stand-ins from the peaks and the snapshots, only to exercise the export of those variables."""
-    from viewer.fields import arrival_times
-
-    wet = ds["max_depth"].values > ds.attrs["wet_threshold_m"]
-    dv = (0.5 * ds["max_depth"] * ds["max_speed"]).astype(np.float32).assign_attrs(units="m2 s-1", grid_mapping="spatial_ref")
-    arrival = arrival_times(ds["time"].values, ds["depth"].values, ds.attrs["wet_threshold_m"])
-    extra = {}
-    if "max_depth_velocity" not in ds:
-        extra["max_depth_velocity"] = dv
-    if "arrival_time" not in ds:
-        extra["arrival_time"] = (("y", "x"), np.where(wet, arrival, np.nan), {"units": "s", "grid_mapping": "spatial_ref"})
-    return ds.assign(extra)
 
 
 def _wet_cell(ds) -> tuple[int, int]:
@@ -259,7 +244,7 @@ def _wet_cell(ds) -> tuple[int, int]:
 def test_result_zarr_carries_the_crs_for_rioxarray_and_the_time_since_start(flood_result):
     rioxarray = pytest.importorskip("rioxarray")
     assert rioxarray
-    ds = xr.open_zarr(flood_result / "result.zarr", decode_coords="all", decode_times=False)
+    ds = xr.open_zarr(flood_result / "result.zarr", decode_coords="all")
     assert ds["max_depth"].rio.crs.to_epsg() == 28356 and ds["depth"].rio.crs.to_epsg() == 28356
     t = ds.rio.transform()
     assert (t.a, t.e, t.c, t.f) == (2.0, 2.0, X0, Y0)  # x0 of the west edge, y0 of the south edge, y ascending
@@ -279,7 +264,7 @@ def test_result_zarr_carries_the_crs_for_rioxarray_and_the_time_since_start(floo
 def test_geotiffs_have_the_epsg_and_a_geotransform_that_finds_each_cell(flood_result, tmp_path):
     import rasterio
 
-    ds = _stand_ins(xr.open_zarr(flood_result / "result.zarr", decode_times=False).load())
+    ds = xr.open_zarr(flood_result / "result.zarr", decode_times=False).load()
     paths = export_geotiff(ds, tmp_path / "tif")
     assert sorted(paths) == sorted(GEOTIFF_PRODUCTS)
     wet = ds["max_depth"].values > ds.attrs["wet_threshold_m"]
@@ -316,7 +301,7 @@ def test_netcdf_is_cf_and_rioxarray_reads_the_crs(flood_result, tmp_path):
 
 
 def test_vector_export_has_extent_hazard_and_probes(flood_result, tmp_path):
-    ds = _stand_ins(xr.open_zarr(flood_result / "result.zarr", decode_times=False).load())
+    ds = xr.open_zarr(flood_result / "result.zarr", decode_times=False).load()
     counts = export_vector(ds, tmp_path / "flood.gpkg")
     assert set(counts) == {"flood_extent", "hazard", "probes"} and counts["probes"] == 2
     extent = read_vector(tmp_path / "flood.gpkg", "flood_extent")
@@ -344,7 +329,7 @@ def test_hazard_field_and_map_draw_the_classes_in_their_colours(flood_result, tm
     )
     from viewer.flood_maps import plot_hazard
 
-    ds = _stand_ins(xr.open_zarr(flood_result / "result.zarr", decode_times=False).load())
+    ds = xr.open_zarr(flood_result / "result.zarr", decode_times=False).load()
     history = History.from_result(ds)
     peak = history.peak()
     values = field_values("hazard", peak, history.wet_threshold)
@@ -356,7 +341,7 @@ def test_hazard_field_and_map_draw_the_classes_in_their_colours(flood_result, tm
     png = plot_hazard(ds, tmp_path / "hazard.png")
     assert png.stat().st_size > 10_000
     with pytest.raises(KeyError, match="no hazard class"):
-        field_values("hazard", History.from_result(ds.drop_vars("max_depth_velocity")).peak(), WET)
+        field_values("hazard", History.from_result(ds.drop_vars(["max_depth_velocity", "hazard_class"])).peak(), WET)
 
 
 def test_start_time_is_kept_by_save_and_load_and_checked(tmp_path):

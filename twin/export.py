@@ -13,7 +13,6 @@ nodata where the cell never got wet (NaN for floats, 0 for the hazard class).
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import tempfile
@@ -215,21 +214,3 @@ def export_gis(result: str | PathLike, *, geotiff: str | PathLike | None = None,
     if vector is not None:
         done["vector"] = export_vector(ds, vector)
     return done
-
-
-def cmd_export_gis(argv: list[str]) -> int:
-    """``twin export RESULT_DIR [--geotiff DIR] [--netcdf FILE.nc] [--vector FILE.gpkg]``."""
-    p = argparse.ArgumentParser(prog="twin export", description="Write a flood Result as GeoTIFFs, NetCDF or a GeoPackage.")
-    p.add_argument("result", type=Path, help="a `twin run` output folder")
-    p.add_argument("--geotiff", type=Path, metavar="DIR", help="write Cloud-Optimized GeoTIFFs of the peaks and hazard here")
-    p.add_argument("--netcdf", type=Path, metavar="FILE", help="write the Result as one CF-1.10 NetCDF-4 file")
-    p.add_argument("--vector", type=Path, metavar="FILE", help="write the flood extent, hazard zones and probes as a GeoPackage")
-    args = p.parse_args(argv)
-    done = export_gis(args.result, geotiff=args.geotiff, netcdf=args.netcdf, vector=args.vector)
-    if "geotiff" in done:
-        print(f"twin: wrote {len(done['geotiff'])} GeoTIFFs in {args.geotiff}: {', '.join(done['geotiff'])}")
-    if "netcdf" in done:
-        print(f"twin: wrote {done['netcdf']}")
-    if "vector" in done:
-        print(f"twin: wrote {args.vector} ({', '.join(f'{k}: {v}' for k, v in done['vector'].items())})")
-    return 0

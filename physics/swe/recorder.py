@@ -7,6 +7,7 @@ import numpy as np
 import warp as wp
 import xarray as xr
 
+from physics.swe.hazard import hazard_variables
 from physics.swe.model import State
 from physics.swe.solver import FloodSolver
 from twin.errors import InputError
@@ -167,6 +168,9 @@ class FloodRecorder:
                 "arrival_time": var(yx, recorded["arrival_time"].reshape(shape), "", "s",
                                     f"first time the depth exceeded {self.arrival_depth:g} m (NaN where never)"),
             }
+            hazard.update(hazard_variables(max_depth, recorded["max_speed"].astype(np.float64).reshape(shape),
+                                           recorded["max_depth_velocity"].astype(np.float64).reshape(shape),
+                                           WET_THRESHOLD))
         ds = xr.Dataset(
             {
                 "depth": var(tyx, depth, "sea_floor_depth_below_sea_surface", "m", "water depth"),

@@ -6,7 +6,7 @@
     twin inspect FILE [--json]
     twin render SCENE|RESULT_DIR --out FILE.png|FILE.mp4 [...]
     twin view SCENE|RESULT_DIR [...]
-    twin export SCENE --usd FILE [--result DIR]
+    twin export SCENE --usd FILE [--result DIR] | RESULT_DIR [--geotiff DIR] [--netcdf FILE.nc] [--vector FILE.gpkg]
     twin batch SWEEP.toml --out DIR [--workers N] [--scheduler tcp://HOST:PORT]
     twin surrogate train SWEEP_DIR --out MODEL | evaluate MODEL HOLDOUT_DIR [--json]
     twin replay LOG.csv --mqtt HOST:PORT --topic T
@@ -104,12 +104,19 @@ def build_parser() -> Parser:
     inspect.add_argument("file", type=Path)
     inspect.set_defaults(handler=_handler("twin.app.cli", "cmd_inspect"))
 
-    export = sub.add_parser("export", parents=[p["set"]], help="write a scene (and a flood result) to OpenUSD",
-                            description="Write a scene (and a flood result's water) to OpenUSD.")
-    export.add_argument("scene", help="scene script (e.g. scenes/delft_cloudburst.py) or a .twin scene file")
-    export.add_argument("--usd", required=True, type=Path, metavar="FILE", help="output .usd, .usda or .usdc")
-    export.add_argument("--result", type=Path, metavar="DIR", help="a `twin run` output folder: adds the water over time")
-    export.add_argument("--check", action="store_true", help="validate the file afterwards (as usdchecker)")
+    export = sub.add_parser("export", parents=[p["set"]],
+                            help="write a scene to OpenUSD, or a flood Result to GeoTIFF, NetCDF and GeoPackage",
+                            description="Write a scene (and a flood result's water) to OpenUSD (--usd), or a flood "
+                            "Result to Cloud-Optimized GeoTIFFs, one CF NetCDF-4 file and a GeoPackage.")
+    export.add_argument("source", help="scene script or .twin file (with --usd), or a result folder (GIS files)")
+    export.add_argument("--usd", type=Path, metavar="FILE", help="output .usd, .usda or .usdc")
+    export.add_argument("--result", type=Path, metavar="DIR", help="with --usd: a `twin run` folder, the water over time")
+    export.add_argument("--check", action="store_true", help="with --usd: validate the file afterwards (as usdchecker)")
+    export.add_argument("--geotiff", type=Path, metavar="DIR", help="Cloud-Optimized GeoTIFFs of the peaks, hazard "
+                        "and arrival, nodata where dry")
+    export.add_argument("--netcdf", type=Path, metavar="FILE.nc", help="the Result as one CF-1.10 NetCDF-4 file")
+    export.add_argument("--vector", type=Path, metavar="FILE.gpkg", help="the flood extent, hazard zones and probes "
+                        "with their peaks, as a GeoPackage")
     export.set_defaults(handler=_handler("twin.app.export", "cmd_export"))
 
     batch = sub.add_parser("batch", parents=[p["out"], p["quiet"]], help="run a sweep of a scene script (any kind)",

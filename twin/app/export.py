@@ -1,4 +1,8 @@
-"""``twin export``: a scene (and a flood result's water) to OpenUSD."""
+"""``twin export``: a scene (and a flood result's water) to OpenUSD; a flood Result to GIS files.
+
+    twin export SCENE --usd FILE.usd|.usda|.usdc [--result DIR] [--set name=value ...] [--check]
+    twin export RESULT_DIR [--geotiff DIR] [--netcdf FILE.nc] [--vector FILE.gpkg]
+"""
 
 from __future__ import annotations
 
@@ -29,12 +33,17 @@ def _load_scene(target: str, assignments: list[str]) -> Scene:
 
 
 def cmd_export(args) -> int:
-    """``twin export SCENE --usd FILE.usd|.usda|.usdc [--result DIR] [--set name=value ...] [--check]``."""
+    """``twin export`` (see the module docstring): USD with ``--usd``, GIS files otherwise."""
+    gis = (args.geotiff, args.netcdf, args.vector)
+    if args.usd is None:
+        return _export_gis(args)
+    if any(v is not None for v in gis):
+        raise InputError("twin export", "--usd", "writes a scene; export a Result's GIS files in a second command")
     if args.usd.suffix.lower() not in EXTENSIONS:
         raise InputError(args.usd, "", f"a USD file must end in {', '.join(EXTENSIONS)}")
     if args.result is not None and not args.result.exists():
         raise InputError(args.result, "", "no such result folder")
-    scene = _load_scene(args.scene, args.set)
+    scene = _load_scene(args.source, args.set)
     counts = export_usd(scene, args.usd, result=args.result)
     parts = ", ".join(f"{v} {re.sub('_', ' ', k)}" for k, v in counts.items())
     print(f"twin: wrote {args.usd} ({parts}; {scene.crs}, origin {scene.origin[0]:.3f}, {scene.origin[1]:.3f})")
@@ -45,4 +54,19 @@ def cmd_export(args) -> int:
         if errors:
             raise InputError(args.usd, "", f"fails {len(errors)} usd check(s): {errors[0]}")
         print("twin: usd check passed")
+    return 0
+
+
+def _export_gis(args) -> int:
+    from twin.export import export_gis
+
+    if args.set or args.result or args.check:
+        raise InputError("twin export", "", "--set, --result and --check go with --usd")
+    done = export_gis(args.source, geotiff=args.geotiff, netcdf=args.netcdf, vector=args.vector)
+    if "geotiff" in done:
+        print(f"twin: wrote {len(done['geotiff'])} GeoTIFFs in {args.geotiff}: {', '.join(done['geotiff'])}")
+    if "netcdf" in done:
+        print(f"twin: wrote {done['netcdf']}")
+    if "vector" in done:
+        print(f"twin: wrote {args.vector} ({', '.join(f'{k}: {v}' for k, v in done['vector'].items())})")
     return 0
