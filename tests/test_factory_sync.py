@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from types import SimpleNamespace
@@ -323,45 +324,44 @@ def test_a_broker_stopped_mid_burst_loses_no_reading(secure, certs, tmp_path):
 
 
 def test_a_broker_killed_mid_burst_loses_nothing_silently(secure, certs, tmp_path):
-    """SIGKILL: Mosquitto keeps only what it saved last (autosave_interval), so readings can be lost; each one
-    is then counted as lost (a gap in seq), and `twin sync` would exit non-zero."""
+    """SIGKILL: Mosquitto keeps only what it saved last (autosave_interval), so readings can be lost: then
+    either they are counted (a gap in seq) or the sync saw the broker forget its session; both make
+    `twin sync` exit non-zero."""
     sync, done = burst(secure, certs, tmp_path, 5000, restart="kill")
     assert done["sent"] == done["acknowledged"] == 5000
     seqs = [r["seq"] for r in sync.rows]
-    assert seqs == sorted(set(seqs)) and len(seqs) + sync.lost == 5000 and seqs[-1] == 4999, sync.counts
+    assert seqs == sorted(set(seqs)) and len(seqs) + sync.lost <= 5000
+    assert len(seqs) == 5000 or sync.lost > 0 or sync.sessions_lost > 0, sync.summary()
 
 
 def test_twin_sync_command_runs_the_machine_scene(secure, certs, tmp_path, capsys, monkeypatch):
     """`twin sync scenes/machine_thermal.py` (fitting on the log's probationary rows) fed by `twin replay`,
-    both logged in over TLS; a gap in the feed is lost readings: exit 3."""
+    both logged in over TLS (a password file, TWIN_MQTT_PASSWORD); a gap in the feed is lost readings: exit 3."""
     port, tls = str(secure.port), ["--tls", "--cafile", str(certs / "ca.crt")]
     password = tmp_path / "sync-password"
     password.write_text(USERS["twin-sync"] + "\n")
     monkeypatch.setenv("TWIN_MQTT_PASSWORD", USERS["twin-feed"])
-    for name, parts, code_expected in (("whole", [(3000, 300)], 0), ("gap", [(4000, 100), (4150, 100)], EXIT_LOST)):
-        out, code = tmp_path / name, {}
-        sync = threading.Thread(target=lambda: code.setdefault("sync", main(
-            ["sync", "scenes/machine_thermal.py", "--mqtt", f"127.0.0.1:{port}", "--topic", f"factory/{name}",
-             "--username", "twin-sync", "--password-file", str(password), *tls,
-             "--count", "200" if name == "gap" else "300", "--idle", "20", "--out", str(out)])))
-        sync.start()
-        seen = []
-        until(lambda: seen.append(capsys.readouterr().err) or f"listening on factory/{name}" in "".join(seen), 60)
-        for start, count in parts:
-            assert main(["replay", str(need(LOG)), "--mqtt", f"127.0.0.1:{port}", "--topic", f"factory/{name}",
-                         "--username", "twin-feed", *tls, "--speed", "1e7", "--start", str(start), "--count", str(count),
-                         "--quiet"]) == 0
-        sync.join(timeout=120)
-        assert code.get("sync") == code_expected
-        summary = json.loads((out / "summary.json").read_text())
-        assert summary["client_id"] == sync_client_id("scenes/machine_thermal.py", out, f"factory/{name}")
-        if name == "whole":
-            rows = (out / "sync.csv").read_text().splitlines()
-            assert rows[0] == "seq,time,reading,predicted,sigma,z,heat,alarm" and len(rows) == 301
-            assert (out / "sync.png").stat().st_size > 10_000 and summary["lost"] == 0
-        else:
-            assert summary["lost"] == 50 and summary["assimilated"] == 200
-            assert "200 readings assimilated, 0 alarms; 50 lost" in capsys.readouterr().out
+    out, code = tmp_path / "machine", {}
+    sync = threading.Thread(target=lambda: code.setdefault("sync", main(
+        ["sync", "scenes/machine_thermal.py", "--mqtt", f"127.0.0.1:{port}", "--topic", "factory/m9",
+         "--username", "twin-sync", "--password-file", str(password), *tls, "--count", "400", "--idle", "20",
+         "--out", str(out)])))
+    sync.start()
+    seen = []
+    until(lambda: seen.append(capsys.readouterr().err) or "listening on factory/m9" in "".join(seen), 60)
+    for start, count in ((3000, 300), (3350, 100)):  # 3300-3349 never sent
+        assert main(["replay", str(need(LOG)), "--mqtt", f"127.0.0.1:{port}", "--topic", "factory/m9",
+                     "--username", "twin-feed", *tls, "--speed", "1e7", "--start", str(start), "--count", str(count),
+                     "--quiet"]) == 0
+    sync.join(timeout=120)
+    assert code.get("sync") == EXIT_LOST
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["client_id"] == sync_client_id("scenes/machine_thermal.py", out, "factory/m9")
+    assert summary["lost"] == 50 and summary["assimilated"] == 400 and summary["sessions_lost"] == 0
+    rows = (out / "sync.csv").read_text().splitlines()
+    assert rows[0] == "seq,time,reading,predicted,sigma,z,heat,alarm" and len(rows) == 401
+    assert (out / "sync.png").stat().st_size > 10_000
+    assert re.search(r"twin: 400 readings assimilated, \d+ alarms; 50 lost; refused: malformed 0", capsys.readouterr().out)
 
 
 def test_readings_are_assimilated_in_seq_order_once():

@@ -367,6 +367,11 @@ def _finite(x, what: str, *, optional: bool = False) -> float | None:
     raise ValueError(f"{what} {str(x)[:40]!r} is not a finite number")
 
 
+def _epoch(t: np.datetime64) -> int:
+    """A datetime64[s] as seconds since 1970 (cheaper than numpy arithmetic on scalars)."""
+    return int(t.astype(np.int64))
+
+
 def _no_constant(name: str):
     raise ValueError(f"{name} is not a finite number")
 
@@ -408,7 +413,7 @@ def parse_reading(payload: bytes, channel: str, *, now: float | None = None) -> 
         t = parse_timestamp(d["time"])
     except (ValueError, OverflowError, OSError):
         raise ValueError(f"time {str(d['time'])[:40]!r} is not an ISO 8601 timestamp") from None
-    ahead = float((t - np.datetime64(0, "s")) / np.timedelta64(1, "s")) - (time.time() if now is None else now)
+    ahead = _epoch(t) - (time.time() if now is None else now)
     if ahead > MAX_CLOCK_AHEAD_S:
         raise ValueError(f"time {d['time']!r} is {ahead / 86400:.0f} days ahead of this computer's clock")
     return seq, t, value, sent
@@ -445,6 +450,8 @@ class Sync:
         self._progress = time.monotonic()  # when the twin last took (or gave up) a reading
         self._last_alarm = -math.inf
         self._logged = 0
+        self._connected_before = False
+        self.sessions_lost = 0  # reconnections the broker had forgotten the session at (readings may be lost unseen)
         self._outputs = [0, 0]  # outputs published, acknowledged by the broker
         self._subscribed, self._suback = threading.Event(), []
         self._lock = threading.Lock()
@@ -468,6 +475,11 @@ class Sync:
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         from paho.mqtt.subscribeoptions import SubscribeOptions
 
+        if self._connected_before and not flags.session_present:
+            self.sessions_lost += 1
+            print(f"twin sync: {self.broker.url} lost this sync's session (restarted without its saved state?): "
+                  "readings published before it is subscribed again are lost", file=sys.stderr)
+        self._connected_before = True
         client.subscribe(self.topic, options=SubscribeOptions(qos=1, noLocal=True))
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
@@ -496,7 +508,7 @@ class Sync:
             topic = None
         from paho.mqtt.client import topic_matches_sub
 
-        if topic is None or not topic_matches_sub(self.topic, topic):
+        if topic is None or (topic != self.topic and ("+" not in self.topic or not topic_matches_sub(self.topic, topic))):
             self._refuse("wrong_topic", repr(topic), f"not {self.topic}")
             return
         try:
@@ -525,11 +537,11 @@ class Sync:
         if self._twin is not None:
             if seq - self._next > MAX_SEQ_JUMP:
                 return f"seq {seq} is {seq - self._next} ahead of the next reading {self._next} (at most {MAX_SEQ_JUMP})"
-            if (t - self._last_t) / np.timedelta64(1, "s") > MAX_TIME_JUMP_S:
+            if _epoch(t) - _epoch(self._last_t) > MAX_TIME_JUMP_S:
                 return f"time {t} is more than {MAX_TIME_JUMP_S / 86400:.0f} days after the twin's {self._last_t}"
             return None
         for s, (ts, *_, topic) in list(self._pending.items()):
-            if abs(seq - s) > MAX_SEQ_JUMP or abs((t - ts) / np.timedelta64(1, "s")) > MAX_TIME_JUMP_S:
+            if abs(seq - s) > MAX_SEQ_JUMP or abs(_epoch(t) - _epoch(ts)) > MAX_TIME_JUMP_S:
                 del self._pending[s]
                 self._refuse("out_of_bounds", topic, f"seq {s} at {ts} disagrees with the readings after it "
                              f"(seq {seq} at {t}): not taken to start the twin")
@@ -562,13 +574,13 @@ class Sync:
             if self._twin is None:
                 self._t0 = t
                 self._twin = ThermalTwin(self.spec.model, value, 0.0)
-            secs = float((t - self._t0) / np.timedelta64(1, "s"))
+            secs = float(_epoch(t) - _epoch(self._t0))
             if self.rows and secs < self._twin.state.t:
                 self._refuse("old", topic, f"seq {seq}: time {t} is before the twin's {self._last_t} (a clock step)")
                 continue
             self._last_t = t
             i = self._twin.assimilate(secs, value)
-            alarm = abs(i.z) > self.spec.threshold and secs > self._last_alarm + self.spec.holdoff
+            alarm = bool(abs(i.z) > self.spec.threshold and secs > self._last_alarm + self.spec.holdoff)
             if alarm:
                 self._last_alarm = secs
             self.rows.append({"seq": seq, "time": str(t), "reading": value, "predicted": i.predicted, "sigma": i.sigma,
@@ -638,7 +650,7 @@ class Sync:
         with self._lock:
             return {"assimilated": len(self.rows), "alarms": sum(r["alarm"] for r in self.rows),
                     "duplicates": self.counts["duplicate"], "refused": {k: self.counts[k] for k in REFUSED},
-                    "lost": self.lost, "topic": self.topic, "broker": self.broker.url, "client_id": self.client_id}
+                    "lost": self.lost, "sessions_lost": self.sessions_lost, "topic": self.topic, "broker": self.broker.url, "client_id": self.client_id}
 
     def write(self, path: str | Path) -> Path:
         """The assimilated readings as CSV (written atomically)."""
@@ -680,7 +692,7 @@ def cmd_sync(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="twin sync", description="Run a machine twin on a live MQTT feed; publish predictions and alarms.",
                                 allow_abbrev=False,  # --password must not mean --password-file
                                 epilog=f"exit status: 0 nothing lost, 2 bad input or the broker refused the login or the "
-                                       f"subscription, {EXIT_LOST} readings lost (a gap in seq, or fewer than --count), "
+                                       f"subscription, {EXIT_LOST} readings lost (a gap in seq, fewer than --count, or the broker lost the session), "
                                        "130 Ctrl-C")
     p.add_argument("scene", help="machine scene script (e.g. scenes/machine_thermal.py)")
     add_endpoint_arguments(p)
@@ -726,6 +738,7 @@ def cmd_sync(argv: list[str]) -> int:
                 plot_sync(sync.rows, spec, args.out / "sync.png")
     short = args.count is not None and s["assimilated"] < args.count
     refused = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in s["refused"].items())
+    gone = f", the broker lost the session {s['sessions_lost']} times" if s["sessions_lost"] else ""
     print(f"twin: {s['assimilated']} readings assimilated, {s['alarms']} alarms; {s['lost']} lost"
-          f"{f' (fewer than --count {args.count})' if short else ''}; refused: {refused}; duplicates {s['duplicates']}")
-    return code or (EXIT_LOST if s["lost"] or short else 0)
+          f"{f' (fewer than --count {args.count})' if short else ''}{gone}; refused: {refused}; duplicates {s['duplicates']}")
+    return code or (EXIT_LOST if s["lost"] or s["sessions_lost"] or short else 0)
