@@ -108,7 +108,7 @@ def test_replay_drives_the_twin_and_bad_messages_are_refused(broker, capsys):
     until(lambda: len(predictions) >= 200)
     sync.stop()
     close(client, bad)
-    assert sent == {"sent": 200, "acknowledged": 200, "refused": 0}
+    assert sent == {"sent": 200, "acknowledged": 200, "refused": 0, "unsent": 0}
     assert len(sync.rows) == 200 and sync.counts["malformed"] == 4 and sync.lost == 0
     assert sorted(r["seq"] for r in sync.rows) == list(range(100, 300))
     assert len(predictions) == 200 and all(np.isfinite(p["predicted"]) for p in predictions)
@@ -166,16 +166,19 @@ def test_wrong_login_is_refused_in_one_line(secure, certs, tmp_path, monkeypatch
                         "--keyfile", str(certs / "client.key"), "--count", "5"]) == 0
 
 
-def test_a_client_without_rights_cannot_inject(secure, certs, capsys):
+def test_a_client_without_rights_cannot_inject(secure, certs, capsys, monkeypatch):
     """The shipped ACL: a dashboard login cannot publish readings, the feed cannot publish predictions,
     and a login without read rights gets nothing."""
     sync = Sync(MachineSpec("test machine", MODEL), login(secure, "twin-sync", certs), "factory/m2")
     sync.start()
     spoof, spoofed = collect(login(secure, "twin-view", certs), "factory/m2/twin")
-    intruder = replay(need(LOG), login(secure, "twin-view", certs), "factory/m2", speed=1e9, count=20, progress=False)
+    monkeypatch.setenv("TWIN_MQTT_PASSWORD", USERS["twin-view"])
+    assert main(["replay", str(need(LOG)), "--mqtt", f"127.0.0.1:{secure.port}", "--topic", "factory/m2", "--username",
+                 "twin-view", "--tls", "--cafile", str(certs / "ca.crt"), "--count", "20", "--speed", "1e9", "--quiet"]) == EXIT_LOST
+    out, err = capsys.readouterr()
+    assert "20 readings refused by the broker (Not authorized)" in err and "0 accepted, 20 refused" in out
     fake = replay(need(LOG), login(secure, "twin-feed", certs), "factory/m2/twin", speed=1e9, count=20, progress=False)
-    assert intruder == {"sent": 20, "acknowledged": 20, "refused": 20} and fake["refused"] == 20
-    assert "20 readings refused by the broker (Not authorized)" in capsys.readouterr().err
+    assert fake == {"sent": 20, "acknowledged": 20, "refused": 20, "unsent": 0}
     feed = replay(need(LOG), login(secure, "twin-feed", certs), "factory/m2", speed=1e9, start=500, count=50, progress=False)
     sync.wait(count=50, idle=5.0)
     until(lambda: len(spoofed) >= 50, 5.0)
@@ -300,7 +303,7 @@ def burst(secure, certs, tmp_path, n: int, *, restart: str | None = None) -> tup
 
 
 def check_none_lost(sync: Sync, done: dict, n: int) -> None:
-    assert done == {"sent": n, "acknowledged": n, "refused": 0}
+    assert done == {"sent": n, "acknowledged": n, "refused": 0, "unsent": 0}
     assert [r["seq"] for r in sync.rows] == list(range(n)), sync.counts
     assert sync.lost == 0 and sync.refused == 0
 

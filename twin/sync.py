@@ -68,8 +68,14 @@ REORDER_WAIT_S = 2.0
 """How long the twin waits, making no progress, for a reading missing in ``seq`` before giving it up [s]."""
 SESSION_EXPIRY_S = 7 * 86400
 """How long the broker keeps a sync's session (its subscription and queued readings) while it is away [s]."""
+KEEPALIVE_S = 30
+"""MQTT keep-alive [s]: the broker drops a client silent for 1.5 times this (10 s dropped a sync in a 100,000
+burst on a loaded machine while Mosquitto saved a large queue; each drop costs a reconnect and redeliveries)."""
 IN_FLIGHT = 100
 """Unacknowledged QoS 1 messages per direction and client (MQTT 5 Receive Maximum, paho's max in-flight)."""
+MAX_UNACKNOWLEDGED = 10 * IN_FLIGHT
+"""Readings ``twin replay`` lets wait for the broker's acknowledgement before it waits too (flow control; paho's
+message ids wrap at 65,536, so an unbounded queue of a long burst loses readings)."""
 MAX_PAYLOAD_BYTES = 4096
 """The largest reading message accepted [bytes] (a reading is about 100)."""
 MAX_KEYS = 16
@@ -256,7 +262,7 @@ def _connect(client, broker: Endpoint, *, persistent: bool = False) -> None:
     deadline = time.monotonic() + CONNECT_TIMEOUT_S
     while True:
         try:
-            client.connect(broker.host, broker.port, keepalive=10, clean_start=not persistent,
+            client.connect(broker.host, broker.port, keepalive=KEEPALIVE_S, clean_start=not persistent,
                            properties=properties)
             break
         except ssl.SSLError as e:  # before OSError: it is one
@@ -304,11 +310,14 @@ def replay(log_path: str | Path, broker: Endpoint, topic: str, *, speed: float =
            start: int = 0, count: int | None = None, progress: bool = True, timeout: float = 60.0) -> dict[str, int]:
     """Publish a sensor log as a live feed (QoS 1), ``speed`` times faster than its clock.
 
-    Waits (at most ``timeout`` [s] after the last one) until the broker has acknowledged every reading.
+    At most :data:`MAX_UNACKNOWLEDGED` readings wait for the broker's acknowledgement (flow control); the replay
+    waits while the broker is away, and gives up after ``timeout`` [s] without an acknowledgement. At the end
+    it waits (the same way) until the broker has acknowledged every reading.
 
     Returns:
-        {"sent", "acknowledged", "refused"}: readings published, acknowledged by the broker, and of those
-        refused by it (an MQTT 5 PUBACK reason such as "Not authorized": the ACL denies the topic).
+        {"sent", "acknowledged", "refused", "unsent"}: readings published, acknowledged by the broker, of those
+        refused by it (an MQTT 5 PUBACK reason such as "Not authorized": the ACL denies the topic), and not
+        sent (given up).
     """
     from tqdm import tqdm
 
@@ -337,20 +346,32 @@ def replay(log_path: str | Path, broker: Endpoint, topic: str, *, speed: float =
 
     client.on_publish = on_publish
     _connect(client, broker)
+    def unacknowledged_at_most(limit: int) -> bool:
+        """Wait until at most ``limit`` readings are unacknowledged; False after ``timeout`` [s] without an acknowledgement."""
+        last, since = counts["acknowledged"], time.monotonic()
+        while counts["sent"] - counts["acknowledged"] > limit:
+            if counts["acknowledged"] != last:
+                last, since = counts["acknowledged"], time.monotonic()
+            elif time.monotonic() - since > timeout:
+                return False
+            time.sleep(0.001)
+        return True
+
     t_wall0, t_log0 = time.monotonic(), secs[rows.start] if len(rows) else 0.0
     try:
         for k in tqdm(rows, unit="reading", file=sys.stderr, disable=not progress, desc=f"replay to {topic}"):
             wait = (secs[k] - t_log0) / speed - (time.monotonic() - t_wall0)
             if wait > 0:
                 time.sleep(wait)
+            if not unacknowledged_at_most(MAX_UNACKNOWLEDGED - 1):  # the broker is away for longer than `timeout`
+                break
             payload = {"seq": k, "time": f"{log.time[k]}Z", channel: float(log.channels[channel][k]), "sent": time.time()}
             client.publish(topic, json.dumps(payload), qos=1)
             counts["sent"] += 1
-        deadline = time.monotonic() + timeout
-        while counts["acknowledged"] < counts["sent"] and time.monotonic() < deadline:
-            time.sleep(0.01)
+        unacknowledged_at_most(0)
     finally:
         _close(client)
+    counts["unsent"] = len(rows) - counts["sent"]
     if counts["refused"]:
         print(f"twin replay: {broker.url}: {counts['refused']} readings refused by the broker ({why[0]})", file=sys.stderr)
     return counts
@@ -487,7 +508,7 @@ class Sync:
         self._subscribed.set()
 
     def _refuse(self, kind: str, topic: str, why: str) -> None:
-        """Count a refused message and log it in one line (the first :data:`MAX_LOGGED`)."""
+        """Count a refused message and log it in one line (the first :data:`MAX_LOGGED`); called holding the lock."""
         self.counts[kind] += 1
         self._logged += 1
         if self._logged <= MAX_LOGGED:
@@ -499,7 +520,8 @@ class Sync:
         try:
             self._take(msg)
         except Exception as e:  # noqa: BLE001: the thread must live; the message is counted and logged
-            self._refuse("malformed", "?", f"{e.__class__.__name__}: {str(e)[:80]}")
+            with self._lock:
+                self._refuse("malformed", "?", f"{e.__class__.__name__}: {str(e)[:80]}")
 
     def _take(self, msg) -> None:
         try:
@@ -509,12 +531,14 @@ class Sync:
         from paho.mqtt.client import topic_matches_sub
 
         if topic is None or (topic != self.topic and ("+" not in self.topic or not topic_matches_sub(self.topic, topic))):
-            self._refuse("wrong_topic", repr(topic), f"not {self.topic}")
+            with self._lock:
+                self._refuse("wrong_topic", repr(topic), f"not {self.topic}")
             return
         try:
             seq, t, value, sent = parse_reading(msg.payload, self.spec.channel)
         except ValueError as e:
-            self._refuse("malformed", topic, str(e))
+            with self._lock:
+                self._refuse("malformed", topic, str(e))
             return
         with self._lock:
             if seq in self._pending or (self._twin is not None and seq < self._next):
@@ -674,7 +698,7 @@ def cmd_replay(argv: list[str]) -> int:
     p.add_argument("--channel", help="which channel (default: the first)")
     p.add_argument("--start", type=int, default=0, help="first row to send")
     p.add_argument("--count", type=int, help="rows to send (default: to the end)")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the last acknowledgements (default 60)")
+    p.add_argument("--timeout", type=float, default=60.0, help="give up after this many seconds without an acknowledgement (default 60)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     broker = endpoint_from(args)
@@ -682,8 +706,9 @@ def cmd_replay(argv: list[str]) -> int:
                progress=not args.quiet, timeout=args.timeout)
     missing = n["sent"] - n["acknowledged"]
     print(f"twin: {n['sent']} readings published to {args.topic} on {broker.url}, {n['acknowledged'] - n['refused']} "
-          f"accepted, {n['refused']} refused, {missing} not acknowledged within {args.timeout:g} s")
-    return EXIT_LOST if missing or n["refused"] else 0
+          f"accepted, {n['refused']} refused" + (f"; gave up after {args.timeout:g} s without an acknowledgement: "
+                                                  f"{missing} not acknowledged, {n['unsent']} not sent" if missing or n["unsent"] else ""))
+    return EXIT_LOST if missing or n["unsent"] or n["refused"] else 0
 
 
 def cmd_sync(argv: list[str]) -> int:
