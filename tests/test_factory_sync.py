@@ -297,7 +297,7 @@ def burst(secure, certs, tmp_path, n: int, *, restart: str | None = None) -> tup
         time.sleep(1.0)
         secure.start()
     feed.join(timeout=300)
-    sync.wait(count=n, idle=15.0)
+    sync.wait(count=n, idle=15.0 if restart != "kill" else 5.0)  # after a SIGKILL, readings may never come
     sync.stop()
     return sync, done
 
