@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import threading
@@ -11,7 +12,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
 from mqtt_broker import USERS, Broker, SecureBroker, make_certificates
 from shared_data import DATA, need
 
@@ -19,8 +19,20 @@ pytest.importorskip("paho.mqtt")
 from physics.thermal import ThermalModel  # noqa: E402
 from twin.cli import main  # noqa: E402
 from twin.errors import InputError  # noqa: E402
-from twin.sync import (EXIT_LOST, MAX_PAYLOAD_BYTES, Endpoint, MachineSpec, Sync, _client, _connect,  # noqa: E402
-                       parse_reading, replay, sync_client_id)
+from twin.sync import (  # noqa: E402
+    EXIT_LOST,
+    MAX_PAYLOAD_BYTES,
+    Endpoint,
+    MachineSpec,
+    Sync,
+    _client,
+    _connect,
+    add_endpoint_arguments,
+    endpoint_from,
+    parse_reading,
+    replay,
+    sync_client_id,
+)
 
 LOG = DATA / "factory" / "machine_temperature_system_failure.csv"
 MODEL = ThermalModel(tau=1840.0, q_T=0.0, q_u=0.0072, r=0.456, ambient=2.08)
@@ -133,6 +145,16 @@ def test_cli_replay_and_sync_one_line_errors(capsys, tmp_path, monkeypatch):
         assert main(common + extra) == 2, extra
         err = capsys.readouterr().err
         assert says in err and len(err.strip().splitlines()) == 1, err
+    parser = argparse.ArgumentParser()
+    add_endpoint_arguments(parser)
+    readable = tmp_path / "readable"
+    readable.write_text("secret\n")
+    readable.chmod(0o644)
+    with pytest.warns(UserWarning, match="other users may read this password file"):
+        endpoint_from(parser.parse_args(["--mqtt", "127.0.0.1:1", "--username", "u", "--password-file", str(readable)]))
+    with pytest.warns(UserWarning, match="the password goes to broker.example:1883 unencrypted; use --tls"):
+        monkeypatch.setenv("TWIN_MQTT_PASSWORD", "secret")
+        assert endpoint_from(parser.parse_args(["--mqtt", "broker.example:1883", "--username", "u"])).password == "secret"
     with pytest.raises(SystemExit):  # no way to give the password on the command line
         main(common + ["--username", "u", "--password", "secret"])
     assert main(["sync", "scenes/machine_thermal.py", "--mqtt", "127.0.0.1:1", "--topic", "factory/#"]) == 2
@@ -144,6 +166,7 @@ def test_wrong_login_is_refused_in_one_line(secure, certs, tmp_path, monkeypatch
     url = f"mqtts://127.0.0.1:{secure.port}"
     wrong = tmp_path / "password"
     wrong.write_text("not-the-password\n")
+    wrong.chmod(0o600)
     base = ["replay", str(need(LOG)), "--mqtt", f"127.0.0.1:{secure.port}", "--topic", "factory/m0", "--quiet"]
     tls = ["--tls", "--cafile", str(certs / "ca.crt")]
     cases = ((["--username", "twin-feed", "--password-file", str(wrong)] + tls,
@@ -343,6 +366,7 @@ def test_twin_sync_command_runs_the_machine_scene(secure, certs, tmp_path, capsy
     port, tls = str(secure.port), ["--tls", "--cafile", str(certs / "ca.crt")]
     password = tmp_path / "sync-password"
     password.write_text(USERS["twin-sync"] + "\n")
+    password.chmod(0o600)
     monkeypatch.setenv("TWIN_MQTT_PASSWORD", USERS["twin-feed"])
     out, code = tmp_path / "machine", {}
     sync = threading.Thread(target=lambda: code.setdefault("sync", main(

@@ -166,6 +166,8 @@ def endpoint_from(args: argparse.Namespace) -> Endpoint:
             raise InputError(args.password_file, "", f"cannot read the password ({e.__class__.__name__})") from None
         if not password:
             raise InputError(args.password_file, "", "no password in its first line")
+        if args.password_file.stat().st_mode & 0o077:
+            warnings.warn(f"{args.password_file}: other users may read this password file (chmod 600 it)", stacklevel=2)
     elif args.username is not None:
         password = os.environ.get("TWIN_MQTT_PASSWORD")
     files = {"--cafile": args.cafile, "--certfile": args.certfile, "--keyfile": args.keyfile}
@@ -519,7 +521,7 @@ class Sync:
         """paho's callback: whatever the message, it never raises (an exception would end the network thread)."""
         try:
             self._take(msg)
-        except Exception as e:  # noqa: BLE001: the thread must live; the message is counted and logged
+        except Exception as e:  # noqa: BLE001 (the thread must live; the message is counted and logged)
             with self._lock:
                 self._refuse("malformed", "?", f"{e.__class__.__name__}: {str(e)[:80]}")
 
