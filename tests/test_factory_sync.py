@@ -159,6 +159,8 @@ def test_cli_replay_and_sync_one_line_errors(capsys, tmp_path, monkeypatch):
         main(common + ["--username", "u", "--password", "secret"])
     assert main(["sync", "scenes/machine_thermal.py", "--mqtt", "127.0.0.1:1", "--topic", "factory/#"]) == 2
     assert "'factory/#' is not a topic name or a filter of whole '+' levels" in capsys.readouterr().err
+    assert main(common[:4] + ["--topic", "factory/+"]) == 2
+    assert "'factory/+': readings are published on a topic name, not a filter" in capsys.readouterr().err
 
 
 def test_wrong_login_is_refused_in_one_line(secure, certs, tmp_path, monkeypatch, capsys):
