@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from mqtt_broker import USERS, Broker, SecureBroker, make_certificates
+from mqtt_broker import USERS, Broker, SecureBroker, free_port, make_certificates
 from shared_data import DATA, need
 
 pytest.importorskip("paho.mqtt")
@@ -161,6 +161,10 @@ def test_cli_replay_and_sync_one_line_errors(capsys, tmp_path, monkeypatch):
     assert "'factory/#' is not a topic name or a filter of whole '+' levels" in capsys.readouterr().err
     assert main(common[:4] + ["--topic", "factory/+"]) == 2
     assert "'factory/+': readings are published on a topic name, not a filter" in capsys.readouterr().err
+    monkeypatch.setattr("twin.sync.CONNECT_TIMEOUT_S", 1.0)
+    port = free_port()  # nobody listens there
+    assert main(["replay", str(LOG), "--mqtt", f"127.0.0.1:{port}", "--topic", "t"]) == 2
+    assert capsys.readouterr().err == f"twin: mqtt://127.0.0.1:{port}: no broker answered within 1 s (Connection refused)\n"
 
 
 def test_wrong_login_is_refused_in_one_line(secure, certs, tmp_path, monkeypatch, capsys):

@@ -271,10 +271,12 @@ def _connect(client, broker: Endpoint, *, persistent: bool = False) -> None:
             raise InputError(broker.url, "", f"TLS handshake failed ({e.reason or e})") from None
         except socket.gaierror as e:
             raise InputError(broker.url, "", f"unknown host ({e.strerror})") from None
-        except (OSError, ValueError) as e:
-            if isinstance(e, ValueError) or time.monotonic() > deadline:
+        except ValueError as e:
+            raise InputError(broker.url, "", f"cannot connect ({e})") from None
+        except OSError as e:  # nobody listening (yet): try again until the deadline
+            if time.monotonic() > deadline:
                 raise InputError(broker.url, "", f"no broker answered within {CONNECT_TIMEOUT_S:.0f} s "
-                                 f"({getattr(e, 'strerror', None) or e})") from None
+                                 f"({e.strerror or e})") from None
             time.sleep(0.2)
     client.loop_start()
     if not answered.wait(max(deadline - time.monotonic(), 1.0)):
