@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Debian packages the viewer needs: offscreen OpenGL (EGL on Mesa's llvmpipe) and a
 # virtual screen (Xvfb) for the desktop window; the MQTT broker (Mosquitto) for live sync;
 # ecCodes for GRIB (see pyproject's 'weather').
-DEBS := libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri libglx-mesa0 libxrender1 xvfb mosquitto libeccodes0
+DEBS := libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri libglx-mesa0 libxrender1 xvfb mosquitto openssl libeccodes0
 export VTK_DEFAULT_OPENGL_WINDOW ?= vtkEGLRenderWindow
 
 .PHONY: demo test test-all lint bench clean

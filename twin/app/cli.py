@@ -9,8 +9,8 @@
     twin export SCENE --usd FILE [--result DIR] | RESULT_DIR [--geotiff DIR] [--netcdf FILE.nc] [--vector FILE.gpkg]
     twin batch SWEEP.toml --out DIR [--workers N] [--scheduler tcp://HOST:PORT]
     twin surrogate train SWEEP_DIR --out MODEL | evaluate MODEL HOLDOUT_DIR [--json]
-    twin replay LOG.csv --mqtt HOST:PORT --topic T
-    twin sync SCENE --mqtt HOST:PORT [--out DIR]
+    twin replay LOG.csv --mqtt HOST:PORT --topic T [--username NAME --password-file FILE] [--tls --cafile FILE]
+    twin sync SCENE --mqtt HOST:PORT [--username NAME --password-file FILE] [--tls --cafile FILE] [--out DIR]
     twin forecast train --data FILE.nc --out MODEL | predict --model MODEL --data FILE.nc --leads 1,6 --out PRED.nc
 
 Every command takes ``--help``; ``twin --version`` says the version. The options
@@ -44,7 +44,12 @@ __all__ = ["build_parser", "main"]
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse that raises :class:`InputError` (one line, exit 2) instead of printing usage and exiting."""
+    """argparse that raises :class:`InputError` (one line, exit 2) instead of printing usage and exiting,
+    and takes options only as spelled (no abbreviations: ``--password`` must never mean ``--password-file``)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         raise InputError(self.prog, "", message)
@@ -187,18 +192,47 @@ def build_parser() -> Parser:
             cmd.add_argument("--fps", type=float, default=12.0, help="frames per second of a video (default 12)")
         cmd.set_defaults(handler=_handler("viewer.cli", f"cmd_{name}"))
 
-    for name, module, function, text in PASSTHROUGH:
-        cmd = sub.add_parser(name, add_help=False, help=text)
-        cmd.add_argument("argv", nargs=argparse.REMAINDER)
-        cmd.set_defaults(handler=lambda args, m=module, f=function: getattr(importlib.import_module(m), f)(args.argv))
+    replay = sub.add_parser("replay", parents=[p["quiet"]], help="publish a sensor log as a live MQTT feed (QoS 1)",
+                            description="Publish a sensor log as a live MQTT feed (QoS 1).",
+                            epilog="exit status: 0 all readings acknowledged, 2 bad input or the broker refused the "
+                            "login, 3 readings refused or not acknowledged")
+    replay.add_argument("log", type=Path, help="the sensor log (CSV)")
+    add_endpoint_arguments(replay)
+    replay.add_argument("--topic", required=True, help="topic to publish the readings on")
+    replay.add_argument("--speed", type=float, default=1000.0, help="times faster than the log's clock (default 1000)")
+    replay.add_argument("--channel", help="which channel (default: the first)")
+    replay.add_argument("--start", type=int, default=0, help="first row to send")
+    replay.add_argument("--count", type=int, help="rows to send (default: to the end)")
+    replay.add_argument("--timeout", type=float, default=60.0,
+                        help="give up after this many seconds without an acknowledgement (default 60)")
+    replay.set_defaults(handler=_handler("twin.app.sync", "cmd_replay"))
+
+    sync = sub.add_parser("sync", parents=[p["out"], p["set"]], help="run a machine twin beside a live MQTT feed",
+                          description="Run a machine twin on a live MQTT feed; publish predictions and alarms.",
+                          epilog="exit status: 0 nothing lost, 2 bad input or the broker refused the login or the "
+                          "subscription, 3 readings lost (a gap in seq, fewer than --count, or the broker lost the "
+                          "session), 130 Ctrl-C")
+    sync.add_argument("scene", help="machine scene script (e.g. scenes/machine_thermal.py)")
+    add_endpoint_arguments(sync)
+    sync.add_argument("--topic", help="topic of the readings, or a filter with '+' levels (default: the scene's)")
+    sync.add_argument("--count", type=int, help="stop after this many readings")
+    sync.add_argument("--idle", type=float, help="stop after this many seconds without a reading")
+    sync.add_argument("--client-id", help="the persistent session's id (default: derived from the scene, --out and "
+                      "the topic)")
+    sync.add_argument("--view", action="store_true", help="watch readings, prediction and alarms in a window")
+    sync.set_defaults(handler=_handler("twin.app.sync", "cmd_sync"))
     return root
 
 
-PASSTHROUGH = [
-    ("replay", "twin.sync", "cmd_replay", "publish a sensor log to an MQTT broker"),
-    ("sync", "twin.sync", "cmd_sync", "run a machine twin beside a live MQTT feed"),
-]
-"""Commands whose options their module parses (name, module, function, help)."""
+def add_endpoint_arguments(p: argparse.ArgumentParser) -> None:
+    """The broker and login options of ``twin sync`` and ``twin replay`` (a password never on the command line)."""
+    p.add_argument("--mqtt", required=True, metavar="HOST:PORT", help="the broker")
+    p.add_argument("--username", help="log in as NAME; the password comes from --password-file or TWIN_MQTT_PASSWORD")
+    p.add_argument("--password-file", type=Path, metavar="FILE", help="the password: the file's first line")
+    p.add_argument("--tls", action="store_true", help="connect with TLS, checking the broker's certificate")
+    p.add_argument("--cafile", type=Path, metavar="FILE", help="CA certificates (PEM) for --tls (default: the system's)")
+    p.add_argument("--certfile", type=Path, metavar="FILE", help="client certificate (PEM) for --tls")
+    p.add_argument("--keyfile", type=Path, metavar="FILE", help="the client certificate's private key (PEM)")
 
 
 def cmd_inspect(args) -> int:
