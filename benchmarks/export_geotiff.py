@@ -1,4 +1,4 @@
-"""Seconds to export a flood Result as Cloud-Optimized GeoTIFFs (and NetCDF, GeoPackage) with twin.export.
+"""Seconds to export a flood Result as Cloud-Optimized GeoTIFFs (and NetCDF, GeoPackage) with twin.app.gis.
 
     python benchmarks/export_geotiff.py                       # runs Merewether at 1 m (~95 s on 2 cores) first
     python benchmarks/export_geotiff.py --set resolution=2    # a coarser run first
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import xarray as xr
 
-from twin.export import export_geotiff, export_netcdf, export_vector
+from twin.app.gis import export_geotiff, export_netcdf, export_vector
 from twin.app.runs import load_script, parameters_of, run_flood
 
 SCENE = Path(__file__).resolve().parents[1] / "scenes" / "merewether.py"

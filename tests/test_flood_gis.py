@@ -15,7 +15,7 @@ from shared_data import DATA, need
 from physics.swe.hazard import arr_hazard_class, fd2320_rating, hazard_variables
 from twin.app.cli import main
 from twin.errors import InputError
-from twin.export import (
+from twin.app.gis import (
     GEOTIFF_PRODUCTS,
     export_geotiff,
     export_gis,

@@ -58,7 +58,7 @@ def cmd_export(args) -> int:
 
 
 def _export_gis(args) -> int:
-    from twin.export import export_gis
+    from twin.app.gis import export_gis
 
     if args.set or args.result or args.check:
         raise InputError("twin export", "", "--set, --result and --check go with --usd")
