@@ -46,6 +46,7 @@ import signal
 import sys
 import threading
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -253,8 +254,12 @@ class Simulation:
                 data = {k: z[k] for k in z.files}
         except FileNotFoundError:
             raise InputError(self.out_dir, "run/checkpoint.npz", "no checkpoint to resume from") from None
-        except (ValueError, OSError) as e:
-            raise InputError(path, "", f"unreadable checkpoint ({e})") from None
+        except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as e:
+            raise InputError(path, "", f"unreadable checkpoint ({type(e).__name__}: {e})") from None
+        try:
+            json.loads(str(data["counters"]))["meta"]
+        except (KeyError, TypeError, ValueError) as e:
+            raise InputError(path, "counters", f"not a twin checkpoint ({type(e).__name__}: {e})") from None
         return data
 
     def _restore(self) -> None:
