@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
+from physics.swe.from_scene import check_memory
 from physics.swe.run import FloodRun
 from twin.data import data_file
 from twin.io.cityjson import ground_terrain, read_cityjson
@@ -64,6 +65,7 @@ def setup(p: dict) -> FloodRun:
     xmin, ymin, xmax, ymax = fp.buffer(p["margin"]).bounds
     cx0, cy0, cx1, cy1 = city.extent
     extent = (max(xmin, cx0), max(ymin, cy0), min(xmax, cx1), min(ymax, cy1))
+    check_memory(Grid.over(extent, p["resolution"]), "float32", None)  # the flood grid fits, before the terrain is built
     terrain, _ = ground_terrain(city, extent, p["terrain_resolution"])
     domain = shapely.box(*extent)
     canals = [w for w in city.water if shapely.Polygon(w.polygon).intersection(domain).area > 0]

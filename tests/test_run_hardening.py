@@ -104,3 +104,16 @@ def test_a_sweep_names_its_scene_relative_to_itself(tmp_path):
     (tmp_path.parent / "scenes").mkdir(exist_ok=True)
     (tmp_path.parent / "scenes" / "tiny_flood.py").write_text(KINDS["flood"].read_text())
     assert load_sweep(folder / "s.toml").scene == (tmp_path.parent / "scenes" / "tiny_flood.py").resolve()
+
+
+def test_a_city_terrain_too_large_is_refused_at_once():
+    from shared_data import DATA, need
+
+    from twin.errors import InputError
+    from twin.io.cityjson import ground_terrain, read_cityjson
+
+    city = read_cityjson(need(DATA / "city" / "delft.city.json"))
+    start = time.perf_counter()
+    with pytest.raises(InputError, match=r"ground terrain on a grid of .* needs about .* GiB of host memory"):
+        ground_terrain(city, (0.0, 0.0, 1e6, 1e6), 1.0)
+    assert time.perf_counter() - start < 1.0

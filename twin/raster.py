@@ -8,6 +8,8 @@ when the grid is too coarse for any centre to fall inside.
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +17,42 @@ import shapely
 
 from twin.errors import InputError
 from twin.scene import Scene
+
+ANNOUNCE_CELLS = 4_000_000
+"""Grids of at least this many cells announce their size and memory on stderr before they are built."""
+GIB = 2.0**30
+
+
+def host_memory_available() -> float:
+    """Bytes of host memory available now (Linux MemAvailable, else the free pages)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
+def grid_sizes(grid: "Grid") -> str:
+    """``"nx x ny = N cells of dx x dy m"``, for messages."""
+    return f"{grid.nx} x {grid.ny} = {grid.nx * grid.ny:,} cells of {grid.dx:.4g} x {grid.dy:.4g} m"
+
+
+def check_host_memory(grid: "Grid", bytes_per_cell: float, what: str) -> None:
+    """Refuse, before anything is allocated, building ``what`` on ``grid`` when it needs more host memory
+    than is available (``bytes_per_cell`` [B]); announce a large grid on stderr.
+
+    Raises:
+        InputError: naming the grid, the memory it needs and what is available.
+    """
+    need, have = grid.nx * grid.ny * bytes_per_cell, host_memory_available()
+    if need > have:
+        raise InputError("resolution", "", f"{what} on a grid of {grid_sizes(grid)} needs about {need / GIB:.3g} GiB "
+                                           f"of host memory; {have / GIB:.3g} GiB is available: use a coarser resolution")
+    if grid.nx * grid.ny >= ANNOUNCE_CELLS:
+        print(f"twin: {what}: grid {grid_sizes(grid)}, about {need / GIB:.3g} GiB of host memory", file=sys.stderr)
 
 MM_PER_H = 1.0 / 3.6e6
 """One mm/h in m/s."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import sys
 
 import numpy as np
@@ -13,7 +12,7 @@ from physics.device import init_warp
 from physics.swe.model import Control, Model, RainFrames
 from twin.errors import InputError
 from twin.io.weather import Regridder, precipitation_rate
-from twin.raster import MM_PER_H, FloodGrid, Grid, rasterise
+from twin.raster import ANNOUNCE_CELLS, GIB, MM_PER_H, FloodGrid, Grid, grid_sizes, host_memory_available, rasterise
 from twin.scene import EDGES, Rain, Scene
 
 HOST_BYTES_PER_CELL = 200
@@ -31,10 +30,6 @@ DEVICE_BYTES_PER_CELL = 16
 """Further device bytes per cell: the solid mask (1), inflow index (4), time of the maximum
 depth (8) and slack for the tile lists."""
 
-ANNOUNCE_CELLS = 4_000_000
-"""Grids of at least this many cells announce their size and memory on stderr before rasterising."""
-
-GIB = 2.0**30
 
 
 def memory_needed(nx: int, ny: int, dtype: str) -> tuple[float, float]:
@@ -42,18 +37,6 @@ def memory_needed(nx: int, ny: int, dtype: str) -> tuple[float, float]:
     cells = nx * ny
     real = 8 if dtype == "float64" else 4
     return cells * HOST_BYTES_PER_CELL, cells * (DEVICE_VALUES_PER_CELL * real + DEVICE_BYTES_PER_CELL)
-
-
-def host_memory_available() -> float:
-    """Bytes of host memory available now (Linux MemAvailable, else the free pages)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return float(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
 
 
 def check_memory(grid: Grid, dtype: str, device: str | None) -> None:
@@ -73,7 +56,7 @@ def check_memory(grid: Grid, dtype: str, device: str | None) -> None:
         need, have, where = dev, float(d.free_memory), f"memory on {d.alias}"
     else:
         need, have, where = host, free_host, "host memory"
-    sizes = f"{grid.nx} x {grid.ny} = {grid.nx * grid.ny:,} cells of {grid.dx:.4g} x {grid.dy:.4g} m"
+    sizes = grid_sizes(grid)
     if need > have:
         raise InputError("resolution", "", f"a grid of {sizes} needs about {need / GIB:.3g} GiB of {where}; "
                                            f"{have / GIB:.3g} GiB is available: use a coarser resolution")

@@ -632,6 +632,11 @@ def _ground(objects: list[_Object], buildings: list[Building]) -> np.ndarray:
     return np.concatenate(tris)
 
 
+TERRAIN_BYTES_PER_CELL = 48
+"""Peak host memory of :func:`ground_terrain` [bytes per cell]: the float64 raster, its filled copy and the
+nearest-neighbour indices of the fill (two int64)."""
+
+
 def ground_terrain(city: CityData, extent: tuple[float, float, float, float], resolution: float) -> tuple[Heightfield, int]:
     """The city's ground rasterised over ``extent`` (xmin, ymin, xmax, ymax) [m] at about ``resolution`` [m].
 
@@ -640,9 +645,10 @@ def ground_terrain(city: CityData, extent: tuple[float, float, float, float], re
     are filled from their neighbours. Returns the terrain and the number of
     cells filled.
     """
-    from twin.raster import Grid, fill_nodata
+    from twin.raster import Grid, check_host_memory, fill_nodata
 
     grid = Grid.over(extent, resolution)
+    check_host_memory(grid, TERRAIN_BYTES_PER_CELL, "the city's ground terrain")
     z = rasterise_triangles(city.ground, grid.x0, grid.y0, grid.dx, grid.dy, grid.shape)
     for b in city.buildings:
         if b.base is not None:
