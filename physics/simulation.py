@@ -190,7 +190,7 @@ class Simulation:
         clock = None
         if self.resident:
             clock = self.solver.device_clock(fixed_dt=st.fixed_dt, max_dt=st.max_dt, capture_graphs=self.capture_graphs)
-            clock.set(self.t, self.steps, [self.solver.volume_from_sources])
+            clock.set(self.t, self.steps, self.solver.volume_from_sources)
         try:
             while self.t < st.duration:
                 next_out = min(self.n_outputs * st.output_interval, st.duration) if self.n_outputs <= n_out_total else st.duration
@@ -200,7 +200,7 @@ class Simulation:
                     self._host_step(event)
                 else:
                     self.state, self._other, c = clock.advance_to(self.state, self._other, event, self.recorder)
-                    self.t, self.steps, self.solver.volume_from_sources = float(c[0, clock.T]), int(c[0, clock.STEPS]), float(c[0, clock.VOLUME])
+                    self.t, self.steps = float(c[0, clock.T]), int(c[0, clock.STEPS])  # member 0's
                 if self.t >= next_probe:
                     self.recorder.sample_probes(self.state, self.t)
                     self.n_probes += 1

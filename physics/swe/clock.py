@@ -314,13 +314,13 @@ class DeviceClock:
         self._series = [self._kinds, self._start, self._times, self._values, self.n_series, m.z_ref, self._edge_length]
 
     # -- host side -------------------------------------------------------------------
-    def set(self, t: float, steps: int, volume: list[float]) -> None:
+    def set(self, t: float, steps: int, volume) -> None:
         """Start (or resume) every member at time t [s] after ``steps`` steps, with
-        ``volume[m]`` [m^3] of sources counted."""
+        ``volume`` [m^3] of sources counted (one number, or one per member)."""
         c = np.zeros((self.members, CLOCK_FIELDS))
         c[:, CLOCK_T] = t
         c[:, CLOCK_STEPS] = steps
-        c[:, CLOCK_VOLUME] = volume
+        c[:, CLOCK_VOLUME] = np.ravel(volume)
         self.clock.assign(c.ravel())
 
     def read(self) -> np.ndarray:
@@ -366,6 +366,8 @@ class DeviceClock:
             chunk = int(min(MAX_CHUNK, max(1, np.ceil(np.max(left[~waiting] / dt[~waiting])) if np.isfinite(dt[~waiting]).all() else 1)))
             state, other = self._run(state, other, recorder, chunk)
             clock = self.read()
+            volumes = clock[:, CLOCK_VOLUME]
+            self.solver.volume_from_sources = float(volumes[0]) if self.members == 1 else volumes.tolist()
             self._raise_errors(clock, state)
             stepped = clock[:, CLOCK_DT] > 0
             self._last_dt[stepped] = clock[stepped, CLOCK_DT]
