@@ -187,10 +187,11 @@ class Simulation:
         status = "complete"
         bar = self._progress_bar()
         start = time.perf_counter() - self.wall
-        clock = None
+        clock = self.device_clock = None
         if self.resident:
             clock = self.solver.device_clock(fixed_dt=st.fixed_dt, max_dt=st.max_dt, capture_graphs=self.capture_graphs)
             clock.set(self.t, self.steps, self.solver.volume_from_sources)
+            self.device_clock = clock
         try:
             while self.t < st.duration:
                 next_out = min(self.n_outputs * st.output_interval, st.duration) if self.n_outputs <= n_out_total else st.duration

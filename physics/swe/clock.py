@@ -372,6 +372,12 @@ class DeviceClock:
             stepped = clock[:, CLOCK_DT] > 0
             self._last_dt[stepped] = clock[stepped, CLOCK_DT]
 
+    def run_steps(self, state, other, steps: int, recorder=None):
+        """``steps`` steps towards no event (a benchmark's steady stepping); returns the
+        (state, other) buffers, the newest first."""
+        self._event = math.inf
+        return self._run(state, other, recorder, steps)
+
     def _run(self, state, other, recorder, steps: int):
         """``steps`` steps (rounded up to an even count when graphs are captured)."""
         if not self.capture_graphs:

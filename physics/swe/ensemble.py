@@ -223,11 +223,14 @@ def run_ensemble(members: list[Member], settings: RunSettings, out_dir, *, probe
     sim = Simulation(solver, recorder, solver.initial_state(), solver._control, settings, out_dir / "stacked",
                      meta or {}, progress=progress, resident=True)
     summary = sim.run()
+    steps = sim.device_clock.read()[:, sim.device_clock.STEPS].astype(int).tolist()
     with xr.open_zarr(out_dir / "stacked" / "result.zarr") as stacked:
         ds = split_members(stacked.load(), solver, list(probes))
     ds.attrs["members"] = n
+    ds.attrs["member_steps"] = steps
     write_zarr(ds, out_dir / "result.zarr")
     summary["member_volume_balance"] = summary.pop("volume_balance")
+    summary["member_steps"] = steps
     write_text(out_dir / "summary.json", json.dumps(summary, indent=2, default=float))
     return ds
 
