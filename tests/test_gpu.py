@@ -109,3 +109,43 @@ def test_ensemble_members_must_share_the_grid(tmp_path):
     other = Member(type(model).from_arrays(model.bed_elevation() + 1.0, dx=model.dx, dtype=model.dtype), control, state)
     with pytest.raises(InputError, match="member 1"):
         run_ensemble([a, other], RunSettings(**case.SETTINGS), tmp_path)
+
+
+def test_device_check_runs_in_cpu_smoke_mode(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from device_check import main
+
+    out = tmp_path / "smoke.json"
+    assert main(["--cpu-smoke", "--out", str(out), "--only", "flood"]) == 0
+    result = json.loads(out.read_text())
+    assert result["device_name"] and result["copy_bandwidth_gb_s"] > 0
+    for row in result["flood"]:
+        assert set(row) >= {"grid", "dtype", "cell_updates_per_s", "bandwidth_gb_s", "fraction_of_bandwidth"}
+        assert row["cell_updates_per_s"] > 0 and row["resident_cell_updates_per_s"] > 0
+    assert {r["dtype"] for r in result["flood"]} == {"float32", "float64"}
+
+
+def test_a_scene_ensemble_member_is_its_twin_run(tmp_path):
+    import xarray as xr
+
+    from shared_data import DATA, need
+    from physics.swe.ensemble import run_scene_ensemble
+    from twin.params import resolve
+    from twin.runner import load_script, run_flood
+
+    need(DATA / "flood" / "merewether")
+    scene = Path(__file__).resolve().parents[1] / "scenes" / "merewether.py"
+    script = load_script(scene)
+    sets = [resolve(script.PARAMETERS, ["resolution=10", "duration=20", f"manning={n}", f"inflow={q}"], "merewether")
+            for n, q in ((0.03, 10.0), (0.05, 20.0))]
+    folders = run_scene_ensemble(scene, sets, tmp_path / "ensemble", device="cpu")
+    run_flood(script.setup(sets[1]), tmp_path / "single", parameters=sets[1], device="cpu", progress=False)
+    with xr.open_zarr(folders[1] / "result.zarr") as member, xr.open_zarr(tmp_path / "single" / "result.zarr") as single:
+        for name in single.data_vars:
+            assert np.array_equal(single[name].values, member[name].values, equal_nan=single[name].dtype.kind == "f"), name
+    single_summary = json.loads((tmp_path / "single" / "summary.json").read_text())
+    member_summary = json.loads((folders[1] / "summary.json").read_text())
+    assert member_summary["steps"] == single_summary["steps"]
+    assert member_summary["volume_balance"] == single_summary["volume_balance"]
