@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from physics.device import pick_device  # noqa: E402
+from physics.device import pick_device
 
 VALUES_PER_CELL_UPDATE = 19  # as benchmarks/flood_throughput.py
 

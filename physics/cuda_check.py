@@ -29,18 +29,16 @@ def _instantiate_factories() -> None:
     """Build the kernels made by factory functions, with the arguments twin uses."""
     from physics.surrogates.conv import combine_output, conv3x3_relu
     from physics.surrogates.forecast import CHANNELS
+    from physics.swe.clock import clock_kernels_for
     from physics.swe.kernels import kernels_for
 
     for real in (wp.float32, wp.float64):
         kernels_for(real)
+        clock_kernels_for(real)
     hidden = 8  # train_forecaster's default
     conv3x3_relu(CHANNELS)
     conv3x3_relu(hidden)
     combine_output(hidden, CHANNELS)
-    from physics.swe.clock import clock_kernels_for
-
-    for real in (wp.float32, wp.float64):
-        clock_kernels_for(real)
 
 
 def twin_modules() -> dict[str, object]:

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import resident_case as case
 import warp as wp
 
 from physics.cuda_check import compile_for_cuda, twin_modules
 from physics.simulation import RunSettings
 from physics.swe.ensemble import Member, run_ensemble, scenario_members
 from twin.errors import InputError, SimulationError
-
-import resident_case as case
 
 BRANCH_POINT = json.loads((Path(__file__).parent / "data" / "resident_case_b4768ec.json").read_text())
 """Hashes of the case's Result made with the code before device-resident stepping (b4768ec)."""
@@ -129,8 +128,8 @@ def test_device_check_runs_in_cpu_smoke_mode(tmp_path):
 
 def test_a_scene_ensemble_member_is_its_twin_run(tmp_path):
     import xarray as xr
-
     from shared_data import DATA, need
+
     from physics.swe.ensemble import run_scene_ensemble
     from twin.params import resolve
     from twin.runner import load_script, run_flood
