@@ -277,6 +277,9 @@ class DeviceClock:
         self.capture_graphs = capture_graphs and wp.get_device(dev).is_cuda
         self._graphs: dict = {}
         self.clock = wp.zeros(self.members * CLOCK_FIELDS, dtype=wp.float64, device=dev)
+        self._host = None  # the clock's pinned host copy, on CUDA
+        if wp.get_device(dev).is_cuda:
+            self._host = wp.zeros(self.members * CLOCK_FIELDS, dtype=wp.float64, device="cpu", pinned=True)
         self._tables(members, m)
         solver.clock = self.clock
         solver._max_rate = wp.zeros(solver.threads * self.members, dtype=m.real, device=dev)
@@ -324,8 +327,13 @@ class DeviceClock:
         self.clock.assign(c.ravel())
 
     def read(self) -> np.ndarray:
-        """The clock on the host, (members, CLOCK_FIELDS) float64 (a device copy)."""
-        return self.clock.numpy().reshape(self.members, CLOCK_FIELDS)
+        """The clock on the host, (members, CLOCK_FIELDS) float64 (a copy through pinned
+        memory on CUDA)."""
+        if self._host is None:
+            return self.clock.numpy().reshape(self.members, CLOCK_FIELDS).copy()
+        wp.copy(self._host, self.clock)
+        wp.synchronize_device(self.solver.model.device)
+        return self._host.numpy().reshape(self.members, CLOCK_FIELDS).copy()
 
     def step(self, state_in, state_out) -> None:
         """One step of every member that has not reached the event; no host copy."""
