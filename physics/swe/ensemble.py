@@ -76,10 +76,10 @@ def scenario_members(model: Model, control: Control, state: State, *, manning=No
     return members
 
 
-def _stack(members: list[Member], rows: int, fill=0.0) -> np.ndarray:
+def _stack(arrays: list[np.ndarray], fill=0.0) -> np.ndarray:
     """(ny, nx) arrays of the members, stacked with a separator row of ``fill`` between two."""
     out = []
-    for k, a in enumerate(members):
+    for k, a in enumerate(arrays):
         if k:
             out.append(np.full((1, a.shape[1]), fill, a.dtype))
         out.append(a)
@@ -103,11 +103,11 @@ class EnsembleSolver(FloodSolver):
         self.n_members = n
 
         def stacked(name: str, fill=0.0) -> np.ndarray:
-            return _stack([getattr(mem.model, name).numpy().reshape(shape) for mem in members], 1, fill)
+            return _stack([getattr(mem.model, name).numpy().reshape(shape) for mem in members], fill)
 
         bed = base.bed.numpy().reshape(shape)
         model = replace(base, ny=n * (ny + 1) - 1,
-                        bed=wp.array(_stack([bed] * n, 1, bed.max()).ravel(), dtype=base.real, device=base.device),
+                        bed=wp.array(_stack([bed] * n, bed.max()).ravel(), dtype=base.real, device=base.device),
                         manning_n=wp.array(stacked("manning_n").ravel(), dtype=base.real, device=base.device),
                         solid=wp.array(stacked("solid", 1).ravel(), dtype=wp.uint8, device=base.device))
         super().__init__(model, self._stacked_control(members), **solver_options)
@@ -139,7 +139,7 @@ class EnsembleSolver(FloodSolver):
             fields = [np.broadcast_to(np.asarray(getattr(c, name)), shape) for c in controls]
             if offset:
                 fields = [np.where(f >= 0, f + k * n_sources, -1) for k, f in enumerate(fields)]
-            return _stack(fields, 1, fill)
+            return _stack(fields, fill)
 
         return Control(rain_rate=stacked("rain_rate", 0.0), rain_scale=c0.rain_scale,
                        infiltration_rate=stacked("infiltration_rate", 0.0), source_of_cell=stacked("source_of_cell", -1, True),
@@ -153,7 +153,7 @@ class EnsembleSolver(FloodSolver):
     def initial_state(self) -> State:
         """The members' initial states, stacked."""
         shape = self.members[0].model.shape
-        arrays = {name: _stack([getattr(mem.state, name).numpy().reshape(shape) for mem in self.members], 1).ravel()
+        arrays = {name: _stack([getattr(mem.state, name).numpy().reshape(shape) for mem in self.members]).ravel()
                   for name in ("h", "hu", "hv", "infiltrated")}
         return State(**{k: wp.array(a, dtype=self.model.real, device=self.model.device) for k, a in arrays.items()})
 
@@ -218,7 +218,7 @@ def run_ensemble(members: list[Member], settings: RunSettings, out_dir, *, probe
     probes = probes or {}
     static = static or {"ground_elevation": base.bed_elevation(), "building": np.zeros(base.shape, bool)}
     stacked_probes = {f"{name}#{k}": (j + k * r, i) for k in range(n) for name, (j, i) in probes.items()}
-    stacked_static = {name: _stack([np.asarray(a)] * n, 1, 0) for name, a in static.items()}
+    stacked_static = {name: _stack([np.asarray(a)] * n, 0) for name, a in static.items()}
     recorder = FloodRecorder(solver, stacked_probes, stacked_static, attrs or {})
     sim = Simulation(solver, recorder, solver.initial_state(), solver._control, settings, out_dir / "stacked",
                      meta or {}, progress=progress, resident=True)
