@@ -209,7 +209,9 @@ class Simulation:
     out_dir: Path
     meta: dict = field(default_factory=dict)
     progress: bool = True
-    on_step: object = None  # callback(sim) after every step, e.g. a live viewer
+    on_step: object = None  # callback(sim) after every step (every output or probe time when resident), e.g. a live viewer
+    resident: bool = False  # step with the time and dt on the device (solver.device_clock; see physics/swe/clock.py)
+    capture_graphs: bool = False  # resident on CUDA: replay the steps as CUDA graphs (off: not yet measured)
     t0: float = 0.0
     snapshot_states: bool = False  # store the full State in every snapshot (for hot starts)
 
@@ -303,29 +305,22 @@ class Simulation:
         status = "complete"
         bar = self._progress_bar()
         start = time.perf_counter() - self.wall
+        clock = self.device_clock = None
+        if self.resident:
+            clock = self.solver.device_clock(fixed_dt=st.fixed_dt, max_dt=st.max_dt, capture_graphs=self.capture_graphs)
+            clock.set(self.t, self.steps, self.solver.volume_from_sources)
+            self.device_clock = clock
         try:
             while self.t < st.duration:
                 k_out = self.n_outputs + out_before
                 next_out = min(k_out * st.output_interval, st.duration) if k_out <= n_out_total else st.duration
                 next_probe = (self.n_probes + probes_before) * st.probe_interval
                 event = min(next_out, next_probe, st.duration)
-                limit = self.solver.stable_dt(self.state, self.t)
-                if st.fixed_dt is not None:
-                    if st.fixed_dt > limit * (1 + 1e-12):
-                        raise SimulationError(f"fixed dt {st.fixed_dt} s exceeds the CFL limit {limit:.4g} s")
-                    dt = st.fixed_dt
+                if clock is None:
+                    self._host_step(event)
                 else:
-                    dt = min(limit, st.max_dt)
-                if not math.isfinite(dt):
-                    dt = event - self.t
-                t_new = self.t + dt
-                if t_new >= event * (1 - 1e-12) or event - t_new < 1e-9:
-                    dt, t_new = event - self.t, event
-                self.solver.step(self.state, self._other, self.control, dt, self.t)
-                self.state, self._other = self._other, self.state
-                self.t = t_new
-                self.steps += 1
-                self.recorder.update(self.state, self.t)
+                    self.state, self._other, c = clock.advance_to(self.state, self._other, event, self.recorder)
+                    self.t, self.steps = float(c[0, clock.T]), int(c[0, clock.STEPS])  # member 0's
                 if self.t >= next_probe:
                     self.recorder.sample_probes(self.state, self.t)
                     self.n_probes += 1
@@ -341,13 +336,34 @@ class Simulation:
             raise
         except SimulationError as e:
             status = "failed"
-            raise SimulationError(f"at t={self.t:.3f} s, step {self.steps}: {e}") from None
+            raise SimulationError(f"at t={getattr(e, 't', self.t):.3f} s, step {getattr(e, 'step', self.steps)}: {e}") from None
         finally:
             if bar is not None:
                 bar.close()
             with _sigint_deferred():
                 self.summary = self.finalize(status)
         return self.summary
+
+    def _host_step(self, event: float) -> None:
+        """One step towards ``event`` [s], its dt chosen on the host."""
+        st = self.settings
+        limit = self.solver.stable_dt(self.state, self.t)
+        if st.fixed_dt is not None:
+            if st.fixed_dt > limit * (1 + 1e-12):
+                raise SimulationError(f"fixed dt {st.fixed_dt} s exceeds the CFL limit {limit:.4g} s")
+            dt = st.fixed_dt
+        else:
+            dt = min(limit, st.max_dt)
+        if not math.isfinite(dt):
+            dt = event - self.t
+        t_new = self.t + dt
+        if t_new >= event * (1 - 1e-12) or event - t_new < 1e-9:
+            dt, t_new = event - self.t, event
+        self.solver.step(self.state, self._other, self.control, dt, self.t)
+        self.state, self._other = self._other, self.state
+        self.t = t_new
+        self.steps += 1
+        self.recorder.update(self.state, self.t)
 
     def _progress_bar(self):
         if not self.progress:

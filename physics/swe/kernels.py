@@ -36,6 +36,17 @@ TILE_SIZE = 8
 tiles with no water within one tile are skipped (see FloodSolver)."""
 BOUNDARY_CODES = {"wall": WALL, "transmissive": TRANSMISSIVE, "stage": STAGE, "discharge": DISCHARGE}
 
+# The device clock (physics/swe/clock.py): float64 fields per ensemble member, read by the
+# kernels below in place of their scalar dt, time, rain scale and edge values when the
+# ``clock`` array they get is not empty. Member m owns the grid rows m * member_rows ..
+# m * member_rows + member_rows - 2 (the last row of each but the top member is a separator).
+CLOCK_T = 0  # time [s]
+CLOCK_DT = 1  # this step's dt [s] (0 for a member that waits)
+CLOCK_WEIGHT_DT = 2  # this stage's share of dt [s]
+CLOCK_RAIN_SCALE = 3  # rain scale of this stage
+CLOCK_EDGE = 4  # 4 edge values (west, east, south, north) of this stage, as edge_value gives them
+CLOCK_FIELDS = 20  # the others are the clock's own (physics/swe/clock.py)
+
 
 @functools.cache
 def kernels_for(real) -> SimpleNamespace:
@@ -396,6 +407,7 @@ def kernels_for(real) -> SimpleNamespace:
         tiles: wp.array(dtype=wp.int32), ntx: int, nx: int, ny: int, run: int, order: int, g: real,
         west_kind: int, west_value: real, east_kind: int, east_value: real,
         span_kind: wp.array(dtype=wp.int32), span_value: wp.array(dtype=real), west_offset: int, east_offset: int,
+        clock: wp.array(dtype=wp.float64), member_rows: int,
         fh: wp.array(dtype=real), fn_lo: wp.array(dtype=real), fn_hi: wp.array(dtype=real), ft: wp.array(dtype=real),
     ):
         """Fluxes through the x-faces of the active tiles (TILE + 1 faces a row of a tile),
@@ -406,6 +418,10 @@ def kernels_for(real) -> SimpleNamespace:
         a0 = i0 + first
         if a0 > nx or j >= ny:
             return
+        if clock.shape[0] > 0:
+            c = (j / member_rows) * CLOCK_FIELDS + CLOCK_EDGE
+            west_value = real(clock[c])
+            east_value = real(clock[c + 1])
         lo_kind, lo_value = edge_face(west_kind, west_value, span_kind, span_value, west_offset + j)
         hi_kind, hi_value = edge_face(east_kind, east_value, span_kind, span_value, east_offset + j)
         flux_run(h, u, v, z, solid, a0, wp.min(a0 + run, nx + 1), nx, j * nx, 1, j * (nx + 1), 1, order, g,
@@ -418,20 +434,39 @@ def kernels_for(real) -> SimpleNamespace:
         tiles: wp.array(dtype=wp.int32), ntx: int, nx: int, ny: int, run: int, order: int, g: real,
         south_kind: int, south_value: real, north_kind: int, north_value: real,
         span_kind: wp.array(dtype=wp.int32), span_value: wp.array(dtype=real), south_offset: int, north_offset: int,
+        clock: wp.array(dtype=wp.float64), member_rows: int,
         fh: wp.array(dtype=real), fn_lo: wp.array(dtype=real), fn_hi: wp.array(dtype=real), ft: wp.array(dtype=real),
     ):
         """Fluxes through the y-faces of the active tiles (TILE + 1 faces a column of a
-        tile), each thread walking ``run`` consecutive faces of a column (SPANS edges
-        as in compute_x_fluxes, column i at offset + i)."""
+        tile), each thread walking ``run`` consecutive faces of a column. Face row a
+        belongs to member a / member_rows, as its row a - m * member_rows (a separator's
+        faces are its neighbours' edges); a run crossing into the next member is split.
+        SPANS edges as in compute_x_fluxes, column i at offset + i (one member only)."""
         i0, j0, line, first = run_origin(wp.tid(), run, tiles, ntx)
         i = i0 + line
         a0 = j0 + first
         if i >= nx or a0 > ny:
             return
-        lo_kind, lo_value = edge_face(south_kind, south_value, span_kind, span_value, south_offset + i)
-        hi_kind, hi_value = edge_face(north_kind, north_value, span_kind, span_value, north_offset + i)
-        flux_run(h, v, u, z, solid, a0, wp.min(a0 + run, ny + 1), ny, i, nx, i, nx, order, g,
-                 lo_kind, lo_value, hi_kind, hi_value, fh, fn_lo, fn_hi, ft)
+        a1 = wp.min(a0 + run, ny + 1)
+        m = a0 / member_rows
+        split = wp.min(a1, (m + 1) * member_rows)
+        for part in range(2):
+            if part == 0 or split < a1:
+                origin = m * member_rows
+                lo = a0
+                hi = split
+                if part == 1:
+                    origin = (m + 1) * member_rows
+                    lo = split
+                    hi = a1
+                if clock.shape[0] > 0:
+                    c = (origin / member_rows) * CLOCK_FIELDS + CLOCK_EDGE
+                    south_value = real(clock[c + 2])
+                    north_value = real(clock[c + 3])
+                lo_kind, lo_value = edge_face(south_kind, south_value, span_kind, span_value, south_offset + i)
+                hi_kind, hi_value = edge_face(north_kind, north_value, span_kind, span_value, north_offset + i)
+                flux_run(h, v, u, z, solid, lo - origin, hi - origin, member_rows - 1, i + origin * nx, nx, i + origin * nx, nx,
+                         order, g, lo_kind, lo_value, hi_kind, hi_value, fh, fn_lo, fn_hi, ft)
 
     @wp.kernel(module="unique")
     def update_cells(
@@ -444,6 +479,7 @@ def kernels_for(real) -> SimpleNamespace:
         source_of_cell: wp.array(dtype=wp.int32), source_rate: wp.array(dtype=real),
         tiles: wp.array(dtype=wp.int32), ntx: int, nx: int, ny: int, run: int,
         dx: real, dy: real, dt: real, base_weight: real, h_dry: real, g: real,
+        clock: wp.array(dtype=wp.float64), member_rows: int,
         h_out: wp.array(dtype=real), hu_out: wp.array(dtype=real), hv_out: wp.array(dtype=real),
     ):
         """One forward-Euler stage with implicit friction, blended with a base state, over
@@ -455,6 +491,10 @@ def kernels_for(real) -> SimpleNamespace:
         i_first, j = cell_run_origin(wp.tid(), run, tiles, ntx)
         if j >= ny:
             return
+        if clock.shape[0] > 0:
+            c = (j / member_rows) * CLOCK_FIELDS
+            dt = real(clock[c + CLOCK_DT])
+            rain_scale = real(clock[c + CLOCK_RAIN_SCALE])
         rdx = real(1.0) / dx
         rdy = real(1.0) / dy
         keep = real(1.0) - base_weight
@@ -497,15 +537,17 @@ def kernels_for(real) -> SimpleNamespace:
     def compute_wave_speed(
         h: wp.array(dtype=real), hu: wp.array(dtype=real), hv: wp.array(dtype=real),
         solid: wp.array(dtype=wp.uint8), tiles: wp.array(dtype=wp.int32), ntx: int, nx: int, ny: int,
-        dx: real, dy: real, h_dry: real, g: real, slot: int,
+        dx: real, dy: real, h_dry: real, g: real, slot: int, member_rows: int,
         max_rate: wp.array(dtype=real), first_bad: wp.array(dtype=wp.int32),
     ):
         """max over the cells of the tiles of (|u|+c)/dx + (|v|+c)/dy [1/s] into
         ``max_rate[slot]``; the first cell with a non-finite or negative value goes to
-        ``first_bad[slot]`` (atomic min). One slot per concurrent launch."""
+        ``first_bad[slot]`` (atomic min). One slot per concurrent launch and member
+        (slot * members + member)."""
         k = tile_cell(wp.tid(), tiles, ntx, nx, ny)
         if k < 0:
             return
+        slot = slot * ((ny + 1) / member_rows) + (k / nx) / member_rows
         hk = h[k]
         qx = hu[k]
         qy = hv[k]
@@ -521,24 +563,34 @@ def kernels_for(real) -> SimpleNamespace:
     @wp.kernel(module="unique")
     def accumulate_boundary_inflow(
         fxh: wp.array(dtype=real), fyh: wp.array(dtype=real), tile_active: wp.array(dtype=wp.uint8),
-        ntx: int, nx: int, ny: int, dx: real, dy: real, weight_dt: real, inflow: wp.array(dtype=wp.float64),
+        ntx: int, nx: int, ny: int, dx: real, dy: real, weight_dt: real,
+        clock: wp.array(dtype=wp.float64), member_rows: int, inflow: wp.array(dtype=wp.float64),
     ):
-        """Volume [m^3] entering through each edge (west, east, south, north) during
-        ``weight_dt`` seconds of these fluxes; thread t walks the boundary faces of
-        the active tiles (the others carry no water and hold stale fluxes)."""
+        """Volume [m^3] entering through each edge (west, east, south, north) of each
+        member (``inflow[4 * member + edge]``) during ``weight_dt`` seconds of these
+        fluxes; thread t walks the boundary faces of the active tiles (the others carry
+        no water and hold stale fluxes)."""
         t = wp.tid()
         if t < ny:
+            m = t / member_rows
+            if clock.shape[0] > 0:
+                weight_dt = real(clock[m * CLOCK_FIELDS + CLOCK_WEIGHT_DT])
             row = (t / TILE) * ntx
             if tile_active[row] != wp.uint8(0):
-                wp.atomic_add(inflow, 0, wp.float64(fxh[t * (nx + 1)] * dy * weight_dt))
+                wp.atomic_add(inflow, 4 * m, wp.float64(fxh[t * (nx + 1)] * dy * weight_dt))
             if tile_active[row + (nx - 1) / TILE] != wp.uint8(0):
-                wp.atomic_add(inflow, 1, -wp.float64(fxh[t * (nx + 1) + nx] * dy * weight_dt))
+                wp.atomic_add(inflow, 4 * m + 1, -wp.float64(fxh[t * (nx + 1) + nx] * dy * weight_dt))
         else:
             i = t - ny
-            if tile_active[i / TILE] != wp.uint8(0):
-                wp.atomic_add(inflow, 2, wp.float64(fyh[i] * dx * weight_dt))
-            if tile_active[((ny - 1) / TILE) * ntx + i / TILE] != wp.uint8(0):
-                wp.atomic_add(inflow, 3, -wp.float64(fyh[ny * nx + i] * dx * weight_dt))
+            for m in range((ny + 1) / member_rows):
+                south = m * member_rows  # the member's south and north face rows
+                north = south + member_rows - 1
+                if clock.shape[0] > 0:
+                    weight_dt = real(clock[m * CLOCK_FIELDS + CLOCK_WEIGHT_DT])
+                if tile_active[(south / TILE) * ntx + i / TILE] != wp.uint8(0):
+                    wp.atomic_add(inflow, 4 * m + 2, wp.float64(fyh[south * nx + i] * dx * weight_dt))
+                if tile_active[((north - 1) / TILE) * ntx + i / TILE] != wp.uint8(0):
+                    wp.atomic_add(inflow, 4 * m + 3, -wp.float64(fyh[north * nx + i] * dx * weight_dt))
 
     @wp.kernel(module="unique")
     def mark_wet_tiles(
@@ -555,13 +607,16 @@ def kernels_for(real) -> SimpleNamespace:
     @wp.kernel(module="unique")
     def apply_infiltration(
         h: wp.array(dtype=real), rate: wp.array(dtype=real), initial_loss: wp.array(dtype=real),
-        continuing_rate: wp.array(dtype=real), dt: real, infiltrated: wp.array(dtype=real),
+        continuing_rate: wp.array(dtype=real), dt: real,
+        clock: wp.array(dtype=wp.float64), nx: int, member_rows: int, infiltrated: wp.array(dtype=real),
     ):
         """Remove min(h, capacity) of water [m] and add it to ``infiltrated``: the
         capacity is rate * dt [m], plus, where ARR losses are given (``initial_loss``
         not empty), what is left of the initial loss [m] (initial_loss - infiltrated)
         while any is, else continuing_rate * dt."""
         k = wp.tid()
+        if clock.shape[0] > 0:
+            dt = real(clock[((k / nx) / member_rows) * CLOCK_FIELDS + CLOCK_DT])
         capacity = rate[k] * dt
         if initial_loss.shape[0] > 0:
             left = initial_loss[k] - infiltrated[k]
@@ -578,6 +633,7 @@ def kernels_for(real) -> SimpleNamespace:
     def track_maxima(
         h: wp.array(dtype=real), hu: wp.array(dtype=real), hv: wp.array(dtype=real),
         t: wp.float64, h_dry: real, arrival_depth: real, tiles: wp.array(dtype=wp.int32), ntx: int, nx: int, ny: int,
+        clock: wp.array(dtype=wp.float64), member_rows: int,
         max_depth: wp.array(dtype=real), max_speed: wp.array(dtype=real), time_of_max_depth: wp.array(dtype=wp.float64),
         max_depth_velocity: wp.array(dtype=real), arrival_time: wp.array(dtype=wp.float64),
     ):
@@ -589,6 +645,8 @@ def kernels_for(real) -> SimpleNamespace:
         k = tile_cell(wp.tid(), tiles, ntx, nx, ny)
         if k < 0:
             return
+        if clock.shape[0] > 0:
+            t = clock[((k / nx) / member_rows) * CLOCK_FIELDS + CLOCK_T]
         hk = h[k]
         if hk > max_depth[k]:
             max_depth[k] = hk

@@ -105,6 +105,8 @@ class FloodSolver:
         self._empty_real = wp.zeros(0, dtype=real, device=dev)
         self._empty_int = wp.zeros(0, dtype=wp.int32, device=dev)
         self._empty_f64 = wp.zeros(0, dtype=wp.float64, device=dev)
+        self.clock = wp.zeros(0, dtype=wp.float64, device=dev)  # a DeviceClock's when it drives the solver
+        self.member_rows = model.ny + 1  # grid rows per ensemble member (see physics/swe/clock.py)
         self._ntx = -(-model.nx // TILE_SIZE)
         self._nty = -(-model.ny // TILE_SIZE)
         ntiles = self._ntx * self._nty
@@ -308,8 +310,8 @@ class FloodSolver:
     def _solid_mask(self) -> np.ndarray:
         return self.model.solid.numpy().reshape(self.model.shape).astype(bool)
 
-    def _edge_value(self, edge: str, t: float) -> float:
-        return edge_value(self.model, self._control, edge, t)
+    def _edge_value(self, edge: str, t: float | None) -> float:
+        return 0.0 if t is None else edge_value(self.model, self._control, edge, t)
 
     def _load_rain_frames(self, i: int, j: int) -> None:
         """Have frames i and j of the rain field in ``_rain`` and ``_rain_next``; when the
@@ -366,7 +368,8 @@ class FloodSolver:
         dv = self._empty_real if max_depth_velocity is None else max_depth_velocity
         arrival = self._empty_f64 if arrival_time is None else arrival_time
         self._launch_tiled(self.k.track_maxima, TILE_SIZE * TILE_SIZE,
-                           lambda tiles, part: [state.h, state.hu, state.hv, t, m.h_dry, arrival_depth, tiles, self._ntx, m.nx, m.ny],
+                           lambda tiles, part: [state.h, state.hu, state.hv, t, m.h_dry, arrival_depth, tiles, self._ntx, m.nx, m.ny,
+                                                self.clock, self.member_rows],
                            [max_depth, max_speed, time_of_max, dv, arrival])
 
     def stable_dt(self, state: State, t: float | None = None) -> float:
@@ -378,11 +381,7 @@ class FloodSolver:
             SimulationError: a non-finite or negative value, naming the cell.
         """
         m = self.model
-        self._max_rate.zero_()
-        self._first_bad.fill_(np.iinfo(np.int32).max)
-        self._launch_tiled(self.k.compute_wave_speed, TILE_SIZE * TILE_SIZE,
-                           lambda tiles, part: [state.h, state.hu, state.hv, m.solid, tiles, self._ntx, m.nx, m.ny,
-                                                m.dx, m.dy, m.h_dry, m.g, part], [self._max_rate, self._first_bad])
+        self.wave_speeds(state)
         bad = int(self._first_bad.numpy().min())
         if bad != np.iinfo(np.int32).max:
             h, hu, hv = (a.numpy()[bad] for a in (state.h, state.hu, state.hv))
@@ -394,10 +393,22 @@ class FloodSolver:
                    self._span_wave_rate(t))
         return m.cfl / rate if rate > 0 else float("inf")
 
+    def wave_speeds(self, state: State) -> None:
+        """Launch the largest wave rate [1/s] and the first bad cell of ``state`` into
+        ``_max_rate`` and ``_first_bad`` (one slot per CPU part and member); no host copy."""
+        m = self.model
+        self._max_rate.zero_()
+        self._first_bad.fill_(np.iinfo(np.int32).max)
+        self._launch_tiled(self.k.compute_wave_speed, TILE_SIZE * TILE_SIZE,
+                           lambda tiles, part: [state.h, state.hu, state.hv, m.solid, tiles, self._ntx, m.nx, m.ny,
+                                                m.dx, m.dy, m.h_dry, m.g, part, self.member_rows], [self._max_rate, self._first_bad])
+
     def _fluxes(self, s: State, t: float) -> None:
         m = self.model
         bk = m.boundary_kinds
         code = {**BOUNDARY_CODES, "spans": SPANS}
+        if self.clock.shape[0]:  # the kernels read the edge values of each member's time
+            t = None
         cells, runs = TILE_SIZE * TILE_SIZE, TILE_SIZE * (TILE_SIZE + 1) // self._run
         self._set_span_values(s, t)
         sk, sv, off = self._span_kind, self._span_value, self._span_offset
@@ -406,48 +417,75 @@ class FloodSolver:
         west, east = self._edge_value("west", t), self._edge_value("east", t)
         self._launch_tiled(self.k.compute_x_fluxes, runs,
                            lambda tiles, part: [s.h, self._u, self._v, m.bed, m.solid, tiles, self._ntx, m.nx, m.ny, self._run, m.order, m.g,
-                                          code[bk["west"]], west, code[bk["east"]], east, sk, sv, off("west"), off("east")], self._fx)
+                                          code[bk["west"]], west, code[bk["east"]], east, sk, sv, off("west"), off("east"),
+                                          self.clock, self.member_rows], self._fx)
         south, north = self._edge_value("south", t), self._edge_value("north", t)
         self._launch_tiled(self.k.compute_y_fluxes, runs,
                            lambda tiles, part: [s.h, self._u, self._v, m.bed, m.solid, tiles, self._ntx, m.nx, m.ny, self._run, m.order, m.g,
-                                          code[bk["south"]], south, code[bk["north"]], north, sk, sv, off("south"), off("north")], self._fy)
+                                          code[bk["south"]], south, code[bk["north"]], north, sk, sv, off("south"), off("north"),
+                                          self.clock, self.member_rows], self._fy)
 
     def _stage_update(self, s: State, base: State, out: State, t: float, dt: float, base_weight: float, step_weight: float) -> None:
         """One stage; ``step_weight`` is this stage's share of the step's fluxes and
         sources (1 for Euler, 1/2 for each of Heun's stages), for the volume counters."""
         m = self.model
-        scale, weight, volume_rate = self._set_sources(t, end_of_step=base_weight > 0)
         weight_dt = dt * step_weight
-        self.volume_from_sources += volume_rate * weight_dt
+        scale = weight = 0.0
+        if not self.clock.shape[0]:  # else the clock's kernels set the sources and count their volume
+            scale, weight, volume_rate = self._set_sources(t, end_of_step=base_weight > 0)
+            self.volume_from_sources += volume_rate * weight_dt
         self._launch_tiled(self.k.update_cells, TILE_SIZE * TILE_SIZE // self._cell_run,
                            lambda tiles, part: [s.h, s.hu, s.hv, base.h, base.hu, base.hv, *self._fx, *self._fy,
                                           m.solid, m.manning_n, self._rain, scale, self._rain_next, weight, self._source_of_cell, self._source_rate,
-                                          tiles, self._ntx, m.nx, m.ny, self._cell_run, m.dx, m.dy, dt, base_weight, m.h_dry, m.g],
+                                          tiles, self._ntx, m.nx, m.ny, self._cell_run, m.dx, m.dy, dt, base_weight, m.h_dry, m.g,
+                                          self.clock, self.member_rows],
                            [out.h, out.hu, out.hv])
         self._launch(self.k.accumulate_boundary_inflow, m.nx + m.ny,
-                     [self._fx[0], self._fy[0], self._tile_active, self._ntx, m.nx, m.ny, m.dx, m.dy, weight_dt, self._inflow])
+                     [self._fx[0], self._fy[0], self._tile_active, self._ntx, m.nx, m.ny, m.dx, m.dy, weight_dt,
+                      self.clock, self.member_rows, self._inflow])
 
     def step(self, state_in: State, state_out: State, control: Control, dt: float, t: float) -> None:
         """Advance ``state_in`` by ``dt`` [s] from time ``t`` [s] into ``state_out``."""
         if control is not self._control:
             self.set_control(control)
         self._select_tiles(state_in, state_out)
-        if self.model.order == 1:
-            self._fluxes(state_in, t)
-            self._stage_update(state_in, state_in, state_out, t, dt, 0.0, 1.0)
-        else:
-            mid = self._stage
-            self._fluxes(state_in, t)
-            self._stage_update(state_in, state_in, mid, t, dt, 0.0, 0.5)
-            self._fluxes(mid, t + dt)
-            self._stage_update(mid, state_in, state_out, t + dt, dt, 0.5, 0.5)
+        self.stages(state_in, state_out, dt, t)
         self._t_end = t + dt
+
+    def stages(self, state_in: State, state_out: State, dt: float, t: float, before_stage=None) -> None:
+        """The Euler stage or Heun's two, then infiltration; ``before_stage(i, step_weight)``,
+        when given, runs before stage i (the device clock's control kernels)."""
+        if self.model.order == 1:
+            stages = [(state_in, state_in, state_out, t, 0.0, 1.0)]
+        else:
+            stages = [(state_in, state_in, self._stage, t, 0.0, 0.5), (self._stage, state_in, state_out, t + dt, 0.5, 0.5)]
+        for i, (s, base, out, t_stage, base_weight, step_weight) in enumerate(stages):
+            if before_stage is not None:
+                before_stage(i, step_weight)
+            self._fluxes(s, t_stage)
+            self._stage_update(s, base, out, t_stage, dt, base_weight, step_weight)
         if self._infiltration is not None:
             wp.copy(state_out.infiltrated, state_in.infiltrated)
             wp.launch(self.k.apply_infiltration, dim=self.model.nx * self.model.ny,
-                      inputs=[state_out.h, self._infiltration, self._initial_loss, self._continuing_loss, dt],
+                      inputs=[state_out.h, self._infiltration, self._initial_loss, self._continuing_loss, dt, self.clock,
+                              self.model.nx, self.member_rows],
                       outputs=[state_out.infiltrated],
                       device=self.model.device)
+
+    def device_clock(self, **options):
+        """A :class:`physics.swe.clock.DeviceClock` that steps this solver on the device
+        (``options``: fixed_dt, max_dt, capture_graphs).
+
+        Raises:
+            InputError: the run has boundary spans or a gridded rain field, which the device
+                clock does not drive yet (they run on the host-stepped path).
+        """
+        from physics.swe.clock import DeviceClock
+
+        if self._span_drivers or "spans" in self.model.boundary_kinds.values() or self._control.rain_field is not None:
+            raise InputError("flood solver", "device clock", "boundary spans and gridded rain run on the host-stepped "
+                             "path only (not yet on the device-resident one)")
+        return DeviceClock(self, **options)
 
     # -- accounting ------------------------------------------------------------------
     @property
