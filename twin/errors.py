@@ -36,3 +36,8 @@ class InputError(TwinError, ValueError):
 
 class SimulationError(TwinError, RuntimeError):
     """A run that cannot go on (NaN, negative depth): says where and when."""
+
+
+class InputWarning(UserWarning):
+    """Something in an input that twin read anyway (a default applied, a part skipped,
+    a library's complaint): the command line prints it as one ``twin: warning:`` line."""
