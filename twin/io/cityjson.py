@@ -41,7 +41,7 @@ import shapely
 
 from twin.errors import InputError
 from twin.io.crs import crs_from_reference_system, horizontal_crs, is_geographic, metric_crs, to_crs, transform
-from twin.io.shapes import polygon_parts
+from twin.io.shapes import clean_footprint, polygon_parts
 from twin.scene import Building, FrictionZone, Heightfield, SurfaceMesh
 
 __all__ = ["MANNING", "VEGETATION_RELIEF", "CityData", "ground_terrain", "rasterise_triangles", "read_cityjson"]
@@ -565,13 +565,13 @@ def _building(oid: str, group: list[_Object]) -> list[Building]:
     if not outline:
         outline = _outline(local[labels != SurfaceMesh.WALL], verts)
     outline = [p for p in outline if p.area >= 1.0] or outline[:1]
-    if not outline:
+    pieces = [piece for poly in outline for piece in clean_footprint(*_rings(poly))]
+    if not pieces:
         return []
     mesh = SurfaceMesh(verts, local, labels)
     kind = group[0].kind
     out = []
-    for k, poly in enumerate(outline):
-        ext, holes = _rings(poly)
+    for k, (ext, holes) in enumerate(pieces):
         out.append(Building(ext, top - base, oid if k == 0 else f"{oid}/{k + 1}", base=base, kind=kind, holes=holes,
                             mesh=mesh if k == 0 else None))
     return out
