@@ -67,8 +67,7 @@ def finite(source: object, where: str, values, what: str = "value") -> np.ndarra
         if a.ndim == 0:
             raise InputError(source, where, f"{what} must be a finite number, found {float(a)!r}")
         at = tuple(int(i) for i in np.argwhere(bad)[0])
-        index = at[0] if len(at) == 1 else at
-        raise InputError(source, f"{where}[{index}]" if where else f"[{index}]",
+        raise InputError(source, f"{where}[{at[0]}]" if where else f"[{at[0]}]",
                          f"{what} must be finite numbers, found {float(a[at])!r} ({int(bad.sum())} in all)")
     return a
 

@@ -34,6 +34,19 @@ def clean_footprint(shell: np.ndarray, holes: list[np.ndarray] | None = None, *,
         return []
     inner = [h for h in (np.asarray(h, dtype=np.float64) for h in holes or []) if len(h) >= 3 and np.isfinite(h).all()]
     poly = shapely.remove_repeated_points(shapely.Polygon(shell, inner or None), tolerance)
-    geom = shapely.make_valid(poly).simplify(0.0)  # simplify(0): collinear points go, the shape stays
-    return [(np.asarray(p.exterior.coords)[:-1], [np.asarray(i.coords)[:-1] for i in p.interiors])
-            for p in polygon_parts(geom) if p.area > 0 and len(p.exterior.coords) >= 4]
+    out = []
+    for p in polygon_parts(shapely.make_valid(poly)):
+        ext = _drop_collinear(np.asarray(p.exterior.coords)[:-1])
+        if p.area > 0 and len(ext) >= 3:
+            out.append((ext, [h for h in (_drop_collinear(np.asarray(i.coords)[:-1]) for i in p.interiors) if len(h) >= 3]))
+    return out
+
+
+def _drop_collinear(ring: np.ndarray) -> np.ndarray:
+    """An open ring (n, 2) without the vertices that lie on the line through their neighbours."""
+    if len(ring) < 3:
+        return ring
+    a, b = ring - np.roll(ring, 1, axis=0), np.roll(ring, -1, axis=0) - ring
+    cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+    scale = np.abs(a).max(axis=1) * np.abs(b).max(axis=1)
+    return ring[np.abs(cross) > 1e-12 * scale]
