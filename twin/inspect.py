@@ -49,7 +49,7 @@ def _grid_crs(path: Path, member: str | None) -> dict[str, Any]:
             return {"crs": crs_from_prj(prj), "crs_source": str(prj)}
         if member is not None:
             name = str(Path(member).with_suffix(".prj"))
-            with zipfile.ZipFile(path) as z, library_errors(f"{path}!{name}", "the zip member cannot be read as UTF-8 text"):
+            with library_errors(f"{path}!{name}", "the zip member cannot be read as UTF-8 text"), zipfile.ZipFile(path) as z:
                 text = z.read(name).decode("utf-8") if name in z.namelist() else None
             if text is not None:
                 return {"crs": crs_from_prj_text(text, f"{path}!{name}"), "crs_source": f"{path}!{name}"}

@@ -14,7 +14,6 @@ import dataclasses
 import io
 import json
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -443,15 +442,14 @@ def load_scene(path: str | Path) -> Scene:
             terrain whose corner or cell size is not finite (or a cell size not
             positive), or a scene its own checks refuse.
     """
-    from twin.io.checks import finite, regular_file  # the io package imports this module
+    from twin.io.checks import ZIP_ERRORS, finite, regular_file  # the io package imports this module
 
     path = regular_file(path)
     try:
         with zipfile.ZipFile(path) as z:
             meta = json.loads(z.read("scene.json"))
             elevation = np.load(io.BytesIO(z.read("terrain.npy")), allow_pickle=False)
-    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, json.JSONDecodeError, UnicodeDecodeError, ValueError,
-            RecursionError) as e:
+    except (*ZIP_ERRORS, KeyError, json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
         raise InputError(path, "", f"not a twin scene file ({str(e)[:200] or type(e).__name__})") from None
     if not isinstance(meta, dict) or meta.pop("format", None) != FORMAT:
         raise InputError(path, "scene.json", f"format is not {FORMAT}")

@@ -19,6 +19,8 @@ import stat
 import sys
 import tempfile
 import warnings
+import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,7 +29,10 @@ import numpy as np
 
 from twin.errors import InputError, InputWarning
 
-__all__ = ["epsg", "finite", "library_errors", "quiet", "regular_file"]
+__all__ = ["ZIP_ERRORS", "epsg", "finite", "library_errors", "quiet", "regular_file"]
+
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError)
+"""What :mod:`zipfile` raises on a damaged archive (a bad CRC, a cut, impossible offsets, an unknown compression)."""
 
 _KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
           (stat.S_ISSOCK, "a socket"))

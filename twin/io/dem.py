@@ -24,7 +24,7 @@ import numpy as np
 import shapely
 
 from twin.errors import InputError
-from twin.io.checks import epsg, finite, library_errors, quiet, regular_file
+from twin.io.checks import ZIP_ERRORS, epsg, finite, library_errors, quiet, regular_file
 from twin.io.crs import horizontal_crs, is_geographic, metres_per_degree, metric_crs, to_crs, transform
 from twin.io.esri_ascii import read_esri_ascii, read_esri_ascii_header
 from twin.io.prj import crs_from_prj, crs_from_prj_text
@@ -136,7 +136,7 @@ def _read_hgt(path: Path) -> Raster:
 def _open_zip(path: Path) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
+    except ZIP_ERRORS:
         raise InputError(path, "", "not a zip archive") from None
 
 
@@ -211,7 +211,7 @@ def _asc_crs(path: Path, member: str | None) -> str | None:
     text = None
     if member is not None:
         name = str(Path(member).with_suffix(".prj"))
-        with zipfile.ZipFile(path) as z, library_errors(f"{path}!{name}", "the zip member cannot be read as UTF-8 text"):
+        with library_errors(f"{path}!{name}", "the zip member cannot be read as UTF-8 text"), zipfile.ZipFile(path) as z:
             if name in z.namelist():
                 text = z.read(name).decode("utf-8")
         if text is not None:
@@ -248,7 +248,7 @@ def dem_kind(path: str | Path) -> str | None:
         try:
             with zipfile.ZipFile(path) as z:
                 names = [n.lower() for n in z.namelist()]
-        except zipfile.BadZipFile:
+        except ZIP_ERRORS:
             return None
         if any(n.endswith(".hgt") for n in names) and not any(n.endswith(".asc") for n in names):
             return "srtm-hgt"

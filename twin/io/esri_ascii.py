@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from typing import TextIO
 import numpy as np
 
 from twin.errors import InputError
-from twin.io.checks import finite, regular_file
+from twin.io.checks import ZIP_ERRORS, finite, regular_file
 from twin.scene import Heightfield
 
 __all__ = ["EsriAsciiHeader", "read_esri_ascii", "read_esri_ascii_header"]
@@ -85,14 +84,14 @@ def _open_text(path: str | Path, member: str | None) -> Iterator[tuple[str, Text
         return
     try:
         z = zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
+    except ZIP_ERRORS:
         raise InputError(path, "", "not a zip archive") from None
     with z:
         name = _asc_member(path, z, member)
         try:
             with z.open(name) as raw:
                 yield f"{path}!{name}", io.TextIOWrapper(raw, encoding="utf-8", newline=None)
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as e:
+        except ZIP_ERRORS as e:
             raise InputError(f"{path}!{name}", "", f"the zip member cannot be read ({e})") from None
 
 
