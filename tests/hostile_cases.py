@@ -392,14 +392,17 @@ def _(tmp):
         joints = "".join(f'<joint name="j{k}" type="fixed"><parent link="l{k}"/><child link="l{k + 1}"/></joint>' for k in range(n - 1))
         p = tmp / f"chain{n}.urdf"
         p.write_text(f'<robot name="chain">{links}{joints}</robot>')
-        t = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            read_urdf(p)
-        return time.perf_counter() - t
+        best = float("inf")
+        for _ in range(3):  # the best of three: the machine is shared
+            t = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                read_urdf(p)
+            best = min(best, time.perf_counter() - t)
+        return best
 
     small, large = robot(2000), robot(16000)
-    assert large < 20 * small + 0.5, f"8x the links took {large / small:.1f}x the time"
+    assert large < 24 * small + 0.5, f"8x the links took {large / small:.1f}x the time (quadratic: 64x)"
 
 
 # --- geometry -------------------------------------------------------------------------------------
