@@ -118,11 +118,21 @@ def _(tmp):
     refused(p, "zip member cannot be read")
 
 
-@case("importers", "NetCDF-4 with flipped bytes (HDF error)")
+@case("importers", "NetCDF-4 with flipped bytes in a compressed chunk (HDF error on reading)")
+def _(tmp):
+    data = bytearray((DATA / "weather/era5_t2m_uk_2019-03-01_to_24.nc").read_bytes())
+    k = len(data) // 2
+    data[k:k + 64] = b"\xff" * 64  # inside a deflated chunk: the file opens, its values do not decode
+    p = tmp / "flipped.nc"
+    p.write_bytes(bytes(data))
+    refused(p, r"not a readable netcdf4 file \(NetCDF: HDF error\)")
+
+
+@case("importers", "NetCDF-4 with its HDF5 headers zeroed")
 def _(tmp):
     data = bytearray((DATA / "weather/GFS_test.nc").read_bytes())
-    data[2048:6144] = bytes(4096)  # HDF5 object headers zeroed
-    p = tmp / "flipped.nc"
+    data[2048:6144] = bytes(4096)
+    p = tmp / "zeroed.nc"
     p.write_bytes(bytes(data))
     refused(p, "not a readable netcdf4 file")
 

@@ -24,14 +24,49 @@ FUZZ_EXAMPLES = int(os.environ.get("TWIN_FUZZ_EXAMPLES", "12"))
 TIMEOUT_S = 20
 
 ASC = b"ncols 3\nnrows 2\nxllcorner 0\nyllcorner 0\ncellsize 1\nNODATA_value -9999\n1 2 3\n4 5 6\n"
-CITY = {"type": "CityJSON", "version": "2.0", "transform": {"scale": [0.01, 0.01, 0.01], "translate": [85000, 446000, 0]},
-        "metadata": {"referenceSystem": "https://www.opengis.net/def/crs/EPSG/0/7415"},
-        "vertices": [[0, 0, 0], [1000, 0, 0], [1000, 1000, 0], [0, 1000, 0], [0, 0, 500], [1000, 0, 500], [1000, 1000, 500], [0, 1000, 500]],
-        "CityObjects": {"b1": {"type": "Building", "geometry": [{"type": "MultiSurface", "lod": "1",
-                                                                 "boundaries": [[[0, 3, 2, 1]], [[4, 5, 6, 7]], [[0, 1, 5, 4]]]}]}}}
 OSM = (b'<?xml version="1.0"?><osm version="0.6"><node id="1" lat="52.0" lon="4.0" version="1"/>'
        b'<node id="2" lat="52.001" lon="4.0" version="1"/><node id="3" lat="52.001" lon="4.001" version="1"/>'
        b'<way id="9" version="1"><nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="1"/><tag k="building" v="yes"/></way></osm>')
+
+
+def _city_sample(objects: int = 4) -> bytes:
+    """The Delft CityJSON cut to its first few buildings and land-cover objects, vertices renumbered."""
+    doc = json.loads((DATA / "city/delft.city.json").read_text())
+    keep, taken = {}, {}
+    for oid, obj in doc["CityObjects"].items():
+        if obj["type"] in ("Building", "Road", "PlantCover") and taken.get(obj["type"], 0) < objects and not obj.get("children"):
+            keep[oid] = {k: v for k, v in obj.items() if k not in ("parents", "children")}
+            taken[obj["type"]] = taken.get(obj["type"], 0) + 1
+    used: dict[int, int] = {}
+
+    def renumber(node):
+        return [renumber(n) for n in node] if isinstance(node, list) else used.setdefault(node, len(used))
+
+    for obj in keep.values():
+        for g in obj.get("geometry", []):
+            g["boundaries"] = renumber(g["boundaries"])
+    doc["vertices"] = [doc["vertices"][k] for k in sorted(used, key=used.get)]
+    doc["CityObjects"] = keep
+    return json.dumps(doc).encode()
+
+
+def _geotiff_sample() -> bytes:
+    """The Boulder Creek SRTM grid (ESRI ASCII) written as a small GeoTIFF with rasterio."""
+    import tempfile
+
+    import rasterio
+    from rasterio.transform import Affine
+
+    from twin.io.esri_ascii import read_esri_ascii
+
+    h = read_esri_ascii(DATA / "terrain/boulder_creek_srtmgl3.asc")
+    e = h.elevation[::-1][:40, :40]
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "dem.tif"
+        with rasterio.open(p, "w", driver="GTiff", height=e.shape[0], width=e.shape[1], count=1, dtype="float32", crs="EPSG:4326",
+                           transform=Affine(h.dx, 0.0, h.x0, 0.0, -h.dy, h.y0 + h.shape[0] * h.dy)) as ds:
+            ds.write(e.astype("float32"), 1)
+        return p.read_bytes()
 
 
 def _small_samples() -> dict[str, bytes]:
@@ -48,13 +83,17 @@ def _small_samples() -> dict[str, bytes]:
         s = Scene("t", "EPSG:32633", (0.0, 0.0), (0.0, 0.0, 10.0, 10.0), Heightfield(np.zeros((4, 4)), 0.0, 0.0, 2.5, 2.5))
         scene = save_scene(s, Path(d) / "s.twin").read_bytes()
     return {
-        ".asc": ASC + (DATA / "terrain/boulder_creek_srtmgl3.asc").read_bytes()[:0],
+        ".asc": ASC,
+        "srtm.asc": (DATA / "terrain/boulder_creek_srtmgl3.asc").read_bytes(),
+        ".tif": _geotiff_sample(),
+        ".prj": (DATA / "flood/merewether/topography1.prj").read_bytes(),
         ".zip": (DATA / "flood/merewether/topography1.zip").read_bytes(),
-        ".json": json.dumps(CITY).encode(),
+        ".json": _city_sample(),
         ".osm": OSM,
         ".csv": (DATA / "flood/merewether/extent.csv").read_bytes(),
         "log.csv": log[:4000],
         ".nc": (w / "GFS_test_netcdf3.nc").read_bytes(),
+        "4.nc": (w / "era5_t2m_uk_2019-03-01_to_24.nc").read_bytes(),  # NetCDF-4, deflated chunks
         ".grib": grib[:3342 * 4],  # four whole messages
         ".urdf": urdf,
         ".twin": scene,
@@ -84,6 +123,11 @@ def _flip(seed: bytes, ks) -> bytes:
     for k in ks:
         b[k] ^= 0xFF
     return bytes(b)
+
+
+def _name(suffix: str) -> str:
+    """The file name a sample is written under (its suffix tells ``twin inspect`` the kind)."""
+    return "input" + {"log.csv": ".csv", "4.nc": ".nc", "srtm.asc": ".asc"}.get(suffix, suffix)
 
 
 def _reader(suffix: str):
@@ -124,7 +168,7 @@ def read_or_refuse(path: Path, reader) -> None:
 def _fuzz(suffix: str, examples: int, tmp_path_factory, capfd) -> None:
     seed = SAMPLES[suffix]
     folder = tmp_path_factory.mktemp("fuzz")
-    name = "input" + (".csv" if suffix == "log.csv" else suffix)
+    name = _name(suffix)
     reader = _reader(suffix)
 
     @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
@@ -140,7 +184,18 @@ def _fuzz(suffix: str, examples: int, tmp_path_factory, capfd) -> None:
     assert not noise, f"{len(noise)} lines on stderr, e.g. {noise[0][:200]}"
 
 
-SUFFIXES = [".asc", ".zip", ".json", ".osm", ".csv", "log.csv", ".nc", ".grib", ".urdf", ".twin"]
+SUFFIXES = [".asc", "srtm.asc", ".zip", ".tif", ".prj", ".json", ".osm", ".csv", "log.csv", ".nc", "4.nc", ".grib", ".urdf", ".twin"]
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_every_seed_reads(suffix, tmp_path):
+    """The fuzzing starts from inputs twin reads: each mutation is a step away from a good file."""
+    need(DATA)
+    p = tmp_path / _name(suffix)
+    p.write_bytes(SAMPLES[suffix])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _reader(suffix)(p)
 
 
 @pytest.mark.parametrize("suffix", SUFFIXES)
