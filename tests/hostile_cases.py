@@ -244,6 +244,18 @@ for _suffix in (".asc", ".csv", ".json", ".nc", ".grib", ".urdf", ".twin", ".tif
     case("importers", f"FIFO given as a {_suffix} file")(lambda tmp, s=_suffix: refused(_fifo(tmp, "pipe" + s), "FIFO"))
 
 
+@case("importers", "FIFO given to each reader directly (not through inspect)")
+def _(tmp):
+    from twin.io import read_cityjson, read_dem, read_esri_ascii, read_osm, read_polygon, read_sensor_log, read_urdf
+    from twin.io.weather import read_weather
+    from twin.scene import load_scene
+
+    for reader, suffix in ((read_cityjson, ".json"), (read_dem, ".tif"), (read_esri_ascii, ".asc"), (read_osm, ".osm"),
+                           (read_polygon, ".csv"), (read_sensor_log, ".log.csv"), (read_urdf, ".urdf"), (read_weather, ".nc"),
+                           (load_scene, ".twin")):
+        refused(_fifo(tmp, reader.__name__ + suffix), "FIFO", reader=reader)
+
+
 @case("importers", "character device given as the file")
 def _(tmp):
     link = tmp / "null.csv"

@@ -35,6 +35,7 @@ import shapely
 
 from twin.errors import InputError
 from twin.io.crs import metric_crs, transform
+from twin.io.checks import regular_file
 from twin.io.shapes import clean_footprint, polygon_parts
 from twin.scene import Building, FrictionZone, Road
 
@@ -533,9 +534,7 @@ def read_osm(
     """
     import osmium
 
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "", "no such file" if not path.exists() else "is a directory, not a file")
+    path = regular_file(path)
     bounds = _header_bounds(path)
     c = _Collector()
     _apply(path, osmium.osm.RELATION, c)
