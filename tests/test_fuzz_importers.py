@@ -2,8 +2,8 @@
 
 Each generated input must be read or refused with an InputError: no other
 exception, no hang (a timeout per input), nothing a library prints on stderr.
-``make test`` runs a short, seeded budget (``FUZZ_EXAMPLES`` inputs per
-importer, derandomised); ``make test-all`` the ``slow`` variant with more.
+``make test`` runs a short, seeded budget (``TWIN_FUZZ_EXAMPLES``, default 12
+inputs per importer, derandomised); ``make test-all`` the ``slow`` variant with 300.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from shared_data import DATA, need
 from twin.errors import InputError
 
 FUZZ_EXAMPLES = int(os.environ.get("TWIN_FUZZ_EXAMPLES", "12"))
+FUZZ_RANDOM = os.environ.get("TWIN_FUZZ_RANDOM") == "1"
+"""``TWIN_FUZZ_RANDOM=1``: new random inputs each run (to hunt), instead of the fixed, derandomised set."""
 TIMEOUT_S = 20
 
 ASC = b"ncols 3\nnrows 2\nxllcorner 0\nyllcorner 0\ncellsize 1\nNODATA_value -9999\n1 2 3\n4 5 6\n"
@@ -171,7 +173,7 @@ def _fuzz(suffix: str, examples: int, tmp_path_factory, capfd) -> None:
     name = _name(suffix)
     reader = _reader(suffix)
 
-    @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=examples, deadline=None, derandomize=not FUZZ_RANDOM, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
     @given(mutations(seed))
     def check(data: bytes):

@@ -159,18 +159,29 @@ def _times(path: Path, column: str, text: pd.Series, lines: np.ndarray, zone) ->
     text = text.str.strip()
     aware = text.str.contains(r"(?:[zZ]|[+-]\d\d:?\d\d)$", regex=True)
     out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
-    if aware.any():
-        out[aware] = pd.to_datetime(text[aware], format="ISO8601", utc=True, errors="coerce")
-    if (~aware).any():
-        naive = pd.to_datetime(text[~aware], format="ISO8601", errors="coerce")
-        name = "UTC" if zone is dt_timezone.utc else zone.key
-        dst = np.ones(int((~aware).sum()), bool)  # an hour that occurs twice: the first (summer time), as fold=0
-        out[~aware] = naive.dt.tz_localize(name, ambiguous=dst, nonexistent="shift_forward").dt.tz_convert("UTC")
-    bad = out.isna().to_numpy()
-    if bad.any():
-        k = int(np.argmax(bad))
-        raise InputError(path, f"line {lines[k]}, column {column}", f"{text.iloc[k]!r} is not an ISO 8601 timestamp")
+    try:
+        if aware.any():
+            out[aware] = pd.to_datetime(text[aware], format="ISO8601", utc=True, errors="coerce")
+        if (~aware).any():
+            naive = pd.to_datetime(text[~aware], format="ISO8601", errors="coerce")
+            name = "UTC" if zone is dt_timezone.utc else zone.key
+            dst = np.ones(int((~aware).sum()), bool)  # an hour that occurs twice: the first (summer time), as fold=0
+            out[~aware] = naive.dt.tz_localize(name, ambiguous=dst, nonexistent="shift_forward").dt.tz_convert("UTC")
+    except (ValueError, TypeError, OverflowError, AttributeError):
+        out[:] = pd.NaT
+    if out.isna().any():
+        # a bad timestamp, an offset the pattern did not see ("...-1"), a date beyond pandas' years 1677-2262:
+        # row by row, naming the first bad one
+        return np.array([_one_time(path, column, t, n, zone) for t, n in zip(text, lines)], dtype="datetime64[s]")
     return out.dt.tz_localize(None).to_numpy().astype("datetime64[s]")
+
+
+def _one_time(path: Path, column: str, text: str, line: int, zone) -> np.datetime64:
+    """One timestamp by :func:`parse_timestamp`, or the InputError naming its line."""
+    try:
+        return parse_timestamp(text, zone)
+    except (ValueError, OverflowError, OSError):
+        raise InputError(path, f"line {line}, column {column}", f"{text!r} is not an ISO 8601 timestamp") from None
 
 
 def _values(path: Path, name: str, text: pd.Series, lines: np.ndarray, delimiter: str) -> np.ndarray:

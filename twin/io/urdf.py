@@ -258,7 +258,10 @@ def _read_link(el: ET.Element, urdf: Path, search: list[Path], roots: list[Path]
             if mesh is None:
                 continue
             uri = mesh.get("filename") or ""
-            suffix = Path(urlparse(uri).path if uri.startswith(("package://", "file://")) else uri).suffix.lower()
+            try:
+                suffix = Path(urlparse(uri).path if uri.startswith(("package://", "file://")) else uri).suffix.lower()
+            except ValueError as e:
+                raise InputError(urdf, f"{where}, <{role}>", f"mesh {uri[:200]!r} is not a URI ({e})") from None
             if suffix not in MESH_FORMATS:  # told from the URI, before any file is looked for
                 raise InputError(urdf, f"{where}, <{role}>", f"mesh {uri!r}: format {suffix or '(none)'} is not one of {', '.join(MESH_FORMATS)}")
             path = _resolve_uri(uri, urdf, search, roots, f"{where}, <{role}>")
