@@ -158,6 +158,8 @@ def _grib_messages(path: Path) -> int:
                 raise InputError(path, f"byte {at}", f"expected GRIB message {count + 1} here, found {head[:4]!r}")
             edition = head[7]
             length = int.from_bytes(head[8:16], "big") if edition == 2 else int.from_bytes(head[4:7], "big")
+            if edition == 1 and length & 0x800000:
+                break  # a GRIB 1 message over 8 MB codes its length in section 4: ecCodes checks the rest
             if edition not in (1, 2) or length < 16:
                 raise InputError(path, f"byte {at}", f"GRIB message {count + 1} has edition {edition} and length {length}")
             if at + length > size:
