@@ -239,9 +239,9 @@ def read_sensor_log(path: str | Path, *, units: dict[str, str] | None = None, ti
     if len(body) < 2:
         raise InputError(path, "", f"needs at least two readings, found {len(body)}")
     lines = np.array([n for n, _ in body])
-    table = pd.DataFrame([r for _, r in body], dtype=str)
-    time = _times(path, header[0].strip(), table[0], lines, zone)
-    channels = {n: _values(path, n, table[k + 1], lines, delimiter) for k, n in enumerate(names)}
+    columns = [pd.Series(c, dtype=object) for c in zip(*(r for _, r in body))]
+    time = _times(path, header[0].strip(), columns[0], lines, zone)
+    channels = {n: _values(path, n, columns[k + 1], lines, delimiter) for k, n in enumerate(names)}
     log = SensorLog(str(path), time, channels, unit_of, 0.0, timezone=timezone)
     _clock_report(log)
     return log
