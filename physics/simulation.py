@@ -56,31 +56,76 @@ import numpy as np
 from twin.errors import InputError, SimulationError
 
 
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename or a new entry in ``folder`` durable (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # Windows: folders cannot be opened
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse fsync on a folder
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    """fsync every file and folder under ``root`` (a Zarr store), folders last."""
+    for folder, _, files in os.walk(root, topdown=False):
+        for name in files:
+            with open(os.path.join(folder, name), "rb") as f:
+                os.fsync(f.fileno())
+        _fsync_dir(Path(folder))
+
+
+def _replace(tmp: Path, target: Path) -> None:
+    """Put ``tmp`` (a file or a folder) at ``target``: an old ``target`` is renamed aside first,
+    the new one moved into place, and only then the old one deleted; a crash at any point
+    leaves the old or the new one in place (or, between the two renames, the old one at
+    ``target.old``)."""
+    old = target.with_name(target.name + ".old")
+    if old.exists():
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
+    had = target.exists()
+    if had:
+        target.rename(old)
+    tmp.rename(target)
+    _fsync_dir(target.parent)
+    if had:
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
+
+
 def save_npz(path: Path, **arrays) -> None:
-    """Write ``arrays`` to the .npz ``path`` atomically (temporary file, fsync, rename)."""
+    """Write ``arrays`` to the .npz ``path`` atomically (temporary file, fsync, rename, fsync of the folder)."""
     tmp = path.with_name(path.name + ".partial.npz")
     with open(tmp, "wb") as f:
         np.savez(f, **arrays)
         f.flush()
         os.fsync(f.fileno())
     tmp.replace(path)
+    _fsync_dir(path.parent)
 
 
 def write_zarr(ds, target: Path) -> None:
-    """Write the xarray Dataset ``ds`` to the Zarr store ``target`` atomically (a
-    ``.partial`` store, then a rename): a reader never sees half a store."""
+    """Write the xarray Dataset ``ds`` to the Zarr store ``target`` safely: a ``.partial`` store,
+    fsynced, replaces the old one by :func:`_replace` (old aside, new in, old deleted)."""
     tmp = target.with_name(target.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     ds.to_zarr(tmp, mode="w", zarr_format=2, consolidated=True)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
+    _fsync_tree(tmp)
+    _replace(tmp, target)
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (a ``.partial`` file, then a rename)."""
+    """Write ``text`` to ``path`` atomically (a ``.partial`` file, fsynced, then a rename, fsync of the folder)."""
     tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(text)
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
     tmp.replace(path)
+    _fsync_dir(path.parent)
 
 
 @contextlib.contextmanager

@@ -66,3 +66,8 @@ def missing_extra(error: ImportError) -> MissingExtra | None:
     """The :class:`MissingExtra` behind ``error`` (a module of an optional extra not installed), else None."""
     name = (getattr(error, "name", None) or "").split(".")[0]
     return MissingExtra(name, EXTRAS[name]) if isinstance(error, ModuleNotFoundError) and name in EXTRAS else None
+
+
+class InputWarning(UserWarning):
+    """Something in an input that twin read anyway (a default applied, a part skipped,
+    a library's complaint): the command line prints it as one ``twin: warning:`` line."""

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,10 @@ import pyproj
 
 from twin.errors import InputError
 from twin.io.csv_geometry import read_points, read_polygon
+from twin.io.checks import library_errors, regular_file
 from twin.io.esri_ascii import read_esri_ascii, read_esri_ascii_header
 from twin.io.prj import crs_from_prj, crs_from_prj_text
+from twin.io.text import read_text
 from twin.scene import Heightfield, load_scene
 
 __all__ = ["describe", "format_description"]
@@ -46,9 +49,10 @@ def _grid_crs(path: Path, member: str | None) -> dict[str, Any]:
             return {"crs": crs_from_prj(prj), "crs_source": str(prj)}
         if member is not None:
             name = str(Path(member).with_suffix(".prj"))
-            with zipfile.ZipFile(path) as z:
-                if name in z.namelist():
-                    return {"crs": crs_from_prj_text(z.read(name).decode("utf-8"), f"{path}!{name}"), "crs_source": f"{path}!{name}"}
+            with library_errors(f"{path}!{name}", "the zip member cannot be read as UTF-8 text"), zipfile.ZipFile(path) as z:
+                text = z.read(name).decode("utf-8") if name in z.namelist() else None
+            if text is not None:
+                return {"crs": crs_from_prj_text(text, f"{path}!{name}"), "crs_source": f"{path}!{name}"}
     except InputError as e:
         return {"crs": None, "crs_error": str(e)}
     return {"crs": None, "crs_error": f"no {prj.name} beside it"}
@@ -72,9 +76,8 @@ def _describe_csv(path: Path) -> dict[str, Any]:
     """A ``name,x,y`` header makes a points file, a ``timestamp,...`` header a sensor log; anything else is read as a polygon."""
     from twin.io.sensor_log import TIME_COLUMNS
 
-    with open(path, encoding="utf-8-sig") as f:
-        first = next((line for line in f if line.strip()), "")
-    if first.split(",")[0].strip().lower() in TIME_COLUMNS:
+    first = next((line for line in read_text(path, encoding="utf-8-sig").splitlines() if line.strip()), "")
+    if re.split(r"[,;\t]", first)[0].strip().lower() in TIME_COLUMNS:
         return _describe_sensor_log(path)
     if [c.strip().lower() for c in first.split(",")] == ["name", "x", "y"]:
         points = read_points(path)
@@ -341,6 +344,8 @@ def describe(path: str | Path) -> dict[str, Any]:
     reader = _reader(path)
     if reader is None or (suffix == ".zarr") != path.is_dir():
         raise InputError(path, "", f"not a kind of file twin reads (it reads {SUPPORTED})")
+    if suffix != ".zarr":
+        regular_file(path)  # a FIFO or a device is refused before anything opens it
     return {"path": str(path), **reader(path)}
 
 

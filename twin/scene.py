@@ -564,16 +564,29 @@ _TYPES = {c.__name__: c for c in (TimeSeries, Building, FrictionZone, Inflow, Ra
                                    GriddedField, LossZone, Heightfield, InitialWater)}
 
 
-def _decode(obj):
+def _decode(obj, source: str = "scene", where: str = "scene.json"):
+    """The objects ``_encode`` wrote; unknown types, unknown or missing fields are InputErrors naming the place."""
     if isinstance(obj, dict):
         if "__array__" in obj:
-            return np.asarray(obj["__array__"], dtype=obj["dtype"])
+            try:
+                return np.asarray(obj["__array__"], dtype=np.dtype(obj.get("dtype")))
+            except (TypeError, ValueError) as e:
+                raise InputError(source, where, f"not an array ({e})") from None
         if "__type__" in obj:
-            cls = _TYPES[obj["__type__"]]
-            return cls(**{k: _decode(v) for k, v in obj.items() if k != "__type__"})
-        return {k: _decode(v) for k, v in obj.items()}
+            cls = _TYPES.get(obj["__type__"]) if isinstance(obj["__type__"], str) else None
+            if cls is None:
+                raise InputError(source, where, f"unknown type {obj['__type__']!r} (twin knows {', '.join(_TYPES)})")
+            names = {f.name for f in dataclasses.fields(cls)}
+            extra = sorted(set(obj) - names - {"__type__"})
+            if extra:
+                raise InputError(source, where, f"{cls.__name__} has no field {extra[0]!r} (its fields: {', '.join(sorted(names))})")
+            try:
+                return cls(**{k: _decode(v, source, f"{where}.{k}") for k, v in obj.items() if k != "__type__"})
+            except TypeError as e:
+                raise InputError(source, where, f"not a {cls.__name__} ({e})") from None
+        return {k: _decode(v, source, f"{where}.{k}") for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_decode(v) for v in obj]
+        return [_decode(v, source, f"{where}[{k}]") for k, v in enumerate(obj)]
     return obj
 
 
@@ -595,22 +608,48 @@ def save_scene(scene: Scene, path: str | Path) -> Path:
 
 
 def load_scene(path: str | Path) -> Scene:
-    """Read a Scene written by :func:`save_scene`."""
-    path = Path(path)
+    """Read a Scene written by :func:`save_scene`.
+
+    Raises:
+        InputError: not a regular file, not a zip holding ``scene.json`` and
+            ``terrain.npy``, an unknown format, type or field, a missing field, a
+            terrain whose corner or cell size is not finite (or a cell size not
+            positive), or a scene its own checks refuse.
+    """
+    from twin.io.checks import ZIP_ERRORS, finite, regular_file  # the io package imports this module
+
+    path = regular_file(path)
     try:
         with zipfile.ZipFile(path) as z:
             meta = json.loads(z.read("scene.json"))
             elevation = np.load(io.BytesIO(z.read("terrain.npy")), allow_pickle=False)
-    except FileNotFoundError:
-        raise InputError(path, "", "no such file") from None
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, ValueError) as e:
-        raise InputError(path, "", f"not a twin scene file ({e})") from None
-    if meta.pop("format", None) != FORMAT:
+    except (*ZIP_ERRORS, KeyError, json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise InputError(path, "", f"not a twin scene file ({str(e)[:200] or type(e).__name__})") from None
+    if not isinstance(meta, dict) or meta.pop("format", None) != FORMAT:
         raise InputError(path, "scene.json", f"format is not {FORMAT}")
-    terrain = Heightfield(elevation, **meta.pop("terrain"))
-    fields = {k: _decode(v) for k, v in meta.items()}
-    fields["origin"] = tuple(fields["origin"])
-    fields["extent"] = tuple(fields["extent"])
-    for s in fields["inflows"]:
-        s.center = tuple(s.center)
-    return Scene(terrain=terrain, **fields)
+    where = "scene.json: terrain"
+    t = meta.pop("terrain", None)
+    if not isinstance(t, dict) or sorted(t) != ["dx", "dy", "x0", "y0"]:
+        raise InputError(path, where, "missing, or not {\"x0\", \"y0\", \"dx\", \"dy\"}")
+    x0, y0, dx, dy = (float(finite(path, f"{where}.{k}", t[k] if isinstance(t[k], (int, float)) else np.nan, k))
+                      for k in ("x0", "y0", "dx", "dy"))
+    if not (dx > 0 and dy > 0):
+        raise InputError(path, where, f"the cell size must be positive, found dx={dx}, dy={dy}")
+    if elevation.ndim != 2 or elevation.dtype.kind != "f" or 0 in elevation.shape:
+        raise InputError(path, "terrain.npy", f"expected a 2-D float array of heights, found {elevation.dtype} {elevation.shape}")
+    names = {f.name for f in dataclasses.fields(Scene)} - {"terrain"}
+    unknown = sorted(set(meta) - names)
+    if unknown:
+        raise InputError(path, f"scene.json: {unknown[0]}", f"not a field of a scene (its fields: {', '.join(sorted(names))})")
+    fields = {k: _decode(v, str(path), f"scene.json: {k}") for k, v in meta.items()}
+    try:
+        for key in ("origin", "extent"):
+            if key in fields:
+                fields[key] = tuple(fields[key])
+        for s in fields.get("inflows", []):
+            s.center = tuple(s.center)
+        return Scene(terrain=Heightfield(elevation, x0, y0, dx, dy), **fields)
+    except (TypeError, AttributeError, ValueError) as e:
+        if isinstance(e, InputError):
+            raise InputError(path, e.where or e.source, e.what) from None
+        raise InputError(path, "scene.json", f"not a scene ({e})") from None

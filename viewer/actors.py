@@ -18,10 +18,12 @@ z_scale`` with ``base`` the lowest ground. The meshes:
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pyvista as pv
 
+from twin.errors import InputWarning
 from viewer.fields import Frame, colour_table, field_values, fill_shore, water_rgba, water_surface
 from viewer.geometry import Site, ground_colours, sun_shadow
 from viewer.quality import Quality, direction as _direction
@@ -373,14 +375,15 @@ def _prisms(site: Site, actors: FloodActors) -> tuple[pv.PolyData, pv.PolyData]:
     drawn as it is, its roof triangles with the roofs, the rest but the ground
     with the walls.
     """
-    import shapely
-
     roof_points, roof_colours = [], []
     wall_points, wall_faces, wall_colours = [], [], []
     nw = 0
+    skipped = []
     for k, f in enumerate(site.footprints):
-        triangles = shapely.get_parts(shapely.constrained_delaunay_triangles(shapely.Polygon(f.xy, f.holes or None)))
-        corners = np.array([np.asarray(t.exterior.coords)[:3] for t in triangles]).reshape(-1, 3, 2)
+        corners = _roof_triangles(f)
+        if corners is None:
+            skipped.append(k)
+            continue
         u, v = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
         ccw = u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0] > 0
         corners = np.where(ccw[:, None, None], corners, corners[:, ::-1])
@@ -398,6 +401,10 @@ def _prisms(site: Site, actors: FloodActors) -> tuple[pv.PolyData, pv.PolyData]:
             wall_faces.append(nw + np.stack([a, b, b + m, a + m], axis=1)[:, ::-1])
             wall_colours.append(np.tile(_palette(WALL_COLOURS, k), (2 * m, 1)))
             nw += 2 * m
+    if skipped:
+        warnings.warn(f"{len(skipped)} of {len(site.footprints)} building footprints could not be triangulated and are "
+                      f"not drawn (footprint {', '.join(map(str, skipped[:5]))}{', ...' if len(skipped) > 5 else ''})",
+                      InputWarning, stacklevel=2)
     for k, mesh in enumerate(site.meshes, start=len(site.footprints)):
         points = actors.to_display(mesh.vertices[:, 0], mesh.vertices[:, 1], mesh.vertices[:, 2])
         roof = mesh.surface == mesh.ROOF
@@ -414,6 +421,27 @@ def _prisms(site: Site, actors: FloodActors) -> tuple[pv.PolyData, pv.PolyData]:
                         faces=_padded(wall_faces))
     walls["colours"] = _bytes(np.concatenate(wall_colours)) if wall_colours else np.zeros((0, 3), np.uint8)
     return roofs, walls
+
+
+def _roof_triangles(f) -> np.ndarray | None:
+    """The constrained Delaunay triangles (m, 3, 2) of a footprint's outline with its courtyards,
+    cleaned (:func:`twin.io.shapes.clean_footprint`) when GEOS cannot triangulate it as it is; None if
+    nothing with area can be triangulated."""
+    import shapely
+    from shapely.errors import GEOSException
+
+    from twin.io.shapes import clean_footprint
+
+    for attempt in range(2):
+        try:
+            polys = ([shapely.Polygon(f.xy, f.holes or None)] if attempt == 0 else
+                     [shapely.Polygon(shell, holes or None) for shell, holes in clean_footprint(f.xy, f.holes)])
+            triangles = [t for p in polys for t in shapely.get_parts(shapely.constrained_delaunay_triangles(p))]
+        except (GEOSException, ValueError):
+            continue
+        if triangles:
+            return np.array([np.asarray(t.exterior.coords)[:3] for t in triangles]).reshape(-1, 3, 2)
+    return None
 
 
 def _triangles(points: list[np.ndarray], colours: list[np.ndarray]) -> pv.PolyData:

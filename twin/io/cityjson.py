@@ -43,8 +43,10 @@ import numpy as np
 import shapely
 
 from twin.errors import InputError
+from twin.io.checks import finite
 from twin.io.crs import crs_from_reference_system, horizontal_crs, is_geographic, metric_crs, to_crs, transform
-from twin.io.shapes import polygon_parts
+from twin.io.shapes import clean_footprint, polygon_parts
+from twin.io.text import read_text
 from twin.scene import Building, FrictionZone, Heightfield, InitialWater, SurfaceMesh
 
 __all__ = ["MANNING", "VEGETATION_RELIEF", "CityData", "ground_terrain", "rasterise_triangles", "read_cityjson"]
@@ -121,17 +123,6 @@ def _load_json(path: Path, text: str, label: str, line_offset: int = 0) -> Any:
         raise InputError(path, label, "JSON nested too deeply") from None
 
 
-def _read_text(path: Path) -> str:
-    if not path.exists():
-        raise InputError(path, "", "no such file")
-    if path.is_dir():
-        raise InputError(path, "", "is a directory, not a file")
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise InputError(path, f"byte {e.start}", "not UTF-8 text") from None
-
-
 def _check_header(path: Path, doc: Any, where: str) -> tuple[str, np.ndarray, np.ndarray]:
     """(version, scale, translate) of a CityJSON document."""
     if not isinstance(doc, dict) or doc.get("type") != "CityJSON":
@@ -150,6 +141,9 @@ def _check_header(path: Path, doc: Any, where: str) -> tuple[str, np.ndarray, np
         translate = np.asarray(t["translate"], dtype=np.float64).reshape(3)
     except (KeyError, TypeError, ValueError):
         raise InputError(path, "transform", "expected {\"scale\": [sx, sy, sz], \"translate\": [tx, ty, tz]}") from None
+    finite(path, "transform.translate", translate, "the translation")
+    if not np.all(finite(path, "transform.scale", scale, "the scale") != 0):
+        raise InputError(path, "transform.scale", f"the scale must not be zero, found {scale.tolist()}")
     return version, scale, translate
 
 
@@ -164,12 +158,13 @@ def _vertices(path: Path, raw: Any, scale: np.ndarray, translate: np.ndarray, wh
         bad = next((k for k, p in enumerate(raw) if not (isinstance(p, list) and len(p) == 3
                                                         and all(isinstance(c, (int, float)) for c in p))), None)
         raise InputError(path, f"{where}[{bad}]", f"not a vertex [x, y, z]: {raw[bad]!r}"[:200]) from None
-    return v * scale + translate
+    v = finite(path, where, v * scale + translate, "vertex coordinates")
+    return v
 
 
 def _documents(path: Path) -> Iterator[tuple[str, dict, np.ndarray, str]]:
     """(version or "", CityObjects, vertices [file units], place label) of the file's document(s)."""
-    text = _read_text(path)
+    text = read_text(path, encoding="utf-8-sig")
     if path.name.lower().endswith(".jsonl"):
         yield from _sequence(path, text)
         return
@@ -239,10 +234,14 @@ def _faces(path: Path, where: str, geom: dict, nv: int) -> list[tuple[list[list[
                 raise InputError(path, where, f"malformed {geom['type']} boundaries (a surface is not a list of rings)")
 
     walk(geom.get("boundaries"), sem.get("values"), depth)
+    indices = [i for rings, _ in out for r in rings for i in r]
+    bad = [i for i in indices if type(i) is not int][:1]  # bool and float are not indices, 1.0 neither
+    if bad:
+        raise InputError(path, where, f"a vertex index must be a whole number, found {bad[0]!r}")
     try:
-        flat = np.fromiter((i for rings, _ in out for r in rings for i in r), dtype=np.int64)
-    except (TypeError, ValueError, OverflowError):
-        raise InputError(path, where, "a ring is not a list of vertex indices") from None
+        flat = np.array(indices, dtype=np.int64)
+    except OverflowError:
+        raise InputError(path, where, "a vertex index is out of range") from None
     if flat.size and (flat.min() < 0 or flat.max() >= nv):
         bad = int(flat[(flat < 0) | (flat >= nv)][0])
         raise InputError(path, where, f"vertex index {bad} is out of range (the file has {nv} vertices)")
@@ -570,13 +569,13 @@ def _building(oid: str, group: list[_Object]) -> list[Building]:
     if not outline:
         outline = _outline(local[labels != SurfaceMesh.WALL], verts)
     outline = [p for p in outline if p.area >= 1.0] or outline[:1]
-    if not outline:
+    pieces = [piece for poly in outline for piece in clean_footprint(*_rings(poly))]
+    if not pieces:
         return []
     mesh = SurfaceMesh(verts, local, labels)
     kind = group[0].kind
     out = []
-    for k, poly in enumerate(outline):
-        ext, holes = _rings(poly)
+    for k, (ext, holes) in enumerate(pieces):
         out.append(Building(ext, top - base, oid if k == 0 else f"{oid}/{k + 1}", base=base, kind=kind, holes=holes,
                             mesh=mesh if k == 0 else None))
     return out

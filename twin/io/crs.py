@@ -16,6 +16,7 @@ import numpy as np
 import pyproj
 
 from twin.errors import InputError
+from twin.io.checks import epsg
 
 __all__ = ["crs_from_reference_system", "horizontal_crs", "is_geographic", "metres_per_degree", "metric_crs", "to_crs", "transform", "utm_crs"]
 
@@ -30,15 +31,7 @@ def utm_crs(lon: float, lat: float) -> str:
 
 def to_crs(crs: str | int, source: str = "crs") -> str:
     """"EPSG:<code>" for an EPSG code, an "EPSG:n" string, or any text pyproj understands with an EPSG code."""
-    text = f"EPSG:{crs}" if isinstance(crs, int) else str(crs).strip()
-    try:
-        c = pyproj.CRS.from_user_input(text)
-    except pyproj.exceptions.CRSError as e:
-        raise InputError(source, "", f"unknown CRS {text!r} ({e})") from None
-    code = c.to_epsg(min_confidence=70)
-    if code is None:
-        raise InputError(source, "", f"the CRS {c.name!r} has no EPSG code")
-    return f"EPSG:{code}"
+    return epsg(crs, source)
 
 
 def horizontal_crs(crs: str) -> str:
@@ -72,13 +65,14 @@ def crs_from_reference_system(text: str, source: str = "referenceSystem") -> str
     """"EPSG:<code>" of a CityJSON ``referenceSystem``.
 
     Accepts the OGC URL of CityJSON 1.1/2.0 ("https://www.opengis.net/def/crs/EPSG/0/7415"),
-    the URN of CityJSON 1.0 ("urn:ogc:def:crs:EPSG::7415") and "EPSG:7415".
+    the URN of CityJSON 1.0 ("urn:ogc:def:crs:EPSG::7415") and "EPSG:7415"; the code
+    must be one pyproj knows.
     """
     m = _URL.match(str(text).strip())
     if m:
-        return f"EPSG:{int(m[1])}"
+        return epsg(int(m[1]), source)
     if re.fullmatch(r"EPSG:\d+", str(text).strip(), re.I):
-        return str(text).strip().upper()
+        return epsg(str(text).strip().upper(), source)
     raise InputError(source, "", f"not an EPSG reference system: {text!r}")
 
 

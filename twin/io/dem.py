@@ -24,6 +24,7 @@ import numpy as np
 import shapely
 
 from twin.errors import InputError
+from twin.io.checks import ZIP_ERRORS, epsg, finite, library_errors, quiet, regular_file
 from twin.io.crs import horizontal_crs, is_geographic, metres_per_degree, metric_crs, to_crs, transform
 from twin.io.esri_ascii import read_esri_ascii, read_esri_ascii_header
 from twin.io.prj import crs_from_prj, crs_from_prj_text
@@ -113,7 +114,9 @@ def _read_hgt_bytes(label: str, name: str, data: bytes) -> tuple[Heightfield, in
 
 def _read_hgt(path: Path) -> Raster:
     if path.suffix.lower() != ".zip":
-        h, voids = _read_hgt_bytes(str(path), path.name, path.read_bytes())
+        with library_errors(path, "cannot be read"):
+            data = path.read_bytes()
+        h, voids = _read_hgt_bytes(str(path), path.name, data)
         return Raster(h, "EPSG:4326", "srtm-hgt", str(path), voids)
     z = _open_zip(path)
     with z:
@@ -124,14 +127,16 @@ def _read_hgt(path: Path) -> Raster:
         if len(tiles) > 1:
             raise InputError(path, "", f"the archive holds several .hgt files ({', '.join(tiles)}); unzip the one you want")
         label = f"{path}!{tiles[0]}"
-        h, voids = _read_hgt_bytes(label, tiles[0], z.read(tiles[0]))
+        with library_errors(label, "the zip member cannot be read"):
+            data = z.read(tiles[0])
+        h, voids = _read_hgt_bytes(label, tiles[0], data)
         return Raster(h, "EPSG:4326", "srtm-hgt (zip)", label, voids)
 
 
 def _open_zip(path: Path) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
+    except ZIP_ERRORS:
         raise InputError(path, "", "not a zip archive") from None
 
 
@@ -142,10 +147,18 @@ def _read_geotiff(path: Path, source_crs: str | None) -> Raster:
     import rasterio  # heavy; only for GeoTIFFs
     from rasterio.errors import RasterioError
 
-    try:
-        ds = rasterio.open(path)
-    except RasterioError as e:
-        raise InputError(path, "", f"not a GeoTIFF rasterio can read ({_gdal_message(path, e)})") from None
+    with quiet(path), library_errors(path, "not a GeoTIFF rasterio can read"):
+        try:
+            ds = rasterio.open(path)
+        except RasterioError as e:
+            raise InputError(path, "", f"not a GeoTIFF rasterio can read ({_gdal_message(path, e)})") from None
+        return _geotiff_raster(path, ds, source_crs)
+
+
+def _geotiff_raster(path: Path, ds, source_crs: str | None) -> Raster:
+    """The Raster of an open rasterio dataset."""
+    from rasterio.errors import RasterioError
+
     with ds:
         if source_crs is not None:
             crs = to_crs(source_crs, "source_crs")
@@ -155,6 +168,7 @@ def _read_geotiff(path: Path, source_crs: str | None) -> Raster:
         else:
             crs = _epsg_of_wkt(path, ds.crs.to_wkt())
         t = ds.transform
+        finite(path, "geotransform", tuple(t)[:6], "the geotransform")
         if t.b != 0 or t.d != 0:
             raise InputError(path, "geotransform", f"the grid is rotated or sheared ({tuple(t)[:6]}); twin reads north-up grids")
         if ds.count < 1:
@@ -166,6 +180,8 @@ def _read_geotiff(path: Path, source_crs: str | None) -> Raster:
         values = np.ma.filled(band.astype(np.float64), np.nan)
         values[~np.isfinite(values)] = np.nan
         dx, dy = float(t.a), float(-t.e)
+        if not dx > 0 or dy == 0:
+            raise InputError(path, "geotransform", f"the cell size ({t.a}, {t.e}) is not a grid twin reads (dx > 0, dy != 0)")
         if dy < 0:  # rows run south to north already
             values, dy = values[::-1], -dy
         h, voids = _heightfield(values, t.c, t.f - dy * ds.height, dx, dy)
@@ -181,13 +197,7 @@ def _gdal_message(path: Path, e: Exception) -> str:
 
 
 def _epsg_of_wkt(path: Path, wkt: str) -> str:
-    import pyproj
-
-    c = pyproj.CRS.from_wkt(wkt)
-    code = c.to_epsg(min_confidence=70)
-    if code is None:
-        raise InputError(path, "CRS", f"the CRS {c.name!r} has no EPSG code; pass source_crs=")
-    return f"EPSG:{code}"
+    return epsg(wkt, path, "CRS")
 
 
 # --- ESRI ASCII ----------------------------------------------------------------------------
@@ -198,11 +208,14 @@ def _asc_crs(path: Path, member: str | None) -> str | None:
     prj = path.with_suffix(".prj")
     if prj.is_file():
         return crs_from_prj(prj)
+    text = None
     if member is not None:
         name = str(Path(member).with_suffix(".prj"))
-        with zipfile.ZipFile(path) as z:
+        with library_errors(f"{path}!{name}", "the zip member cannot be read as UTF-8 text"), zipfile.ZipFile(path) as z:
             if name in z.namelist():
-                return crs_from_prj_text(z.read(name).decode("utf-8"), f"{path}!{name}")
+                text = z.read(name).decode("utf-8")
+        if text is not None:
+            return crs_from_prj_text(text, f"{path}!{name}")
     return None
 
 
@@ -235,7 +248,7 @@ def dem_kind(path: str | Path) -> str | None:
         try:
             with zipfile.ZipFile(path) as z:
                 names = [n.lower() for n in z.namelist()]
-        except zipfile.BadZipFile:
+        except ZIP_ERRORS:
             return None
         if any(n.endswith(".hgt") for n in names) and not any(n.endswith(".asc") for n in names):
             return "srtm-hgt"
@@ -258,11 +271,7 @@ def read_raster(path: str | Path, *, source_crs: str | int | None = None, member
         InputError: a missing or unreadable file, a GeoTIFF without a CRS, an
             ``.hgt`` of the wrong size or name, a zip without the expected member.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "", "no such file")
-    if path.is_dir():
-        raise InputError(path, "", "is a directory, not a file")
+    path = regular_file(path)
     kind = dem_kind(path)
     src = None if source_crs is None else str(source_crs) if not isinstance(source_crs, int) else f"EPSG:{source_crs}"
     if kind == "geotiff":

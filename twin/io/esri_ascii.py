@@ -19,6 +19,7 @@ from typing import TextIO
 import numpy as np
 
 from twin.errors import InputError
+from twin.io.checks import ZIP_ERRORS, finite, regular_file
 from twin.scene import Heightfield
 
 __all__ = ["EsriAsciiHeader", "read_esri_ascii", "read_esri_ascii_header"]
@@ -74,11 +75,7 @@ def _asc_member(path: Path, z: zipfile.ZipFile, member: str | None) -> str:
 @contextmanager
 def _open_text(path: str | Path, member: str | None) -> Iterator[tuple[str, TextIO]]:
     """Yield (label, text stream) for a plain .asc or an .asc inside a .zip."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "", "no such file")
-    if path.is_dir():
-        raise InputError(path, "", "is a directory, not a file")
+    path = regular_file(path)
     if path.suffix.lower() != ".zip":
         if member is not None:
             raise InputError(path, "", f"member={member!r} given but the file is not a .zip archive")
@@ -87,12 +84,15 @@ def _open_text(path: str | Path, member: str | None) -> Iterator[tuple[str, Text
         return
     try:
         z = zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
+    except ZIP_ERRORS:
         raise InputError(path, "", "not a zip archive") from None
     with z:
         name = _asc_member(path, z, member)
-        with z.open(name) as raw:
-            yield f"{path}!{name}", io.TextIOWrapper(raw, encoding="utf-8", newline=None)
+        try:
+            with z.open(name) as raw:
+                yield f"{path}!{name}", io.TextIOWrapper(raw, encoding="utf-8", newline=None)
+        except ZIP_ERRORS as e:
+            raise InputError(f"{path}!{name}", "", f"the zip member cannot be read ({e})") from None
 
 
 def _complete(values: dict) -> bool:
@@ -147,6 +147,9 @@ def _parse_header(readline: Callable[[], str], label: str) -> tuple[EsriAsciiHea
             raise InputError(label, "header", f"missing key {a} (or {b})")
         return a if a in values else b
 
+    for key, (v, at) in values.items():
+        if key != "nodata_value":
+            finite(label, f"line {at}", v, key)
     for key in ("ncols", "nrows"):
         if key not in values:
             raise InputError(label, "header", f"missing key {key}")
@@ -174,6 +177,7 @@ def _parse_header(readline: Callable[[], str], label: str) -> tuple[EsriAsciiHea
     y0 = get(ykey) - (dy / 2 if ykey == "yllcenter" else 0.0)
     nodata = get("nodata_value") if "nodata_value" in values else None
     header = EsriAsciiHeader(label, int(get("ncols")), int(get("nrows")), x0, y0, dx, dy, nodata, lineno)
+    finite(label, "header", header.extent, "the grid's extent (corner + size x cell size)")
     return header, line
 
 
@@ -237,6 +241,13 @@ def read_esri_ascii(path: str | Path, member: str | None = None) -> Heightfield:
         raise _bad_value(label, h.data_line, body) from None
     if values.size != h.nrows * h.ncols:
         raise _size_error(label, h, body, values.size)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        k = int(np.argmax(bad))
+        lines = [n for n, line in enumerate(body.splitlines(), start=h.data_line) if line.strip()]
+        where = f"line {lines[k // h.ncols]}" if len(lines) == h.nrows else "data"  # one grid row per line
+        raise InputError(label, where, f"the value of row {k // h.ncols + 1} (from the top), column {k % h.ncols + 1} "
+                         f"is {float(values[k])!r}, not a finite height (no data is written as NODATA_value)")
     elevation = np.ascontiguousarray(values.reshape(h.nrows, h.ncols)[::-1])
     if h.nodata is not None:
         elevation[elevation == h.nodata] = np.nan

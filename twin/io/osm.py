@@ -39,7 +39,8 @@ import shapely
 
 from twin.errors import InputError
 from twin.io.crs import metric_crs, transform
-from twin.io.shapes import polygon_parts
+from twin.io.checks import regular_file
+from twin.io.shapes import clean_footprint, polygon_parts
 from twin.scene import Building, FrictionZone, Road
 
 __all__ = [
@@ -544,9 +545,7 @@ def read_osm(
     """
     import osmium
 
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "", "no such file" if not path.exists() else "is a directory, not a file")
+    path = regular_file(path)
     bounds = _header_bounds(path)
     c = _Collector()
     _apply(path, osmium.osm.RELATION, c)
@@ -574,7 +573,7 @@ def _build(c: _Collector, xy: np.ndarray, crs: str, bounds, default_height: floa
     water: list[tuple[float, np.ndarray]] = []
     counts = dict(c.counts)
     counts.update(dict.fromkeys(("buildings", "building_relations", "building_parts", "roads", "land_use_areas",
-                                 "height_from_height", "height_from_levels", "height_from_default"), 0))
+                                 "height_from_height", "height_from_levels", "height_from_default", "footprints_dropped"), 0))
     ids = np.frombuffer(c.ids, dtype=np.int64)
     for k in range(len(c.features)):
         f, c.features[k] = c.features[k], None  # free each feature as it becomes Scene parts
@@ -603,9 +602,11 @@ def _build(c: _Collector, xy: np.ndarray, crs: str, bounds, default_height: floa
             counts[f"height_from_{source}"] += 1
             counts["building_relations"] += f.ident.startswith("r")
         kind = f.tags.get("building" if f.kind == _KIND_BUILDING else "building:part", "")
-        for j, (a, b, holes) in enumerate(f.parts):
-            target.append(Building(xy[a:b].copy(), height, f.ident if j == 0 else f"{f.ident}/{j + 1}", min_height=low,
-                                   kind=kind, holes=[xy[h0:h1].copy() for h0, h1 in holes]))
+        pieces = [p for a, b, holes in f.parts for p in clean_footprint(xy[a:b], [xy[h0:h1] for h0, h1 in holes])]
+        counts["footprints_dropped"] += not pieces
+        for j, (shell, holes) in enumerate(pieces):
+            target.append(Building(shell, height, f.ident if j == 0 else f"{f.ident}/{j + 1}", min_height=low,
+                                   kind=kind, holes=holes))
     counts["vertices"] = len(xy)
     corners_lon = np.array([bounds[0], bounds[2], bounds[2], bounds[0]])
     corners_lat = np.array([bounds[1], bounds[1], bounds[3], bounds[3]])

@@ -1,6 +1,7 @@
 """Sensor logs: time-stamped readings of machine channels from CSV files.
 
-A log is a CSV file with a header row; its first column holds the timestamps
+A log is a CSV file (comma, semicolon or tab separated: sniffed; UTF-8, a
+byte-order mark and CRLF line ends allowed) with a header row; its first column holds the timestamps
 (ISO 8601, e.g. ``2013-12-02 21:15:00`` or ``2013-12-02T21:15:00+01:00``), the
 other columns hold one numeric channel each. A channel's unit is declared in
 its header (``value [degF]`` or ``value (degF)``) or passed as ``units=``.
@@ -16,17 +17,20 @@ the NAB machine log on 7 January 2014, where the clock goes back 55 minutes).
 from __future__ import annotations
 
 import csv
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone as dt_timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
 from twin.errors import InputError
 from twin.io.text import read_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["ClockStep", "Gap", "SensorLog", "parse_timestamp", "read_nab_labels", "read_sensor_log", "window_rows"]
 
@@ -138,8 +142,69 @@ def _split_unit(name: str) -> tuple[str, str]:
     return (m.group(1).strip(), m.group(2).strip()) if m else (name.strip(), "")
 
 
+def _dialect(path: Path, text: str) -> str:
+    """The delimiter of a log: comma, semicolon or tab, sniffed from the header line."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {d: header.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=counts.get)
+    if counts[best] == 0:
+        raise InputError(path, "line 1", "expected a header 'timestamp,<channel>,...' separated by commas, semicolons or tabs")
+    return best
+
+
+def _times(path: Path, column: str, text: pd.Series, lines: np.ndarray, zone) -> np.ndarray:
+    """Timestamps (ISO 8601; without an offset read in ``zone``) as datetime64[s] UTC, parsed by pandas column-wise."""
+    import pandas as pd  # heavy; only for logs
+
+    text = text.str.strip()
+    aware = text.str.contains(r"(?:[zZ]|[+-]\d\d:?\d\d)$", regex=True)
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+    try:
+        if aware.any():
+            out[aware] = pd.to_datetime(text[aware], format="ISO8601", utc=True, errors="coerce")
+        if (~aware).any():
+            naive = pd.to_datetime(text[~aware], format="ISO8601", errors="coerce")
+            name = "UTC" if zone is dt_timezone.utc else zone.key
+            dst = np.ones(int((~aware).sum()), bool)  # an hour that occurs twice: the first (summer time), as fold=0
+            out[~aware] = naive.dt.tz_localize(name, ambiguous=dst, nonexistent="shift_forward").dt.tz_convert("UTC")
+    except (ValueError, TypeError, OverflowError, AttributeError):
+        out[:] = pd.NaT
+    if out.isna().any():
+        # a bad timestamp, an offset the pattern did not see ("...-1"), a date beyond pandas' years 1677-2262:
+        # row by row, naming the first bad one
+        return np.array([_one_time(path, column, t, n, zone) for t, n in zip(text, lines)], dtype="datetime64[s]")
+    return out.dt.tz_localize(None).to_numpy().astype("datetime64[s]")
+
+
+def _one_time(path: Path, column: str, text: str, line: int, zone) -> np.datetime64:
+    """One timestamp by :func:`parse_timestamp`, or the InputError naming its line."""
+    try:
+        return parse_timestamp(text, zone)
+    except (ValueError, OverflowError, OSError):
+        raise InputError(path, f"line {line}, column {column}", f"{text!r} is not an ISO 8601 timestamp") from None
+
+
+def _values(path: Path, name: str, text: pd.Series, lines: np.ndarray, delimiter: str) -> np.ndarray:
+    """A channel's readings as float64; the first that is not a finite number is an InputError naming its line."""
+    import pandas as pd
+
+    clean = text.str.strip()
+    if delimiter != ",":
+        clean = clean.str.replace(",", ".", regex=False)  # a decimal comma, as semicolon-separated exports write
+    v = pd.to_numeric(clean, errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(v)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise InputError(path, f"line {lines[k]}, column {name}", f"{text.iloc[k]!r} is not a finite number")
+    return v
+
+
 def read_sensor_log(path: str | Path, *, units: dict[str, str] | None = None, timezone: str = "UTC") -> SensorLog:
     """Read a CSV sensor log (see the module docstring).
+
+    The delimiter (comma, semicolon or tab) is sniffed from the header; a UTF-8
+    byte-order mark and CRLF line ends are read; with a semicolon or tab a
+    decimal comma is read as a decimal point.
 
     Args:
         path: the CSV file.
@@ -151,44 +216,33 @@ def read_sensor_log(path: str | Path, *, units: dict[str, str] | None = None, ti
             timestamp that is not ISO 8601, a value that is not a finite
             number, a row with the wrong number of fields (file, line, column).
     """
+    import pandas as pd  # heavy; only for logs
+
     path = Path(path)
     zone = _zone(timezone)
+    text = read_text(path, encoding="utf-8-sig")
+    delimiter = _dialect(path, text)
     try:
-        rows = list(csv.reader(read_text(path, encoding="utf-8-sig").splitlines()))
+        rows = [(n, r) for n, r in enumerate(csv.reader(text.splitlines(), delimiter=delimiter), start=1)
+                if any(c.strip() for c in r)]
     except csv.Error as e:
         raise InputError(path, "", f"not a CSV file ({e})") from None
-    header = rows[0] if rows else []
+    header = rows[0][1] if rows else []
     if len(header) < 2 or header[0].strip().lower() not in TIME_COLUMNS:
         raise InputError(path, "line 1", f"expected a header 'timestamp,<channel>,...' (first column one of {', '.join(TIME_COLUMNS)})")
     names, declared = zip(*(_split_unit(h) for h in header[1:]))
     unit_of = {n: u or (units or {}).get(n, "") for n, u in zip(names, declared)}
-    stamps: list[np.datetime64] = []
-    values: list[list[float]] = []
-    for lineno, row in enumerate(rows[1:], start=2):
-        if not any(c.strip() for c in row):
-            continue
+    body = rows[1:]
+    for lineno, row in body:
         if len(row) != len(header):
             raise InputError(path, f"line {lineno}", f"expected {len(header)} fields, found {len(row)}")
-        try:
-            stamps.append(parse_timestamp(row[0], zone))
-        except ValueError:
-            raise InputError(path, f"line {lineno}, column {header[0].strip()}", f"{row[0]!r} is not an ISO 8601 timestamp") from None
-        line = []
-        for name, text in zip(names, row[1:]):
-            try:
-                v = float(text)
-            except ValueError:
-                v = math.nan
-            if not math.isfinite(v):
-                raise InputError(path, f"line {lineno}, column {name}", f"{text!r} is not a finite number")
-            line.append(v)
-        values.append(line)
-    if len(stamps) < 2:
-        raise InputError(path, "", f"needs at least two readings, found {len(stamps)}")
-    time = np.array(stamps, dtype="datetime64[s]")
-    data = np.array(values, dtype=np.float64)
-    log = SensorLog(str(path), time, {n: data[:, k].copy() for k, n in enumerate(names)}, unit_of, 0.0,
-                    timezone=timezone)
+    if len(body) < 2:
+        raise InputError(path, "", f"needs at least two readings, found {len(body)}")
+    lines = np.array([n for n, _ in body])
+    columns = [pd.Series(c, dtype=object) for c in zip(*(r for _, r in body))]
+    time = _times(path, header[0].strip(), columns[0], lines, zone)
+    channels = {n: _values(path, n, columns[k + 1], lines, delimiter) for k, n in enumerate(names)}
+    log = SensorLog(str(path), time, channels, unit_of, 0.0, timezone=timezone)
     _clock_report(log)
     return log
 

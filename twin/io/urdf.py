@@ -12,14 +12,23 @@ is named ``PKG``. Relative filenames are relative to the URDF's folder;
 twin cannot load (see :data:`MESH_FORMATS`), is an :class:`InputError` naming
 the URDF, the link and the URI: a shape is never dropped silently.
 
+Mesh paths are confined: a ``package://PKG/...`` file must lie inside the PKG
+folder it is found in (``..`` cannot leave it); a ``file://``, absolute or
+relative filename must lie inside a named package folder or the URDF's folder
+(or the one above it), else the URDF is refused unless the user names the
+folder (:func:`mesh_roots`). The mesh format is checked from the URI before any
+file is looked for.
+
 Checks and defaults (each default is reported as a warning naming what it applies to):
 
 - a link without ``<inertial>`` gets :data:`DEFAULT_MASS` and :data:`DEFAULT_INERTIA`;
 - ``effort="0"`` or ``velocity="0"`` (URDF's "not given") means no limit, not a
   joint that cannot move: the limit is dropped;
 - a revolute or prismatic joint with ``lower == upper`` cannot move: it becomes fixed;
-- ``lower > upper``, negative or non-finite numbers, a joint naming a missing
-  link, a link with two parents, or no single root are errors.
+- ``lower > upper``, negative or non-finite numbers, an ``<inertia>`` that is not
+  positive-definite, a joint naming a missing link, a self-parented joint, a link
+  with two parents, no single root, or a link not reachable from the root (a
+  loop) are errors.
 
 :func:`resolved_urdf` writes the robot back as URDF text with absolute mesh
 paths and the defaults filled in: what Newton's ``ModelBuilder.add_urdf`` reads.
@@ -38,9 +47,10 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 
 from twin.errors import InputError
+from twin.io.checks import regular_file
 
 __all__ = ["DEFAULT_INERTIA", "DEFAULT_MASS", "MESH_FORMATS", "Joint", "Link", "MeshRef", "Robot", "UrdfWarning",
-           "package_search_path", "read_urdf", "resolved_urdf"]
+           "mesh_roots", "package_search_path", "read_urdf", "resolved_urdf"]
 
 MESH_FORMATS = (".stl", ".dae", ".obj", ".ply", ".glb", ".gltf", ".off")
 """Mesh file suffixes twin (through trimesh; COLLADA through pycollada) loads."""
@@ -150,28 +160,56 @@ class Robot:
         return [j for j in self.joints if j.type != "fixed"]
 
 
+def _named_dirs(package_path: list[str | Path] | None) -> list[Path]:
+    """The package folders the user named: ``package_path``, then ``TWIN_PACKAGE_PATH``."""
+    dirs = [Path(p) for p in package_path or []]
+    return dirs + [Path(p) for p in os.environ.get(PACKAGE_PATH_ENV, "").split(os.pathsep) if p]
+
+
 def package_search_path(urdf: str | Path, package_path: list[str | Path] | None = None) -> list[Path]:
     """The folders ``package://`` URIs are looked for in, in order (see the module docstring)."""
-    dirs = [Path(p) for p in package_path or []]
-    dirs += [Path(p) for p in os.environ.get(PACKAGE_PATH_ENV, "").split(os.pathsep) if p]
     here = Path(urdf).resolve().parent
-    return dirs + [here, *here.parents]
+    return _named_dirs(package_path) + [here, *here.parents]
 
 
-def _resolve_uri(uri: str, urdf: Path, search: list[Path]) -> Path | None:
-    """The file a mesh URI names, or None when it is not there."""
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` (resolved: links and ``..`` followed) lies in the folder ``root``."""
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def _resolve_uri(uri: str, urdf: Path, search: list[Path], roots: list[Path], where: str) -> Path | None:
+    """The file a mesh URI names, or None when it is not there.
+
+    A ``package://PKG/REST`` file must lie inside the PKG folder it is found in; a
+    ``file://``, absolute or relative filename inside one of ``roots``. A URI that
+    escapes is an InputError raised before the file is looked for, so that a URDF
+    cannot tell which files exist elsewhere.
+    """
     if uri.startswith("package://"):
         package, _, rest = uri[len("package://"):].partition("/")
+        if not package or ".." in Path(package).parts or Path(rest).is_absolute() or ".." in Path(rest).parts:
+            raise InputError(urdf, where, f"mesh {uri!r}: a package URI must not leave its package folder ('..', an absolute path)")
         for d in search:
-            for candidate in (d / package / rest, d / rest if d.name == package else None):
-                if candidate is not None and candidate.is_file():
-                    return candidate.resolve()
+            for top in (d / package, d if d.name == package else None):
+                if top is None or not (top / rest).is_file():
+                    continue
+                if not _inside(top / rest, top):  # a link inside the package pointing out of it
+                    raise InputError(urdf, where, f"mesh {uri!r} leads out of its package folder {top}")
+                return (top / rest).resolve()
         return None
-    if uri.startswith("file://"):
-        path = Path(unquote(urlparse(uri).path))
-    else:
-        path = Path(uri) if Path(uri).is_absolute() else urdf.parent / uri
+    path = Path(unquote(urlparse(uri).path)) if uri.startswith("file://") else Path(uri) if Path(uri).is_absolute() else urdf.parent / uri
+    if not any(_inside(path, r) for r in roots):
+        raise InputError(urdf, where, f"mesh {uri!r} lies outside the package roots ({', '.join(map(str, roots))}); "
+                         f"name its folder with --package-path or {PACKAGE_PATH_ENV} to allow it")
     return path.resolve() if path.is_file() else None
+
+
+def mesh_roots(urdf: str | Path, package_path: list[str | Path] | None = None) -> list[Path]:
+    """The folders a ``file://``, absolute or relative mesh filename may lie in: the given
+    package folders, those of ``TWIN_PACKAGE_PATH``, and the URDF's folder and the one above
+    it (a package's ``urdf/`` beside its ``meshes/``)."""
+    here = Path(urdf).resolve().parent
+    return _named_dirs(package_path) + [here, here.parent]
 
 
 def _floats(text: str | None, n: int, default: tuple, where: str, urdf: Path) -> tuple:
@@ -198,7 +236,8 @@ def _attr_float(el: ET.Element, name: str, where: str, urdf: Path) -> float | No
     return None if text is None else _floats(text, 1, (), f"{where}, {name}", urdf)[0]
 
 
-def _read_link(el: ET.Element, urdf: Path, search: list[Path], meshes: list[MeshRef], missing: list[str] | None) -> Link:
+def _read_link(el: ET.Element, urdf: Path, search: list[Path], roots: list[Path], meshes: list[MeshRef],
+               missing: list[str] | None) -> Link:
     name = el.get("name")
     where = f"link {name}"
     inertial = el.find("inertial")
@@ -208,6 +247,7 @@ def _read_link(el: ET.Element, urdf: Path, search: list[Path], meshes: list[Mesh
         mass = _attr_float(m, "value", f"{where}, <mass>", urdf) if m is not None else None
         if mass is None or mass < 0:
             raise InputError(urdf, f"{where}, <inertial>", f"needs <mass value> >= 0, found {None if m is None else m.get('value')!r}")
+        _check_inertia(inertial.find("inertia"), mass, f"{where}, <inertia>", urdf)
     link = Link(name, mass, inertial is not None)
     for role in ("visual", "collision"):
         for shape in el.findall(role):
@@ -218,20 +258,37 @@ def _read_link(el: ET.Element, urdf: Path, search: list[Path], meshes: list[Mesh
             if mesh is None:
                 continue
             uri = mesh.get("filename") or ""
-            path = _resolve_uri(uri, urdf, search)
+            try:
+                suffix = Path(urlparse(uri).path if uri.startswith(("package://", "file://")) else uri).suffix.lower()
+            except ValueError as e:
+                raise InputError(urdf, f"{where}, <{role}>", f"mesh {uri[:200]!r} is not a URI ({e})") from None
+            if suffix not in MESH_FORMATS:  # told from the URI, before any file is looked for
+                raise InputError(urdf, f"{where}, <{role}>", f"mesh {uri!r}: format {suffix or '(none)'} is not one of {', '.join(MESH_FORMATS)}")
+            path = _resolve_uri(uri, urdf, search, roots, f"{where}, <{role}>")
             if path is None and missing is not None:
                 missing.append(f"{name} {role}: {uri}")
                 continue
             if path is None:
                 raise InputError(urdf, f"{where}, <{role}>", f"mesh {uri!r} not found (searched {', '.join(map(str, search[:4]))}"
                                  f"{', ...' if len(search) > 4 else ''}; add its package folder with --package-path or {PACKAGE_PATH_ENV})")
-            suffix = path.suffix.lower()
-            if suffix not in MESH_FORMATS:
-                raise InputError(urdf, f"{where}, <{role}>", f"mesh {uri!r}: format {suffix or '(none)'} is not one of {', '.join(MESH_FORMATS)}")
             scale = _floats(mesh.get("scale"), 3, (1.0, 1.0, 1.0), f"{where}, <{role}> mesh scale", urdf)
             meshes.append(MeshRef(name, role, uri, path, scale, _origin(shape.find("origin"), f"{where}, <{role}> origin", urdf)))
             mesh.set("filename", str(path))
     return link
+
+
+def _check_inertia(el: ET.Element | None, mass: float, where: str, urdf: Path) -> None:
+    """An ``<inertia>`` must be finite and positive-definite; all zeros is allowed for a massless
+    link (a frame, such as UR5's ``ee_link``). A missing one is left as before."""
+    if el is None:
+        return
+    v = {k: _attr_float(el, k, where, urdf) or 0.0 for k in ("ixx", "ixy", "ixz", "iyy", "iyz", "izz")}
+    inertia = np.array([[v["ixx"], v["ixy"], v["ixz"]], [v["ixy"], v["iyy"], v["iyz"]], [v["ixz"], v["iyz"], v["izz"]]])
+    if mass == 0 and not inertia.any():
+        return
+    low = float(np.linalg.eigvalsh(inertia)[0])
+    if not low > 0:
+        raise InputError(urdf, where, f"the inertia matrix must be positive-definite; its smallest principal moment is {low:.6g} kg m^2")
 
 
 def _read_joint(el: ET.Element, urdf: Path, links: set[str], notes: list[str]) -> Joint:
@@ -246,6 +303,8 @@ def _read_joint(el: ET.Element, urdf: Path, links: set[str], notes: list[str]) -
         ends[end] = None if e is None else e.get("link")
         if ends[end] not in links:
             raise InputError(urdf, where, f"{end} link {ends[end]!r} is not a link of the robot" if ends[end] else f"has no <{end} link=...>")
+    if ends["parent"] == ends["child"]:
+        raise InputError(urdf, where, f"link {ends['child']} is its own parent")
     origin = _origin(el.find("origin"), f"{where}, origin", urdf)
     a = el.find("axis")
     axis = np.array(_floats(None if a is None else a.get("xyz"), 3, (1.0, 0.0, 0.0), f"{where}, axis", urdf))
@@ -296,9 +355,7 @@ def read_urdf(path: str | Path, *, package_path: list[str | Path] | None = None,
         InputError: not XML, not a <robot>, a joint naming a missing link, a
             mesh not found or in an unknown format, bad numbers (file and place).
     """
-    urdf = Path(path)
-    if not urdf.is_file():
-        raise InputError(urdf, "", "no such file")
+    urdf = regular_file(path)
     try:
         tree = ET.parse(urdf)
     except ET.ParseError as e:
@@ -308,15 +365,18 @@ def read_urdf(path: str | Path, *, package_path: list[str | Path] | None = None,
     if robot_el.tag != "robot":
         raise InputError(urdf, "", f"the root element is <{robot_el.tag}>, not <robot>")
     search = package_search_path(urdf, package_path)
+    roots = mesh_roots(urdf, package_path)
     meshes: list[MeshRef] = []
     missing: list[str] | None = None if strict else []
     links: list[Link] = []
+    seen: set[str] = set()
     for el in robot_el.findall("link"):
         if not el.get("name"):
             raise InputError(urdf, "<link>", "has no name")
-        if any(link.name == el.get("name") for link in links):
+        if el.get("name") in seen:
             raise InputError(urdf, f"link {el.get('name')}", "is defined twice")
-        links.append(_read_link(el, urdf, search, meshes, missing))
+        seen.add(el.get("name"))
+        links.append(_read_link(el, urdf, search, roots, meshes, missing))
     if not links:
         raise InputError(urdf, "", "has no <link>")
     notes: list[str] = []
@@ -330,6 +390,7 @@ def read_urdf(path: str | Path, *, package_path: list[str | Path] | None = None,
     roots = [link.name for link in links if link.name not in parent_of]
     if len(roots) != 1:
         raise InputError(urdf, "", f"needs exactly one root link (one without a parent joint), found {roots or 'none (a loop)'}")
+    _check_tree(urdf, roots[0], links, joints)
     defaulted = [link.name for link in links if not link.inertial]
     if defaulted:
         notes.insert(0, f"links without <inertial> get {DEFAULT_MASS} kg and {DEFAULT_INERTIA} kg m^2: {', '.join(defaulted)}")
@@ -342,6 +403,24 @@ def read_urdf(path: str | Path, *, package_path: list[str | Path] | None = None,
     for note in notes:
         warnings.warn(f"{urdf}: {note}", UrdfWarning, stacklevel=2)
     return Robot(robot_el.get("name") or urdf.stem, str(urdf), links, joints, roots[0], meshes, notes, tree, missing or [])
+
+
+def _check_tree(urdf: Path, root: str, links: list[Link], joints: list[Joint]) -> None:
+    """Every link reachable from ``root`` through the joints (so there is no loop), in O(links + joints)."""
+    children: dict[str, list[str]] = {}
+    for j in joints:
+        children.setdefault(j.parent, []).append(j.child)
+    reached, todo = {root}, [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in reached:
+                reached.add(child)
+                todo.append(child)
+    lost = [link.name for link in links if link.name not in reached]
+    if lost:
+        joint = next(j.name for j in joints if j.child == lost[0])
+        raise InputError(urdf, f"joint {joint}", f"links {', '.join(lost[:5])}{', ...' if len(lost) > 5 else ''} are not reachable "
+                         f"from the root {root}: the joints form a loop")
 
 
 def resolved_urdf(robot: Robot) -> str:

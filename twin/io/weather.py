@@ -29,17 +29,21 @@ amount in "mm", "m" or "kg m-2" becomes m.
 from __future__ import annotations
 
 import math
+import re
+import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from twin.errors import InputError
+from twin.errors import InputError, InputWarning
+from twin.io.checks import library_errors, quiet, regular_file
 from twin.io.crs import transform
 from twin.scene import GriddedField
 
-__all__ = ["G0", "Regridder", "WeatherData", "file_kind", "iso_time", "open_weather", "precipitation_rate", "read_weather",
-           "regrid", "value_range"]
+__all__ = ["G0", "Regridder", "WeatherData", "file_kind", "iso_time", "open_weather", "parse_units", "precipitation_rate",
+           "read_weather", "regrid", "require_units", "value_range"]
 
 G0 = 9.80665
 """Standard gravity [m s-2]: geopotential / G0 = geopotential height."""
@@ -47,22 +51,66 @@ G0 = 9.80665
 _NETCDF_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n")
 _GRIB_MAGIC = b"GRIB"
 
-# unit as written -> (SI unit, factor, offset): si = factor * value + offset
-_SI_UNITS = {
-    "Pa": ("Pa", 1.0, 0.0), "hPa": ("Pa", 100.0, 0.0), "mbar": ("Pa", 100.0, 0.0), "millibar": ("Pa", 100.0, 0.0),
-    "mb": ("Pa", 100.0, 0.0), "kPa": ("Pa", 1000.0, 0.0),
-    "K": ("K", 1.0, 0.0), "degK": ("K", 1.0, 0.0), "degC": ("K", 1.0, 273.15), "C": ("K", 1.0, 273.15),
-    "celsius": ("K", 1.0, 273.15),
-    "m/s": ("m s-1", 1.0, 0.0), "m s-1": ("m s-1", 1.0, 0.0), "m s**-1": ("m s-1", 1.0, 0.0),
-    "m": ("m", 1.0, 0.0), "gpm": ("m", 1.0, 0.0), "km": ("m", 1000.0, 0.0),
-    # precipitation: rates and amounts of liquid water (1 kg m-2 = 1 mm)
-    "mm h-1": ("m s-1", 1e-3 / 3600.0, 0.0), "mm/h": ("m s-1", 1e-3 / 3600.0, 0.0), "mm hr-1": ("m s-1", 1e-3 / 3600.0, 0.0),
-    "mm h**-1": ("m s-1", 1e-3 / 3600.0, 0.0), "mm s-1": ("m s-1", 1e-3, 0.0), "mm s**-1": ("m s-1", 1e-3, 0.0),
-    "kg m-2 s-1": ("m s-1", 1e-3, 0.0), "kg m**-2 s**-1": ("m s-1", 1e-3, 0.0),
-    "mm": ("m", 1e-3, 0.0), "kg m-2": ("m", 1e-3, 0.0), "kg m**-2": ("m", 1e-3, 0.0),
-}
-_PRESSURE_UNITS = {"Pa", "hPa", "mbar", "millibar", "mb", "kPa"}
-_GEOPOTENTIAL_UNITS = {"m2 s-2", "m**2 s**-2", "m^2/s^2", "m2/s2"}
+_UDUNITS_ALIASES = {"gpm": "m", "mb": "mbar", "C": "degC", "deg_C": "degC", "deg_K": "K", "degree_Kelvin": "K",
+                    "degrees_Celsius": "degC", "degrees_C": "degC", "meters": "m", "metres": "m"}
+"""Whole-string UDUNITS spellings pint reads otherwise (``mb`` is a millibarn to pint, ``C`` a coulomb;
+``gpm`` is a metre of geopotential height)."""
+_SI = {"[mass] / [length] / [time] ** 2": "Pa", "[temperature]": "K", "[length] / [time]": "m s-1", "[length]": "m"}
+"""Dimensionalities twin converts to SI, with the SI unit's name: pressure, temperature, speed (and a
+precipitation rate, mm h-1), length (and a precipitation amount, mm)."""
+_WATER = {"[mass] / [length] ** 2 / [time]": "m s-1", "[mass] / [length] ** 2": "m"}
+"""Precipitation as a mass of liquid water per area (kg m-2 s-1, kg m-2): depth of water, 1 kg m-2 = 1 mm."""
+_GEOPOTENTIAL = "[length] ** 2 / [time] ** 2"
+
+
+@lru_cache(maxsize=1)
+def _registry():
+    import pint
+
+    return pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+
+
+def parse_units(units: str):
+    """The pint unit of a CF/UDUNITS unit string ("kelvin", "degree_Celsius", "degC", "m s-1", "m s**-1",
+    "m2 s-2", "hPa", "gpm"), or None when pint cannot read it."""
+    import pint
+
+    text = _UDUNITS_ALIASES.get(units.strip(), units.strip())
+    text = re.sub(r"(?<=[A-Za-z)])(-?\d+)(?![\d.])", r"**\1", text)  # UDUNITS exponents: "s-1" is "s**-1"
+    try:
+        return _registry().Unit(text)
+    except (pint.errors.PintError, ValueError, TypeError, AttributeError, KeyError, AssertionError):
+        return None
+
+
+def _dimensionality(units: str) -> str | None:
+    u = parse_units(units)
+    return None if u is None else str(u.dimensionality)
+
+
+def _to_si(units: str, values: np.ndarray, standard_name: str) -> tuple[str, np.ndarray]:
+    """(SI unit, values) for pressure, temperature, speed, length and geopotential (divided by g0 into
+    geopotential height [m]); any other unit, and one pint cannot read, passes unchanged."""
+    u = parse_units(units) if units else None
+    dim = None if u is None else str(u.dimensionality)
+    if dim == _GEOPOTENTIAL or standard_name == "geopotential":
+        factor = 1.0 if u is None or dim != _GEOPOTENTIAL else _registry().Quantity(1.0, u).to("m**2/s**2").magnitude
+        return "m", values * factor / G0  # geopotential height
+    if dim in _WATER:  # 1000 kg m-3 of water: kg m-2 is mm
+        q = _registry().Quantity(values, u) / _registry().Quantity(1000.0, "kg/m**3")
+        return _WATER[dim], np.asarray(q.to("m/s" if _WATER[dim] == "m s-1" else "m").magnitude, dtype=np.float64)
+    if dim in _SI:
+        q = _registry().Quantity(values, u)
+        return _SI[dim], np.asarray(q.to_base_units().magnitude if dim != "[length] / [time]" else q.to("m/s").magnitude,
+                                    dtype=np.float64)
+    return units, values
+
+
+def require_units(field: GriddedField, source: str, needed_for: str) -> str:
+    """The field's unit, or an InputError when it has none and ``needed_for`` needs one."""
+    if not field.units:
+        raise InputError(source, f"variable {field.name!r}", f"has no units, and {needed_for} needs them")
+    return field.units
 
 
 @dataclass
@@ -106,24 +154,53 @@ def file_kind(path: Path) -> str:
     raise InputError(path, "", "not a NetCDF or GRIB file (its first bytes are neither 'CDF', HDF5 nor 'GRIB')")
 
 
+def _grib_messages(path: Path) -> int:
+    """The number of GRIB messages, walking their length fields; a file that ends inside a
+    message, or holds bytes that are no message, is an InputError naming the byte."""
+    size = path.stat().st_size
+    count, at = 0, 0
+    with open(path, "rb") as f:
+        while at < size:
+            f.seek(at)
+            head = f.read(16)
+            if head.strip(b"\0") == b"" and count:
+                break  # zero padding after the last message
+            if head[:4] != _GRIB_MAGIC or len(head) < 8:
+                raise InputError(path, f"byte {at}", f"expected GRIB message {count + 1} here, found {head[:4]!r}")
+            edition = head[7]
+            length = int.from_bytes(head[8:16], "big") if edition == 2 else int.from_bytes(head[4:7], "big")
+            if edition == 1 and length & 0x800000:
+                break  # a GRIB 1 message over 8 MB codes its length in section 4: ecCodes checks the rest
+            if edition not in (1, 2) or length < 16:
+                raise InputError(path, f"byte {at}", f"GRIB message {count + 1} has edition {edition} and length {length}")
+            if at + length > size:
+                raise InputError(path, f"byte {size}", f"the file ends inside GRIB message {count + 1} (it says it is "
+                                 f"{length} bytes long, {size - at} are here): truncated")
+            f.seek(at + length - 4)
+            if f.read(4) != b"7777":
+                raise InputError(path, f"byte {at + length - 4}", f"GRIB message {count + 1} does not end with '7777'")
+            count += 1
+            at += length
+    return count
+
+
 def open_weather(path: str | Path):
-    """The file as an xarray Dataset, CF packing undone, times left as numbers (decoded by :func:`read_weather`)."""
+    """The file as an xarray Dataset, CF packing undone, times left as numbers (decoded by :func:`read_weather`).
+
+    A GRIB file is first walked message by message (:func:`_grib_messages`), so that
+    one cut short is refused, not read as a shorter file.
+    """
     import xarray as xr
 
-    import warnings
-
-    path = Path(path)
+    path = regular_file(path)
     kind = file_kind(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "variable .* has multiple fill values", xr.SerializationWarning)  # both become NaN, as CF says
-            warnings.filterwarnings("ignore", "ecCodes .* or higher is recommended", UserWarning)  # Debian's 2.28 decodes these files exactly
-            if kind == "grib":
-                # indexpath="": no .idx file written beside the data
-                return xr.open_dataset(path, engine="cfgrib", decode_times=False, backend_kwargs={"indexpath": ""}), kind
-            return xr.open_dataset(path, engine="netcdf4", decode_times=False, mask_and_scale=True), kind
-    except (OSError, ValueError, RuntimeError, KeyError, EOFError) as e:
-        raise InputError(path, "", f"not a readable {kind} file ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    if kind == "grib":
+        _grib_messages(path)
+    with library_errors(path, f"not a readable {kind} file"):
+        if kind == "grib":
+            # indexpath="": no .idx file written beside the data
+            return xr.open_dataset(path, engine="cfgrib", decode_times=False, backend_kwargs={"indexpath": ""}), kind
+        return xr.open_dataset(path, engine="netcdf4", decode_times=False, mask_and_scale=True), kind
 
 
 def _role(var) -> str | None:
@@ -142,9 +219,9 @@ def _role(var) -> str | None:
         return "x"
     if sn == "projection_y_coordinate" or axis == "geoy":
         return "y"
-    if sn == "air_pressure" or units in _PRESSURE_UNITS or axis == "pressure":
+    if sn == "air_pressure" or axis == "pressure" or (units and _dimensionality(units) == "[mass] / [length] / [time] ** 2"):
         return "pressure"
-    if sn in ("height", "altitude") or axis == "height" or (units in ("m", "km") and str(a.get("positive", "")) == "up"):
+    if sn in ("height", "altitude") or axis == "height" or (str(a.get("positive", "")) == "up" and _dimensionality(units) == "[length]"):
         return "height"
     return None
 
@@ -164,16 +241,6 @@ def _seconds_since_epoch(path: Path, name: str, var) -> np.ndarray:
     if np.any(np.isnat(dt)):
         raise InputError(path, f"variable {name!r}", f"time axis cannot be decoded (units {units!r}: missing times)")
     return (dt - np.datetime64("1970-01-01T00:00:00", "ns")) / np.timedelta64(1, "s")
-
-
-def _to_si(units: str, values: np.ndarray, standard_name: str) -> tuple[str, np.ndarray]:
-    """(SI unit, values) for a unit twin knows; others pass unchanged."""
-    if units in _GEOPOTENTIAL_UNITS or standard_name == "geopotential":
-        return "m", values / G0  # geopotential height
-    if units in _SI_UNITS:
-        si, factor, offset = _SI_UNITS[units]
-        return si, values * factor + offset
-    return units, values
 
 
 def _grid_crs(path: Path, ds, var) -> str:
@@ -233,43 +300,55 @@ def read_weather(path: str | Path, variables: list[str] | None = None) -> Weathe
         variables: names to read (default: every data variable with at least one
             horizontal dimension).
 
+    A variable without a ``units`` attribute is read as unit-less ("") with an
+    :class:`~twin.errors.InputWarning`; an operation that needs its units refuses
+    it (:func:`require_units`). Units are read with pint, UDUNITS spellings
+    included ("kelvin", "degree_Celsius", "degC", "m s-1", "m s**-1").
+
     Raises:
-        InputError: not NetCDF/GRIB, a variable without units, a time axis that
-            cannot be decoded, a dimension twin cannot place, a bad grid_mapping.
+        InputError: not NetCDF/GRIB, a GRIB file cut inside a message, a damaged
+            file (HDF or ecCodes errors), a time axis that cannot be decoded, a
+            dimension twin cannot place, a bad grid_mapping.
     """
     path = Path(path)
-    ds, kind = open_weather(path)
-    with ds:
-        names = variables if variables is not None else [
-            str(n) for n, v in ds.data_vars.items() if v.ndim >= 2]
-        fields, raw_units, times = {}, {}, []
-        crs = None
-        for name in names:
-            if name not in ds.data_vars:
-                raise InputError(path, f"variable {name!r}", f"not in the file (it has {', '.join(map(str, ds.data_vars))})")
-            var = ds[name]
-            units = var.attrs.get("units")
-            if units is None or str(units).strip() == "":
-                raise InputError(path, f"variable {name!r}", "has no units")
-            dims, coords, order = _coordinates(path, ds, name)
-            if not ({"latitude", "longitude"} <= set(dims) or {"x", "y"} <= set(dims)):
-                raise InputError(path, f"variable {name!r}", f"has no horizontal grid (dimensions {', '.join(dims)})")
-            values = np.asarray(var.values, dtype=np.float64)[np.ix_(*order)]
-            sn = str(var.attrs.get("standard_name", ""))
-            si, values = _to_si(str(units).strip(), values, sn)
-            field_crs = _grid_crs(path, ds, var)
-            crs = crs or field_crs
-            fields[name] = GriddedField(name, si, dims, coords, values, field_crs, sn)
-            raw_units[name] = str(units)
-            if "time" in coords:
-                times.append(coords["time"])
-        if not fields:
-            raise InputError(path, "", "holds no gridded variable")
+    with quiet(path):
+        ds, kind = open_weather(path)
+        with ds, library_errors(path, f"not a readable {kind} file"):
+            fields, raw_units, times, crs = _fields(path, ds, variables)
     first = next(iter(fields.values()))
     hx, hy = ("longitude", "latitude") if "longitude" in first.dims else ("x", "y")
     extent = (float(first.coords[hx][0]), float(first.coords[hy][0]), float(first.coords[hx][-1]), float(first.coords[hy][-1]))
     all_times = np.unique(np.concatenate(times)) if times else np.zeros(0)
     return WeatherData(fields, kind, str(path), crs, extent, all_times, raw_units)
+
+
+def _fields(path: Path, ds, variables: list[str] | None):
+    """(fields, units as written, time axes, CRS) of the dataset's gridded variables (see :func:`read_weather`)."""
+    names = variables if variables is not None else [str(n) for n, v in ds.data_vars.items() if v.ndim >= 2]
+    fields, raw_units, times = {}, {}, []
+    crs = None
+    for name in names:
+        if name not in ds.data_vars:
+            raise InputError(path, f"variable {name!r}", f"not in the file (it has {', '.join(map(str, ds.data_vars))})")
+        var = ds[name]
+        units = str(var.attrs.get("units", "")).strip()
+        if not units:
+            warnings.warn(f"{path}: variable {name!r}: has no units attribute; read as unit-less", InputWarning, stacklevel=4)
+        dims, coords, order = _coordinates(path, ds, name)
+        if not ({"latitude", "longitude"} <= set(dims) or {"x", "y"} <= set(dims)):
+            raise InputError(path, f"variable {name!r}", f"has no horizontal grid (dimensions {', '.join(dims)})")
+        values = np.asarray(var.values, dtype=np.float64)[np.ix_(*order)]
+        sn = str(var.attrs.get("standard_name", ""))
+        si, values = _to_si(units, values, sn)
+        field_crs = _grid_crs(path, ds, var)
+        crs = crs or field_crs
+        fields[name] = GriddedField(name, si, dims, coords, values, field_crs, sn)
+        raw_units[name] = units
+        if "time" in coords:
+            times.append(coords["time"])
+    if not fields:
+        raise InputError(path, "", "holds no gridded variable")
+    return fields, raw_units, times, crs
 
 
 def _bilinear_weights(axis: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
