@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from physics.device import pick_device
+from twin.physics.device import pick_device  # noqa: E402
 
 VALUES_PER_CELL_UPDATE = 19  # as benchmarks/flood_throughput.py
 
@@ -73,9 +73,8 @@ def copy_bandwidth(device: str, n: int, repeats: int = 10) -> float:
 def flood_row(n: int, dtype: str, device: str, steps: int, bandwidth: float) -> dict:
     """Host-stepped and device-resident cell updates per second on the n x n basin."""
     from flood_throughput import case, time_warp
-
-    from physics.swe import Control, FloodSolver
-    from physics.swe.recorder import FloodRecorder
+    from twin.physics.swe import Control, FloodSolver
+    from twin.physics.swe.recorder import FloodRecorder
 
     per_step, _ = time_warp(n, dtype, device, steps, os.cpu_count() or 1)
     model, s = case(n, dtype, device)
@@ -100,10 +99,11 @@ def flood_row(n: int, dtype: str, device: str, steps: int, bandwidth: float) -> 
 
 def merewether_run(resolution: float, duration: float | None, device: str, out: Path, resident: bool) -> dict:
     """Wall time [s] and steps of the Merewether scene."""
-    from physics.simulation import RunSettings, Simulation
-    from physics.swe.from_scene import flood_problem
-    from physics.swe.recorder import FloodRecorder
-    from physics.swe.solver import FloodSolver
+    from twin.physics.simulation import RunSettings, Simulation
+    from twin.physics.swe.from_scene import flood_problem
+    from twin.physics.swe.recorder import FloodRecorder
+    from twin.physics.swe.solver import FloodSolver
+
     from twin.params import resolve
     from twin.script import load_script
 
@@ -124,9 +124,10 @@ def merewether_run(resolution: float, duration: float | None, device: str, out: 
 
 def ensemble_run(members: int, resolution: float, duration: float, device: str, out: Path) -> dict:
     """Cell updates per second of ``members`` Merewether scenarios run as one batch."""
-    from physics.simulation import RunSettings
-    from physics.swe.ensemble import run_ensemble, scenario_members
-    from physics.swe.from_scene import flood_problem
+    from twin.physics.simulation import RunSettings
+    from twin.physics.swe.ensemble import run_ensemble, scenario_members
+    from twin.physics.swe.from_scene import flood_problem
+
     from twin.params import resolve
     from twin.script import load_script
 

@@ -23,10 +23,9 @@ from pathlib import Path
 
 import numpy as np
 import warp as wp
-
-from physics.device import pick_device
-from physics.dispersion import Control, DispersionSolver, Model, State
-from physics.dispersion.reference import reference_step
+from twin.physics.device import pick_device
+from twin.physics.dispersion import Control, DispersionSolver, Model, State
+from twin.physics.dispersion.reference import reference_step
 
 ROOT = Path(__file__).resolve().parents[1]
 DT = 300.0

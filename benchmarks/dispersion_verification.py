@@ -18,9 +18,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
-from physics.device import pick_device
-from physics.dispersion import Control, DispersionSolver, Model, Release
+from twin.physics.device import pick_device
+from twin.physics.dispersion import Control, DispersionSolver, Model, Release
 
 
 def run(solver, state, control, dt, steps):

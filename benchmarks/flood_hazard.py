@@ -24,11 +24,11 @@ import warp as wp
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from flood_throughput import case  # noqa: E402  the same wet, bumpy dam-break basin
+from twin.physics.device import pick_device  # noqa: E402
+from twin.physics.swe import Control, FloodSolver  # noqa: E402
+from twin.physics.swe.model import RainFrames  # noqa: E402
+from twin.physics.swe.recorder import FloodRecorder  # noqa: E402
 
-from physics.device import pick_device  # noqa: E402
-from physics.swe import Control, FloodSolver  # noqa: E402
-from physics.swe.model import RainFrames  # noqa: E402
-from physics.swe.recorder import FloodRecorder  # noqa: E402
 from twin.io.weather import Regridder  # noqa: E402
 from twin.scene import GriddedField  # noqa: E402
 

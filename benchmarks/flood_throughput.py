@@ -23,11 +23,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import warp as wp
-
-from physics.device import pick_device
-from physics.swe import Control, FloodSolver, Model
-from physics.swe.recorder import FloodRecorder
-from physics.swe.reference import ReferenceSolver
+from twin.physics.device import pick_device
+from twin.physics.swe import Control, FloodSolver, Model
+from twin.physics.swe.recorder import FloodRecorder
+from twin.physics.swe.reference import ReferenceSolver
 
 VALUES_PER_CELL_UPDATE = 19
 

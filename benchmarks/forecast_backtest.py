@@ -25,8 +25,8 @@ from forecast_skill import DATA, ROOT, rmse_table
 
 def backtest(origin_day: int, data: Path = DATA) -> dict:
     """The training report of the series cut after day ``origin_day`` + 4, the last 96 h held out."""
-    from physics.device import init_warp
-    from physics.surrogates.forecast import Series, read_series, train_forecaster
+    from twin.physics.device import init_warp
+    from twin.physics.surrogates.forecast import Series, read_series, train_forecaster
 
     init_warp()
     s = read_series(data)

@@ -34,10 +34,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout first
 from mqtt_broker import USERS, SecureBroker, make_certificates  # noqa: E402
+from twin.physics.thermal import ThermalModel, ThermalTwin  # noqa: E402
 
-from physics.thermal import ThermalModel, ThermalTwin  # noqa: E402
-from twin.io.sensor_log import read_sensor_log  # noqa: E402
 from twin.app.sync import Endpoint, MachineSpec, Sync, _client, _close, _connect, replay  # noqa: E402
+from twin.io.sensor_log import read_sensor_log  # noqa: E402
 
 LOG = ROOT.parent / "shared" / "data" / "factory" / "machine_temperature_system_failure.csv"
 MODEL = ThermalModel(tau=1840.0, q_T=0.0, q_u=0.0072, r=0.456, ambient=2.08)

@@ -19,10 +19,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from physics.thermal import ThermalModel  # noqa: E402
+from twin.physics.thermal import ThermalModel  # noqa: E402
+from twin.physics.thermal.study import evaluate_log, run_twin  # noqa: E402
+from twin.viewer.machine import plot_twin  # noqa: E402
+
 from twin.io.sensor_log import read_nab_labels, read_sensor_log  # noqa: E402
-from physics.thermal.study import evaluate_log, run_twin  # noqa: E402
-from viewer.machine import plot_twin  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "factory"
 

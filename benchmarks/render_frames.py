@@ -10,7 +10,7 @@ time of the run, rendered off screen at ``--size``. Then the live view: the
 draft preset in a desktop window (a private Xvfb screen when there is no
 DISPLAY), frames drawn as fast as it goes (water read, arrays rewritten in
 place, rendered, window updated), the best of a few batches; and with
-``--live-run SCENE`` a real run of the scene with :class:`viewer.live.LiveViewer`
+``--live-run SCENE`` a real run of the scene with :class:`twin.viewer.live.LiveViewer`
 at 10 fps: frames per wall second while the simulation runs, and how much
 slower the run got. The machine and its load are printed with the numbers,
 since on a shared machine they decide them.
@@ -33,10 +33,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from viewer.cli import parse_size  # noqa: E402
-from viewer.quality import QUALITIES  # noqa: E402
-from viewer.sources import open_source  # noqa: E402
-from viewer.view3d import View3D, default_clims  # noqa: E402
+from twin.viewer.cli import parse_size  # noqa: E402
+from twin.viewer.quality import QUALITIES  # noqa: E402
+from twin.viewer.sources import open_source  # noqa: E402
+from twin.viewer.view3d import View3D, default_clims  # noqa: E402
 
 
 def bench_preset(source, quality: str, size: tuple[int, int], frames: int) -> dict:
@@ -86,9 +86,10 @@ def bench_window(source, size: tuple[int, int], frames: int, batches: int = 4) -
 
 def bench_live_run(script: str, assignments: list[str], seconds: float, size: tuple[int, int], out: Path) -> dict:
     """A real run of ``script`` for ``seconds`` simulated seconds, without and with a live window at 10 fps."""
+    from twin.viewer.live import LiveViewer
+
     from twin.app.runs import execute
     from twin.script import load_script, parameters_of
-    from viewer.live import LiveViewer
 
     module = load_script(script)
     params = parameters_of(module, script, [*assignments, f"duration={seconds}"])

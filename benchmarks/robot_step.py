@@ -22,8 +22,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from physics.device import available_devices  # noqa: E402
-from physics.robot import build_robot, make_solver  # noqa: E402
+from twin.physics.device import available_devices  # noqa: E402
+from twin.physics.robot import build_robot, make_solver  # noqa: E402
+
 from twin.io.urdf import UrdfWarning  # noqa: E402
 from twin.params import resolve  # noqa: E402
 from twin.script import load_script  # noqa: E402

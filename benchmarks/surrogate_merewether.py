@@ -6,7 +6,7 @@ hydrograph peak errors, and the speed-up.
     twin surrogate train out/sweep_train --out out/merewether.surrogate.npz [--regression rbf|mlp]
     python benchmarks/surrogate_merewether.py out/merewether.surrogate.npz out/sweep_holdout [--json]
 
-Errors come from :func:`physics.surrogates.flood.evaluate` over every held-out run.
+Errors come from :func:`twin.physics.surrogates.flood.evaluate` over every held-out run.
 The speed-up is measured here, in one process: the solver's wall time for the first
 held-out parameter set (all cores, as ``twin run`` runs it) against the surrogate's
 prediction time (mean of 200) and against a whole ``twin run --surrogate`` (prediction
@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 
 import xarray as xr
+from twin.physics.surrogates.flood import evaluate, write_result
+from twin.physics.surrogates.pod import FloodSurrogate
 
-from physics.surrogates.flood import evaluate, write_result
-from physics.surrogates.pod import FloodSurrogate
 from twin.app.runs import execute
 from twin.script import load_script
 

@@ -25,8 +25,8 @@ import xarray as xr
 
 from twin.app.batch import run_sweep
 from twin.app.runs import execute
-from twin.script import load_script
 from twin.app.sweep import load_sweep
+from twin.script import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP = """

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from twin.physics.swe.calibrate import Calibration
 
-from physics.swe.calibrate import Calibration
 from twin.script import load_script, parameters_of
 
 ROOT = Path(__file__).resolve().parents[1]

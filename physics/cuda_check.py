@@ -16,8 +16,7 @@ import tempfile
 from pathlib import Path
 
 import warp as wp
-
-from physics.device import init_warp
+from twin.physics.device import init_warp
 
 TWIN_PACKAGES = ("physics", "twin")
 """Packages whose modules are imported to find kernels (the viewer defines none)."""
@@ -27,10 +26,10 @@ ARCHS = (80, 90)
 
 def _instantiate_factories() -> None:
     """Build the kernels made by factory functions, with the arguments twin uses."""
-    from physics.surrogates.conv import combine_output, conv3x3_relu
-    from physics.surrogates.forecast import CHANNELS
-    from physics.swe.clock import clock_kernels_for
-    from physics.swe.kernels import kernels_for
+    from twin.physics.surrogates.conv import combine_output, conv3x3_relu
+    from twin.physics.surrogates.forecast import CHANNELS
+    from twin.physics.swe.clock import clock_kernels_for
+    from twin.physics.swe.kernels import kernels_for
 
     for real in (wp.float32, wp.float64):
         kernels_for(real)

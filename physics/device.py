@@ -11,7 +11,6 @@ import warp as wp
 
 from twin.errors import InputError
 
-
 _EXPECTED_WITHOUT_GPU = "Could not find or load the NVIDIA CUDA driver"
 
 

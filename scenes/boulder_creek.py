@@ -32,8 +32,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from twin.physics.swe.run import FloodRun
 
-from physics.swe.run import FloodRun
 from twin.data import data_file
 from twin.io.crs import transform
 from twin.io.dem import read_dem

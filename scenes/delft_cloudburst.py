@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
+from twin.physics.swe.from_scene import check_memory
+from twin.physics.swe.run import FloodRun
 
-from physics.swe.from_scene import check_memory
-from physics.swe.run import FloodRun
 from twin.data import data_file
 from twin.io.cityjson import ground_terrain, read_cityjson
 from twin.params import Param

@@ -11,7 +11,7 @@ and no orography, so the ground is flat at sea level.
 
 Winds on the pressure levels are lifted onto fixed heights with each column's
 geopotential height and turned to the grid's axes (EPSG:5070, NAD83 / Conus
-Albers, metres); see :mod:`physics.dispersion.from_weather`.
+Albers, metres); see :mod:`twin.physics.dispersion.from_weather`.
 
     twin run scenes/gfs_plume.py --out out/gfs_plume --pictures
 """
@@ -19,8 +19,8 @@ Albers, metres); see :mod:`physics.dispersion.from_weather`.
 from __future__ import annotations
 
 import numpy as np
+from twin.physics.dispersion.run import DispersionRun
 
-from physics.dispersion.run import DispersionRun
 from twin.data import data_file
 from twin.io.crs import transform
 from twin.io.weather import iso_time, read_weather, regrid
@@ -55,7 +55,7 @@ EXTENT_KM = (-2400.0, -1500.0, 2200.0, 1800.0)
 
 
 def setup(p):
-    from physics.dispersion.from_weather import winds_on_heights
+    from twin.physics.dispersion.from_weather import winds_on_heights
 
     weather = read_weather(p["data"])
     sx, sy = transform("EPSG:4326", CRS, np.array([p["lon"]]), np.array([p["lat"]]))

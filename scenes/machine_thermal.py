@@ -1,6 +1,6 @@
 """The machine thermal twin of the NAB industrial machine, for ``twin sync``.
 
-The lumped thermal model (:mod:`physics.thermal`) is fitted on the first rows of
+The lumped thermal model (:mod:`twin.physics.thermal`) is fitted on the first rows of
 the machine's log (NAB's probationary period: 750 readings, 2.6 days), then runs
 beside the live feed (``twin sync``) or over the whole log (``twin run``): each reading is assimilated by the Kalman filter and an
 alarm is raised when the reading leaves the twin's prediction by more than
@@ -13,8 +13,9 @@ alarm is raised when the reading leaves the twin's prediction by more than
 
 from __future__ import annotations
 
-from physics.thermal.run import MachineRun
-from physics.thermal.study import fit_on_probation
+from twin.physics.thermal.run import MachineRun
+from twin.physics.thermal.study import fit_on_probation
+
 from twin.data import data_file
 from twin.io.sensor_log import read_sensor_log
 from twin.params import Param

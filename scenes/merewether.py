@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import shapely
+from twin.physics.swe.run import FloodRun
 
-from physics.swe.run import FloodRun
 from twin.data import data_file
 from twin.io import (
     buildings_from_layer,

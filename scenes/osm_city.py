@@ -25,8 +25,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from twin.physics.swe.run import FloodRun
 
-from physics.swe.run import FloodRun
 from twin.data import data_file
 from twin.errors import InputError
 from twin.io.dem import drape, read_dem

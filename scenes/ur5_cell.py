@@ -6,7 +6,7 @@ It starts at home, moves above the pick point, down, up, over to the place
 point, down, up and home, pausing ``dwell`` seconds at each stop for a gripper
 (which is not modelled). Each move is a straight line in joint space with the
 UR5's velocity limits (scaled by ``speed``) and ``accel`` as acceleration limit
-(:func:`physics.robot.joint_trajectory`); joint-space PD drives track it, limited
+(:func:`twin.physics.robot.joint_trajectory`); joint-space PD drives track it, limited
 to the URDF's effort. The Result holds joint positions, set points and torques,
 the tool path and the cycle time.
 
@@ -18,8 +18,8 @@ from __future__ import annotations
 import os
 
 import numpy as np
+from twin.physics.robot import RobotRun, joint_trajectory
 
-from physics.robot import RobotRun, joint_trajectory
 from twin.data import data_file
 from twin.errors import InputError
 from twin.io.urdf import read_urdf

@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import select
+import shutil
 import signal
 import sys
 import tempfile
@@ -460,8 +460,8 @@ def _(tmp):
 def _(tmp):
     from types import SimpleNamespace
 
-    from viewer.actors import _prisms
-    from viewer.geometry import Footprint
+    from twin.viewer.actors import _prisms
+    from twin.viewer.geometry import Footprint
 
     shapes = ([[0, 0], [2, 0], [2, 2], [1, 2], [1, 3], [1, 2], [0, 2]], [[0, 0], [1, 0], [2, 0], [3, 0]], [[0, 0], [1, 0], [1, 1], [0, 1]])
     site = SimpleNamespace(footprints=[Footprint(np.array(s, float), 0.0, 5.0) for s in shapes], meshes=[])
@@ -475,8 +475,7 @@ def _(tmp):
 @case("safe-writes", "a crash between the renames keeps the old store")
 def _(tmp):
     import xarray as xr
-
-    from physics import simulation
+    from twin.physics import simulation
 
     target = tmp / "result.zarr"
     simulation.write_zarr(xr.Dataset({"a": ("x", np.arange(3.0))}), target)
@@ -504,7 +503,7 @@ def _(tmp):
 
 @case("safe-writes", "text and npz writes replace whole files")
 def _(tmp):
-    from physics.simulation import save_npz, write_text
+    from twin.physics.simulation import save_npz, write_text
 
     write_text(tmp / "summary.json", "{}")
     write_text(tmp / "summary.json", '{"a": 1}')

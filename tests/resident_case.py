@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from twin.physics.simulation import RunSettings, Simulation
+from twin.physics.swe import Control, FloodSolver, Model
+from twin.physics.swe.recorder import FloodRecorder
 
-from physics.simulation import RunSettings, Simulation
-from physics.swe import Control, FloodSolver, Model
-from physics.swe.recorder import FloodRecorder
 from twin.scene import TimeSeries
 
 NX, NY = 40, 48
@@ -75,7 +75,7 @@ def digest(ds: xr.Dataset) -> dict[str, str]:
 if __name__ == "__main__":
     import tempfile
 
-    from physics.device import init_warp
+    from twin.physics.device import init_warp
 
     init_warp()
     hashes = {}

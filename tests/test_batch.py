@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-
 from shared_data import DATA, need
+
 from twin.app.batch import load_record, prepare_out, run_sweep
 from twin.app.cli import main
 from twin.app.sweep import latin_hypercube, load_sweep

@@ -8,13 +8,13 @@ import json
 import numpy as np
 import pytest
 import shapely
+from shared_data import DATA, need
 
 from twin.app.cli import main
 from twin.errors import InputError
 from twin.inspect import describe
 from twin.io.cityjson import MANNING, ground_terrain, rasterise_triangles, read_cityjson
 from twin.scene import SurfaceMesh
-from shared_data import DATA, need
 
 DELFT = DATA / "city" / "delft.city.json"
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
+from shared_data import DATA, need
 
 from twin.app.cli import main
 from twin.errors import InputError
 from twin.inspect import describe
 from twin.io.crs import transform
 from twin.io.osm import DEFAULT_HEIGHT, LEVEL_HEIGHT, MANNING, NOT_ROADS, building_heights, read_osm, road_graph
-from shared_data import DATA, need
 
 osmium = pytest.importorskip("osmium")
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import DATA, need
 
 from twin.app.cli import main
 from twin.errors import InputError
@@ -14,7 +15,6 @@ from twin.inspect import describe
 from twin.io.crs import transform, utm_crs
 from twin.io.dem import SRTM_VOID, drape, read_dem, read_raster
 from twin.scene import Building, Heightfield
-from shared_data import DATA, need
 
 BOULDER = DATA / "terrain" / "boulder_creek_srtmgl3.asc"
 JAMESTOWN = (-105.3886, 40.1155)

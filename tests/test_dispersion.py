@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from physics.device import available_devices
-from physics.dispersion import Control, DispersionRecorder, DispersionSolver, Model, OutputGrid, Release
-from physics.dispersion.reference import reference_step
-from physics.simulation import RunSettings, Simulation
+from twin.physics.device import available_devices
+from twin.physics.dispersion import Control, DispersionRecorder, DispersionSolver, Model, OutputGrid, Release
+from twin.physics.dispersion.reference import reference_step
+from twin.physics.simulation import RunSettings, Simulation
 
 DEVICES = available_devices()
 

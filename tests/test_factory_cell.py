@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-
 from shared_data import DATA, need
 
 pytest.importorskip("newton")
@@ -42,12 +41,13 @@ def test_cell_cycle_torques_and_tracking(cell):
 
 
 def test_cell_renders_with_the_real_meshes(cell, tmp_path):
-    import imageio.v3 as iio
     import warnings
 
+    import imageio.v3 as iio
+    from twin.viewer.kinds import open_any
+    from twin.viewer.robot import link_meshes, render_still, render_video
+
     from twin.io.urdf import UrdfWarning, read_urdf
-    from viewer.kinds import open_any
-    from viewer.robot import link_meshes, render_still, render_video
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UrdfWarning)
@@ -55,7 +55,7 @@ def test_cell_renders_with_the_real_meshes(cell, tmp_path):
     meshes = link_meshes(robot)
     assert len(meshes) == 7 and sum(m.n_points for ms in meshes.values() for m in ms) > 10_000
     kind, source = open_any(cell)
-    assert kind.__name__ == "viewer.robot"
+    assert kind.__name__ == "twin.viewer.robot"
     still = render_still(source, tmp_path / "cell.png", size=(320, 180))
     img = iio.imread(still)
     assert img.shape[:2] == (180, 320)

@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 import pytest
-
 from shared_data import DATA, need
+
 from twin.anomaly import alarms, nab_score, probationary_length, rolling_zscore, scaled_sigmoid
 from twin.app.cli import main
 from twin.errors import InputError
@@ -106,7 +106,7 @@ def test_thermal_twin_recovers_a_simulated_machine():
     readings, reading noise sd 0.5. The fit finds tau within 10 % and the noise within 20 %. Away from the
     switches the innovations are N(0, 1)-like (P(|z| > 4.5) = 7e-6: none expected among 2000 readings);
     each switch is a change the model did not expect: |z| > 3 (p = 0.27 % under the model) within 3 readings."""
-    from physics.thermal import ThermalTwin, fit_thermal
+    from twin.physics.thermal import ThermalTwin, fit_thermal
 
     rng = np.random.default_rng(3)
     dt, tau, n = 300.0, 1800.0, 2000
@@ -132,7 +132,7 @@ def test_thermal_twin_recovers_a_simulated_machine():
 
 def test_twin_beats_the_rolling_zscore_on_the_nab_machine(log):
     """The closing figures: NAB standard-profile scores of both detectors, at 4 sigma and at NAB-tuned thresholds."""
-    from physics.thermal.study import evaluate_log
+    from twin.physics.thermal.study import evaluate_log
 
     labels, windows = read_nab_labels(need(LABELS))
     assert len(window_rows(log.time[log.monotonic()], windows)) == 4

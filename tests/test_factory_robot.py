@@ -7,12 +7,12 @@ import warnings
 
 import numpy as np
 import pytest
-
 from shared_data import DATA, need
 
 pytest.importorskip("newton")
-from physics.device import available_devices  # noqa: E402
-from physics.robot import build_robot, joint_trajectory, make_solver, mechanical_energy  # noqa: E402
+from twin.physics.device import available_devices  # noqa: E402
+from twin.physics.robot import build_robot, joint_trajectory, make_solver, mechanical_energy  # noqa: E402
+
 from twin.app.cli import main  # noqa: E402
 from twin.errors import InputError  # noqa: E402
 from twin.io.urdf import UrdfWarning, read_urdf  # noqa: E402

@@ -16,9 +16,9 @@ from mqtt_broker import USERS, Broker, SecureBroker, free_port, make_certificate
 from shared_data import DATA, need
 
 pytest.importorskip("paho.mqtt")
-from physics.thermal import ThermalModel  # noqa: E402
+from twin.physics.thermal import ThermalModel  # noqa: E402
+
 from twin.app.cli import add_endpoint_arguments, main  # noqa: E402
-from twin.errors import InputError  # noqa: E402
 from twin.app.sync import (  # noqa: E402
     EXIT_LOST,
     MAX_PAYLOAD_BYTES,
@@ -32,6 +32,7 @@ from twin.app.sync import (  # noqa: E402
     replay,
     sync_client_id,
 )
+from twin.errors import InputError  # noqa: E402
 
 LOG = DATA / "factory" / "machine_temperature_system_failure.csv"
 MODEL = ThermalModel(tau=1840.0, q_T=0.0, q_u=0.0072, r=0.456, ambient=2.08)
@@ -417,7 +418,7 @@ def test_readings_are_assimilated_in_seq_order_once():
 
 def test_live_view_follows_the_rows(monkeypatch):
     pytest.importorskip("matplotlib")
-    from viewer.machine import LiveMachinePlot
+    from twin.viewer.machine import LiveMachinePlot
 
     spec = MachineSpec("test machine", MODEL)
     monkeypatch.delenv("DISPLAY", raising=False)

@@ -11,10 +11,9 @@ import pytest
 import shapely
 import xarray as xr
 from shared_data import DATA, need
+from twin.physics.swe.hazard import arr_hazard_class, fd2320_rating, hazard_variables
 
-from physics.swe.hazard import arr_hazard_class, fd2320_rating, hazard_variables
 from twin.app.cli import main
-from twin.errors import InputError
 from twin.app.gis import (
     GEOTIFF_PRODUCTS,
     export_geotiff,
@@ -22,6 +21,8 @@ from twin.app.gis import (
     export_netcdf,
     export_vector,
 )
+from twin.app.runs import load_script, parameters_of
+from twin.errors import InputError
 from twin.inspect import describe
 from twin.io import crs_from_prj
 from twin.io.crs import transform
@@ -35,7 +36,6 @@ from twin.io.vector import (
     read_vector,
     write_vector,
 )
-from twin.app.runs import load_script, parameters_of
 
 WET = 1e-3
 
@@ -218,7 +218,8 @@ X0, Y0 = 382000.0, 6354000.0
 @pytest.fixture(scope="module")
 def flood_result(tmp_path_factory):
     """A tiny flood run (EPSG:28356, 30 x 20 cells of 2 m, 60 s): water poured on a tilted plane."""
-    from physics.swe.run import FloodRun
+    from twin.physics.swe.run import FloodRun
+
     from twin.app.runs import execute
     from twin.scene import Heightfield, Inflow, Probe, Scene, TimeSeries
 
@@ -319,7 +320,7 @@ def test_export_refuses_what_is_not_a_result_and_writes_nothing(tmp_path):
 
 
 def test_hazard_field_and_map_draw_the_classes_in_their_colours(flood_result, tmp_path):
-    from viewer.fields import (
+    from twin.viewer.fields import (
         FIELDS,
         HAZARD_COLOURS,
         History,
@@ -327,7 +328,7 @@ def test_hazard_field_and_map_draw_the_classes_in_their_colours(flood_result, tm
         field_values,
         water_rgba,
     )
-    from viewer.flood_maps import plot_hazard
+    from twin.viewer.flood_maps import plot_hazard
 
     ds = xr.open_zarr(flood_result / "result.zarr", decode_times=False).load()
     history = History.from_result(ds)

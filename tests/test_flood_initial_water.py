@@ -31,20 +31,14 @@ from test_swe_verification import (
     host,
     lake_bounds,
 )
+from twin.physics.swe.from_scene import flood_problem
+from twin.physics.swe.hot_start import load_hot_start, parse_hot_start
+from twin.physics.swe.run import FloodRun
+from twin.physics.swe.solver import FloodSolver
 
-from physics.swe.from_scene import flood_problem
-from physics.swe.hot_start import load_hot_start, parse_hot_start
-from physics.swe.solver import FloodSolver
+from twin.app.runs import execute
 from twin.errors import InputError
 from twin.io.water import initial_water, shore_level
-from physics.swe.run import FloodRun
-from twin.app.runs import execute
-
-
-def run_flood(run: FloodRun, out, *, hot_start=None, **kwargs) -> dict:
-    """``twin run`` from Python, with ``--hot-start``."""
-    run.hot_start = None if hot_start is None else str(hot_start)
-    return execute(run, out, **kwargs)
 from twin.scene import (
     Boundary,
     Heightfield,
@@ -57,6 +51,13 @@ from twin.scene import (
     load_scene,
     save_scene,
 )
+
+
+def run_flood(run: FloodRun, out, *, hot_start=None, **kwargs) -> dict:
+    """``twin run`` from Python, with ``--hot-start``."""
+    run.hot_start = None if hot_start is None else str(hot_start)
+    return execute(run, out, **kwargs)
+
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -408,7 +409,8 @@ def test_james_creek_spin_up_then_hot_started_flood(tmp_path):
 
 
 def test_a_large_grid_announces_its_size_and_memory(capsys):
-    from physics.swe.from_scene import ANNOUNCE_CELLS, check_memory
+    from twin.physics.swe.from_scene import ANNOUNCE_CELLS, check_memory
+
     from twin.raster import Grid
 
     check_memory(Grid(0.0, 0.0, 1.0, 1.0, 2000, ANNOUNCE_CELLS // 2000), "float32", "cpu")  # nothing allocated

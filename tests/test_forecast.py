@@ -11,12 +11,19 @@ import json
 import numpy as np
 import pytest
 import xarray as xr
-
-from physics.device import init_warp
-from physics.surrogates.conv import ConvNet
-from physics.surrogates.forecast import (Forecaster, Series, baseline_forecasts, fit_scales, one_standard_error_choice, read_series,
-                                        starts_with_inputs)
 from shared_data import DATA, need
+from twin.physics.device import init_warp
+from twin.physics.surrogates.conv import ConvNet
+from twin.physics.surrogates.forecast import (
+    Forecaster,
+    Series,
+    baseline_forecasts,
+    fit_scales,
+    one_standard_error_choice,
+    read_series,
+    starts_with_inputs,
+)
+
 from twin.app.cli import main
 
 # xarray loads every engine (cfgrib, hence Debian's ecCodes 2.28) on its first open

@@ -15,9 +15,10 @@ import warnings
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from shared_data import DATA, need
+
 from twin.errors import InputError
 
 FUZZ_EXAMPLES = int(os.environ.get("TWIN_FUZZ_EXAMPLES", "12"))
@@ -77,9 +78,11 @@ def _small_samples() -> dict[str, bytes]:
     grib = (w / "era5_t2m_uk_2019-03-01_to_24.grib").read_bytes()
     log = (DATA / "factory/machine_temperature_system_failure.csv").read_bytes()
     urdf = (DATA / "factory/example-robot-data/robots/ur_description/urdf/ur5_robot.urdf").read_bytes()
-    from twin.scene import Heightfield, Scene, save_scene
-    import numpy as np
     import tempfile
+
+    import numpy as np
+
+    from twin.scene import Heightfield, Scene, save_scene
 
     with tempfile.TemporaryDirectory() as d:
         s = Scene("t", "EPSG:32633", (0.0, 0.0), (0.0, 0.0, 10.0, 10.0), Heightfield(np.zeros((4, 4)), 0.0, 0.0, 2.5, 2.5))

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 import xarray as xr
-
 from shared_data import DATA, need
+
 from twin.app.cli import main
 from twin.params import resolve
 from twin.script import load_script
@@ -50,7 +50,7 @@ def test_plume_runs_and_renders(tmp_path, capsys):
 def test_interrupted_run_resumes_bitwise(tmp_path, monkeypatch):
     """Ctrl-C in the middle of a dispersion run, then `twin run --resume`: the result equals
     the uninterrupted run's, bit for bit."""
-    from physics.dispersion.solver import DispersionSolver
+    from twin.physics.dispersion.solver import DispersionSolver
 
     need(GFS)
     args = ["--quiet", "--set", "hours=2", "--set", "output_hours=0.5", "--set", "particles=2000", "--set", "release_hours=0"]

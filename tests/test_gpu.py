@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import resident_case as case
 import warp as wp
+from twin.physics.cuda_check import compile_for_cuda, twin_modules
+from twin.physics.simulation import RunSettings
+from twin.physics.swe.ensemble import Member, run_ensemble, scenario_members
 
-from physics.cuda_check import compile_for_cuda, twin_modules
-from physics.simulation import RunSettings
-from physics.swe.ensemble import Member, run_ensemble, scenario_members
 from twin.errors import InputError, SimulationError
 
 BRANCH_POINT = json.loads((Path(__file__).parent / "data" / "resident_case_b4768ec.json").read_text())
@@ -25,7 +25,7 @@ def test_every_twin_warp_module_compiles_for_sm80_and_sm90():
     modules = twin_modules()
     names = " ".join(modules)
     for expected in ("update_cells", "compute_x_fluxes", "track_maxima", "begin_step", "stage_controls",
-                     "physics.swe.recorder", "physics.dispersion.kernels", "physics.surrogates.mlp_warp", "conv3x3_relu"):
+                     "twin.physics.swe.recorder", "twin.physics.dispersion.kernels", "twin.physics.surrogates.mlp_warp", "conv3x3_relu"):
         assert expected in names, f"{expected} not found among {sorted(modules)}"
     assert sum("update_cells" in n for n in modules) == 2  # float32 and float64
     failures = compile_for_cuda(modules)
@@ -54,9 +54,9 @@ def test_resident_stepping_is_bitwise_the_host_loop_and_the_branch_point(tmp_pat
 
 
 def _bad_run(tmp_path, resident: bool, settings: RunSettings, poison: bool) -> str:
-    from physics.simulation import Simulation
-    from physics.swe import FloodSolver
-    from physics.swe.recorder import FloodRecorder
+    from twin.physics.simulation import Simulation
+    from twin.physics.swe import FloodSolver
+    from twin.physics.swe.recorder import FloodRecorder
 
     model, control, state, probes = case.case()
     if poison:
@@ -134,8 +134,8 @@ def test_a_scene_ensemble_member_is_its_twin_run(tmp_path):
     from shared_data import DATA, need
 
     from twin.app.ensemble import run_scene_ensemble
-    from twin.params import resolve
     from twin.app.runs import execute
+    from twin.params import resolve
     from twin.script import load_script
 
     need(DATA / "flood" / "merewether")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from hostile_cases import CASES, DATA, run_case
 
 pytestmark = pytest.mark.skipif(not DATA.exists(), reason=f"shared data not found: {DATA}")
@@ -39,7 +38,7 @@ def test_library_chatter_that_matters_is_one_warning(tmp_path):
         warnings.simplefilter("always")
         with quiet("f.grib"):
             os.write(2, b"ECCODES ERROR   :  something went wrong\nsecond line\n")
-            warnings.warn("ecCodes 2.31.0 or higher is recommended. You are running version 2.28.0", UserWarning)
+            warnings.warn("ecCodes 2.31.0 or higher is recommended. You are running version 2.28.0", UserWarning, stacklevel=1)
     ours = [str(w.message) for w in caught if issubclass(w.category, InputWarning)]
     assert ours == ["f.grib: the reader said: ECCODES ERROR   :  something went wrong (and 1 more lines)"]
     assert len(caught) == 1

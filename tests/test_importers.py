@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
+from shared_data import DATA, need
 
 from twin.errors import InputError
 from twin.inspect import describe, format_description
 from twin.io import crs_from_prj, read_esri_ascii, read_esri_ascii_header, read_points, read_polygon
 from twin.scene import Heightfield, Scene, save_scene
-from shared_data import DATA, need
 
 MEREWETHER = DATA / "flood" / "merewether"
 BOULDER = DATA / "terrain" / "boulder_creek_srtmgl3.asc"

@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 import xarray as xr
+from twin.physics.simulation import Run
 
-from physics.simulation import Run
 from tests.conftest import KINDS
 from twin.app.cli import main
 from twin.app.runs import execute, load_run

@@ -50,3 +50,21 @@ def test_layer_order(path):
     banned = LAYERS[_layer(path)]
     wrong = [f"line {line}: import {name}" for line, name in _imports(path) if _forbidden(name, banned)]
     assert not wrong, f"{path.relative_to(ROOT)} ({_layer(path)} layer) imports upwards: {'; '.join(wrong)}"
+
+
+def test_every_package_is_installed_under_the_twin_namespace():
+    """Each folder with an __init__.py is a package of pyproject.toml, under ``twin.`` (physics/ as twin.physics ...)."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {str(p.parent.relative_to(ROOT)) for folder in ("twin", "physics", "viewer", "scenes")
+               for p in (ROOT / folder).rglob("__init__.py")}
+    roots = config["package-dir"]
+
+    def folder(name: str) -> str:
+        prefix = max((k for k in roots if name == k or name.startswith(k + ".")), key=len)
+        return "/".join([roots[prefix], *name[len(prefix):].split(".")[1:]])
+
+    mapped = {folder(n) for n in config["packages"]}
+    assert folders == mapped
+    assert all(n == "twin" or n.startswith("twin.") for n in config["packages"])

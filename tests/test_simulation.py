@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from twin.physics.simulation import Run
 
 from twin.app.cli import main
 from twin.app.runs import execute
-from physics.simulation import Run
-from twin.script import load_script, parameters_of, setup_run
 from twin.scene import load_scene, save_scene
+from twin.script import load_script, parameters_of, setup_run
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENE = ROOT / "scenes" / "merewether.py"
@@ -294,9 +294,10 @@ def test_resume_with_a_rising_stage_edge_is_bitwise_equal(tmp_path):
     """A resumed run takes its first step from the checkpoint's time, not from t = 0: a
     dry basin whose west edge stage jumps above the bed at the 20 s checkpoint (the
     edge's wave speed at that time limits the step; at t = 0 nothing would)."""
-    from physics.simulation import RunSettings, Simulation
-    from physics.swe import Control, FloodSolver, Model
-    from physics.swe.recorder import FloodRecorder
+    from twin.physics.simulation import RunSettings, Simulation
+    from twin.physics.swe import Control, FloodSolver, Model
+    from twin.physics.swe.recorder import FloodRecorder
+
     from twin.scene import TimeSeries
 
     def simulation(out, on_step=None):

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import twin.physics.surrogates.mlp as mlp
 import xarray as xr
-
-import physics.surrogates.mlp as mlp
-from physics.surrogates.mlp import MLP
-from physics.surrogates.pod import FloodSurrogate, Reduced, train
 from shared_data import DATA, need
+from twin.physics.surrogates.mlp import MLP
+from twin.physics.surrogates.pod import FloodSurrogate, Reduced, train
+
 from twin.app.batch import run_sweep
 from twin.app.cli import main
 from twin.app.runs import execute
-from twin.script import load_script, parameters_of
 from twin.app.sweep import load_sweep
+from twin.script import load_script, parameters_of
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENE = ROOT / "scenes" / "merewether.py"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from physics.swe.adjoint import TapeableFloodSolver
-from physics.swe.calibrate import Calibration
-from physics.swe.solver import FloodSolver
 from shared_data import DATA, need
+from twin.physics.swe.adjoint import TapeableFloodSolver
+from twin.physics.swe.calibrate import Calibration
+from twin.physics.swe.solver import FloodSolver
+
 from twin.script import load_script, parameters_of
 
 TRUE = {"road": 0.02, "default": 0.04}
@@ -65,7 +65,7 @@ def test_checkpoint_segments_do_not_change_the_gradient(calibration):
         g, per_zone = calibration.loss_and_gradient(at, observed)
         results.append((g.loss, per_zone, g.manning_n))
     calibration.segment = 40
-    for loss, per_zone, field in results[1:]:
+    for loss, _per_zone, field in results[1:]:
         assert loss == results[0][0]
         np.testing.assert_allclose(field, results[0][2], rtol=1e-10, atol=1e-18)
 

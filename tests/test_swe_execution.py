@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from twin.physics.device import available_devices
+from twin.physics.swe import Control, FloodSolver, Model
 
-from physics.device import available_devices
-from physics.swe import Control, FloodSolver, Model
 from twin.scene import TimeSeries
 
 

@@ -8,10 +8,10 @@ import numpy as np
 import pyproj
 import pytest
 import xarray as xr
+from twin.physics.swe import Control, FloodSolver, Model
+from twin.physics.swe.from_scene import flood_problem
+from twin.physics.swe.recorder import ARRIVAL_DEPTH, FloodRecorder
 
-from physics.swe import Control, FloodSolver, Model
-from physics.swe.from_scene import flood_problem
-from physics.swe.recorder import ARRIVAL_DEPTH, FloodRecorder
 from twin.errors import InputError
 from twin.io.weather import precipitation_rate, read_weather
 from twin.scene import Boundary, Heightfield, LossZone, Rain, Scene, TimeSeries, load_scene, save_scene
@@ -249,7 +249,7 @@ def test_initial_then_continuing_loss_in_its_zone(tmp_path, dtype):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_running_max_of_depth_velocity_bounds_every_snapshot(tmp_path, dtype):
-    from physics.simulation import RunSettings, Simulation
+    from twin.physics.simulation import RunSettings, Simulation
 
     # a dam break in a box with an obstacle: the flow speeds up and slows down again
     ny, nx = 24, 48
@@ -323,7 +323,7 @@ def test_spans_and_rain_fields_keep_skipping_dry_tiles_bitwise_neutral(tmp_path)
 
 
 def test_resume_with_spans_rain_field_and_losses_is_bitwise_equal(tmp_path):
-    from physics.simulation import RunSettings, Simulation
+    from twin.physics.simulation import RunSettings, Simulation
 
     ny, nx, d = 20, 30, 5.0
     bed = np.tile(0.005 * (nx - np.arange(nx)), (ny, 1))

@@ -24,11 +24,10 @@ import time
 
 import numpy as np
 import pytest
+from twin.physics.device import available_devices, init_warp
+from twin.physics.swe import GRAVITY, Control, FloodSolver, Model
+from twin.physics.swe.reference import ReferenceSolver
 
-from physics.device import init_warp
-from physics.device import available_devices
-from physics.swe import GRAVITY, Control, FloodSolver, Model
-from physics.swe.reference import ReferenceSolver
 from twin.errors import InputError, SimulationError
 from twin.scene import TimeSeries
 

@@ -10,8 +10,8 @@ import xarray as xr
 
 from twin.app.cli import main
 from twin.app.runs import execute
-from twin.script import load_script, parameters_of
 from twin.scene import SurfaceMesh, load_scene, save_scene
+from twin.script import load_script, parameters_of
 
 pxr = pytest.importorskip("pxr")
 from pxr import Usd, UsdGeom, UsdShade  # noqa: E402

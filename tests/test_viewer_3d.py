@@ -19,13 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from test_viewer_flood import make_result
-from twin.errors import InputError
-from viewer.fields import (
+from twin.viewer.fields import (
     FIELDS,
-    G,
     Frame,
+    G,
     History,
     arrival_times,
     colour_table,
@@ -35,7 +33,9 @@ from viewer.fields import (
     water_rgba,
     water_surface,
 )
-from viewer.geometry import LAND_CLASSES, Site, ground_colours, sun_shadow
+from twin.viewer.geometry import LAND_CLASSES, Site, ground_colours, sun_shadow
+
+from twin.errors import InputError
 
 REFERENCE_SIZE = (320, 240)
 POOL = 8
@@ -253,8 +253,9 @@ def test_site_of_a_scene():
 def test_buildings_of_every_kind_and_land_use():
     import dataclasses
 
+    from twin.viewer.view3d import View3D
+
     from twin.scene import Building, FrictionZone, Road, SurfaceMesh
-    from viewer.view3d import View3D
 
     scene = small_scene()
     x0, y0 = scene.origin
@@ -300,7 +301,7 @@ def test_buildings_of_every_kind_and_land_use():
 
 
 def test_cameras(tmp_path):
-    from viewer.cameras import GENERIC, Camera, camera_presets, resolve_camera
+    from twin.viewer.cameras import GENERIC, Camera, camera_presets, resolve_camera
 
     assert resolve_camera(None) == GENERIC["oblique"]
     np.testing.assert_allclose(Camera(90.0, 0.001).direction(), [1.0, 0.0, 0.0], atol=1e-4)  # camera east of the focus
@@ -323,7 +324,7 @@ def test_cameras(tmp_path):
 
 
 def test_quality_presets_and_sky():
-    from viewer.quality import QUALITIES, sky_image
+    from twin.viewer.quality import QUALITIES, sky_image
 
     assert list(QUALITIES) == ["draft", "high", "cinematic"]
     draft, high, cinematic = QUALITIES.values()
@@ -338,7 +339,7 @@ def test_quality_presets_and_sky():
 
 
 def test_null_sink_keeps_frames_of_any_kind():
-    from viewer.sink import NullSink, Sink
+    from twin.viewer.sink import NullSink, Sink
 
     sink = NullSink()
     assert isinstance(sink, Sink)
@@ -355,7 +356,7 @@ def test_null_sink_keeps_frames_of_any_kind():
 
 # -- actors: the arrays that are drawn ---------------------------------------------------
 def test_actors_arrays_and_in_place_updates(site, history, ds):
-    from viewer.view3d import View3D
+    from twin.viewer.view3d import View3D
 
     view = View3D(site, quality="draft", size=(160, 120), clims={"depth": (0.0, 1.0)})
     try:
@@ -392,8 +393,8 @@ def test_actors_arrays_and_in_place_updates(site, history, ds):
 def test_draft_thins_big_grids(site):
     import dataclasses
 
-    from viewer.quality import QUALITIES
-    from viewer.view3d import View3D
+    from twin.viewer.quality import QUALITIES
+    from twin.viewer.view3d import View3D
 
     quality = dataclasses.replace(QUALITIES["draft"], max_points=300)
     view = View3D(site, quality=quality, size=(120, 90))
@@ -406,8 +407,8 @@ def test_draft_thins_big_grids(site):
 
 # -- pictures ----------------------------------------------------------------------------
 def draft_picture(site, history) -> np.ndarray:
-    from viewer.cameras import Camera
-    from viewer.view3d import View3D
+    from twin.viewer.cameras import Camera
+    from twin.viewer.view3d import View3D
 
     view = View3D(site, quality="draft", size=REFERENCE_SIZE, camera=Camera(**OFF_AXIS),
                   clims={"depth": (0.0, 1.0)})
@@ -431,9 +432,8 @@ def test_image_regression_off_axis(site, history):
 @pytest.mark.parametrize("quality", ["high", "cinematic"])
 def test_pbr_still_shows_water_sky_and_ground(ds, tmp_path, quality):
     from PIL import Image
-
-    from viewer.render import render_still
-    from viewer.sources import Source
+    from twin.viewer.render import render_still
+    from twin.viewer.sources import Source
 
     source = Source(tmp_path, Site.from_result(ds), History.from_result(ds), ds)
     path = render_still(source, tmp_path / "still.png", quality=quality, size=(320, 240))
@@ -448,9 +448,8 @@ def test_pbr_still_shows_water_sky_and_ground(ds, tmp_path, quality):
 
 def test_render_video(ds, tmp_path):
     import imageio_ffmpeg
-
-    from viewer.render import render_video
-    from viewer.sources import Source
+    from twin.viewer.render import render_video
+    from twin.viewer.sources import Source
 
     source = Source(tmp_path, Site.from_result(ds), History.from_result(ds), ds)
     path = render_video(source, tmp_path / "flood.mp4", frames=5, fps=5, quality="draft", size=(161, 120),
@@ -463,10 +462,9 @@ def test_render_video(ds, tmp_path):
 
 def test_scene_still_and_turntable(tmp_path):
     from PIL import Image
-
-    from viewer.render import render_still, render_video
-    from viewer.sources import Source
-    from viewer.view3d import View3D
+    from twin.viewer.render import render_still, render_video
+    from twin.viewer.sources import Source
+    from twin.viewer.view3d import View3D
 
     scene = small_scene()
     source = Source(tmp_path, Site.from_scene(scene), scene=scene)
@@ -520,7 +518,7 @@ def test_cli_render(result_dir, tmp_path, capsys):
 
 @pytest.mark.filterwarnings("ignore:.*Zarr")
 def test_open_source(result_dir, tmp_path):
-    from viewer.sources import open_source
+    from twin.viewer.sources import open_source
 
     source = open_source(result_dir)
     assert source.history.depth.shape == (4, 30, 40) and source.scene is None and not source.notes
@@ -538,10 +536,11 @@ def test_open_source(result_dir, tmp_path):
 
 
 def test_live_viewer_throttles(tmp_path):
-    from physics.swe.run import FloodRun
+    from twin.physics.swe.run import FloodRun
+    from twin.viewer.live import LiveViewer
+    from twin.viewer.sink import NullSink
+
     from twin.app.runs import execute
-    from viewer.live import LiveViewer
-    from viewer.sink import NullSink
 
     sink = NullSink()
     clock = iter(np.arange(0.0, 1e4, 0.03))  # 30 ms of wall time per step
@@ -564,7 +563,7 @@ def test_live_viewer_throttles(tmp_path):
 
 
 def test_view3d_tracks_arrival_of_live_frames(site):
-    from viewer.view3d import View3D
+    from twin.viewer.view3d import View3D
 
     view = View3D(site, quality="draft", size=(160, 120))
     try:

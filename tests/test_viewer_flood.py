@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-
-from viewer.flood_maps import G, froude_number, hillshade
+from twin.viewer.flood_maps import G, froude_number, hillshade
 
 
 def make_result(nx: int = 40, ny: int = 30, dx: float = 2.0, nt: int = 3, nk: int = 25) -> xr.Dataset:
@@ -129,7 +128,7 @@ def result() -> xr.Dataset:
 
 @pytest.mark.parametrize("name", ["plot_peak_depth", "plot_froude", "plot_hydrographs"])
 def test_maps_are_written_at_size_and_not_blank(result, tmp_path, name):
-    import viewer
+    from twin import viewer
 
     path = getattr(viewer, name)(result, tmp_path / f"{name}.png", size_px=(600, 500), dpi=100)
     assert path == tmp_path / f"{name}.png" and path.is_file()
@@ -139,7 +138,7 @@ def test_maps_are_written_at_size_and_not_blank(result, tmp_path, name):
 
 
 def test_peak_depth_map_shows_water(result, tmp_path):
-    from viewer import plot_peak_depth
+    from twin.viewer import plot_peak_depth
 
     pixels = png_pixels(plot_peak_depth(result, tmp_path / "depth.png", size_px=(600, 500), dpi=100))
     r, b = pixels[..., 0], pixels[..., 2]
@@ -147,7 +146,7 @@ def test_peak_depth_map_shows_water(result, tmp_path):
 
 
 def test_oblique_render(result, tmp_path):
-    from viewer import render_oblique
+    from twin.viewer import render_oblique
 
     path = render_oblique(result, tmp_path / "oblique.png", window_size=(320, 240))
     pixels = png_pixels(path)
@@ -157,7 +156,7 @@ def test_oblique_render(result, tmp_path):
 
 @pytest.mark.filterwarnings("ignore:.*Zarr")  # str probe names and consolidated metadata in Zarr v3
 def test_write_flood_pictures_from_zarr(result, tmp_path):
-    from viewer import write_flood_pictures
+    from twin.viewer import write_flood_pictures
 
     store = tmp_path / "result.zarr"
     result.to_zarr(store)
@@ -169,8 +168,9 @@ def test_write_flood_pictures_from_zarr(result, tmp_path):
 
 
 def test_write_flood_pictures_refuses_what_is_not_a_result(result, tmp_path):
+    from twin.viewer import write_flood_pictures
+
     from twin.errors import InputError
-    from viewer import write_flood_pictures
 
     with pytest.raises(InputError, match="no such Result store"):
         write_flood_pictures(tmp_path / "missing.zarr", tmp_path / "pictures")

@@ -12,11 +12,10 @@ import re
 
 import numpy as np
 import pytest
-
-from twin.app.runs import execute
 import xarray as xr
 from shared_data import DATA, need
 
+from twin.app.runs import execute
 from twin.errors import InputError
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*Zarr")
@@ -26,7 +25,7 @@ UR5 = DATA / "factory" / "example-robot-data" / "robots" / "ur_description" / "u
 
 def inside(view, points: np.ndarray, x1: float = 1.0) -> np.ndarray:
     """NDC (n, 2) of ``points`` through ``view``'s camera, asserting all are inside the picture (left of ``x1``)."""
-    from viewer.cameras import projected
+    from twin.viewer.cameras import projected
 
     ndc = projected(view.plotter, points, view.aspect)
     assert np.all(np.abs(ndc) <= 1.0) and np.all(ndc[:, 0] <= x1), (ndc.min(axis=0), ndc.max(axis=0))
@@ -35,10 +34,10 @@ def inside(view, points: np.ndarray, x1: float = 1.0) -> np.ndarray:
 
 # -- the registry --------------------------------------------------------------------------
 def test_kind_of_a_result_and_a_run(tmp_path):
-    from physics.robot.run import RobotRun
-    from physics.dispersion.run import DispersionRun
-    from physics.swe.run import FloodRun
-    from viewer.kinds import KINDS, kind_module, kind_of_result, kind_of_run, open_any
+    from twin.physics.dispersion.run import DispersionRun
+    from twin.physics.robot.run import RobotRun
+    from twin.physics.swe.run import FloodRun
+    from twin.viewer.kinds import KINDS, kind_module, kind_of_result, kind_of_run, open_any
 
     assert (FloodRun.kind, DispersionRun.kind, RobotRun.kind) == ("flood", "dispersion", "robot")
     assert {"flood", "dispersion", "robot"} <= set(KINDS)
@@ -64,7 +63,8 @@ def test_kind_of_a_result_and_a_run(tmp_path):
 # -- the plume -----------------------------------------------------------------------------
 def small_plume_run(**overrides):
     """A puff in a uniform wind (10 m/s east, 4 m/s north) over 300 x 240 km, 3 h; weather fields to draw over."""
-    from physics.dispersion.run import DispersionRun
+    from twin.physics.dispersion.run import DispersionRun
+
     from twin.scene import Heightfield, Scene
 
     x0, y0 = 400_000.0, 1_800_000.0
@@ -89,8 +89,8 @@ def small_plume_run(**overrides):
 @pytest.fixture(scope="module")
 def plume(tmp_path_factory):
     """The small plume run, watched live by a null sink: (result folder, sink)."""
-    from viewer.live import LiveViewer
-    from viewer.sink import NullSink
+    from twin.viewer.live import LiveViewer
+    from twin.viewer.sink import NullSink
 
     out = tmp_path_factory.mktemp("plume")
     run = small_plume_run()
@@ -137,8 +137,8 @@ def test_plume_render_still_and_video(plume, tmp_path, capsys):
 
 
 def test_plume_camera_frames_the_plume_and_the_title_comes_from_the_result(plume):
-    from viewer.kinds import open_any
-    from viewer.plume3d import PlumeView
+    from twin.viewer.kinds import open_any
+    from twin.viewer.plume3d import PlumeView
 
     out, _ = plume
     _, source = open_any(out)
@@ -159,11 +159,11 @@ def test_plume_camera_frames_the_plume_and_the_title_comes_from_the_result(plume
 
 
 def test_plume_scene_script_and_pictures(plume, tmp_path):
-    from viewer.plume3d import open_run, pictures
+    from twin.viewer.plume3d import open_run, pictures
 
     source = open_run(tmp_path / "small_plume.py", small_plume_run())
     assert source.span == (0.0, 0.0) and source.title == "Synthetic puff east of a low"
-    from viewer.plume3d import render_still
+    from twin.viewer.plume3d import render_still
 
     assert render_still(source, tmp_path / "scene.png", quality="draft", size=(160, 100)).is_file()
     out, _ = plume
@@ -198,10 +198,11 @@ def cell(tmp_path_factory):
     """A quick UR5 cycle (full speed, no dwell), watched live by a null sink: (result folder, sink)."""
     pytest.importorskip("newton")
     need(UR5)
+    from twin.viewer.live import LiveViewer
+    from twin.viewer.sink import NullSink
+
     from twin.params import resolve
     from twin.script import load_script
-    from viewer.live import LiveViewer
-    from viewer.sink import NullSink
 
     out = tmp_path_factory.mktemp("cell")
     script = load_script("scenes/ur5_cell.py")
@@ -226,10 +227,10 @@ def test_robot_live_frames(cell):
 
 def test_robot_render_still_video_camera_and_title(cell, tmp_path):
     from PIL import Image
+    from twin.viewer.kinds import open_any
+    from twin.viewer.robot import RobotView
 
     from twin.app.cli import main
-    from viewer.kinds import open_any
-    from viewer.robot import RobotView
 
     out, _ = cell
     still = tmp_path / "cell.png"
@@ -257,16 +258,16 @@ def test_a_larger_arm_is_framed_and_titled_by_its_scene(tmp_path, capsys):
     pytest.importorskip("newton")
     need(UR5)
     from PIL import Image
+    from twin.viewer.kinds import open_any
+    from twin.viewer.robot import RobotView
 
     from twin.app.cli import main
-    from viewer.kinds import open_any
-    from viewer.robot import RobotView
 
     big = scaled_urdf(tmp_path)
     argv = ["--set", f"urdf={big}", "--set", f"package_path={DATA / 'factory'}"]
     kind, small = open_any("scenes/ur5_cell.py")
     _, large = open_any("scenes/ur5_cell.py", assignments=argv[1::2])
-    assert kind.__name__ == "viewer.robot" and large.title == "ur5_x2 pick-and-place cell"
+    assert kind.__name__ == "twin.viewer.robot" and large.title == "ur5_x2 pick-and-place cell"
     views = [RobotView(s, quality="draft", size=(320, 180)) for s in (small, large)]
     try:
         reach = [np.ptp(v.swept, axis=0) for v in views]

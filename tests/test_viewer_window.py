@@ -50,9 +50,9 @@ def display():
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
-    from viewer.fields import History
-    from viewer.geometry import Site
-    from viewer.sources import Source
+    from twin.viewer.fields import History
+    from twin.viewer.geometry import Site
+    from twin.viewer.sources import Source
 
     ds = make_result(nx=40, ny=30, nt=5, nk=50)
     return Source(tmp_path_factory.mktemp("view"), Site.from_result(ds), History.from_result(ds), ds)
@@ -67,7 +67,7 @@ def click(window, px: int, py: int) -> None:
 
 
 def test_window_timeline_fields_and_probe(display, source, tmp_path):
-    from viewer.window import FloodWindow
+    from twin.viewer.window import FloodWindow
 
     window = FloodWindow(source, quality="draft", size=(640, 480))
     try:
@@ -153,9 +153,9 @@ def test_window_timeline_fields_and_probe(display, source, tmp_path):
 
 
 def test_window_of_a_scene(display, tmp_path):
-    from viewer.geometry import Site
-    from viewer.sources import Source
-    from viewer.window import FloodWindow
+    from twin.viewer.geometry import Site
+    from twin.viewer.sources import Source
+    from twin.viewer.window import FloodWindow
 
     scene = small_scene()
     window = FloodWindow(Source(tmp_path, Site.from_scene(scene), scene=scene), size=(400, 300))
@@ -171,8 +171,8 @@ def test_window_of_a_scene(display, tmp_path):
 
 
 def test_live_window_during_a_run(display, tmp_path):
-    from physics.swe.run import FloodRun
-    from viewer.live import LiveViewer
+    from twin.physics.swe.run import FloodRun
+    from twin.viewer.live import LiveViewer
 
     run = FloodRun(small_scene(), duration=30.0, output_interval=10.0, resolution=4.0)
     live = LiveViewer(run, fps=50.0, size=(320, 240))
@@ -194,8 +194,8 @@ def test_robot_window_timeline_and_joint_plots(display, tmp_path):
     from shared_data import DATA, need
 
     need(DATA / "factory" / "example-robot-data")
-    from viewer.kinds import open_any
-    from viewer.robot import RobotWindow, pose_matrices
+    from twin.viewer.kinds import open_any
+    from twin.viewer.robot import RobotWindow, pose_matrices
 
     kind, source = open_any("scenes/ur5_cell.py")
     window = RobotWindow(source, size=(640, 400))
@@ -235,9 +235,8 @@ def test_robot_window_timeline_and_joint_plots(display, tmp_path):
 
 def test_plume_window_timeline(display, tmp_path):
     from test_viewer_kinds import small_plume_run
-
-    from viewer.kinds import open_any
-    from viewer.plume3d import PlumeWindow
+    from twin.viewer.kinds import open_any
+    from twin.viewer.plume3d import PlumeWindow
 
     execute(small_plume_run(particles=1000), tmp_path, parameters={}, progress=False)
     _, source = open_any(tmp_path)
@@ -266,8 +265,7 @@ def test_live_windows_of_a_plume_and_a_robot(display, tmp_path):
     from types import SimpleNamespace
 
     from test_viewer_kinds import small_plume_run
-
-    from viewer.live import LiveViewer
+    from twin.viewer.live import LiveViewer
 
     run = small_plume_run(particles=500, duration=3600.0)
     live = LiveViewer(run, fps=1e6, size=(320, 240))
@@ -281,7 +279,8 @@ def test_live_windows_of_a_plume_and_a_robot(display, tmp_path):
     from shared_data import DATA, need
 
     need(DATA / "factory" / "example-robot-data")
-    from physics.robot.system import build_robot
+    from twin.physics.robot.system import build_robot
+
     from twin.params import resolve
     from twin.script import load_script
 

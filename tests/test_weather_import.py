@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
 from shared_data import DATA, need
+
 from twin.app.cli import main
 from twin.errors import InputError
 from twin.io.weather import G0, read_weather, regrid

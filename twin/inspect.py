@@ -15,8 +15,8 @@ import numpy as np
 import pyproj
 
 from twin.errors import InputError
-from twin.io.csv_geometry import read_points, read_polygon
 from twin.io.checks import library_errors, regular_file
+from twin.io.csv_geometry import read_points, read_polygon
 from twin.io.esri_ascii import read_esri_ascii, read_esri_ascii_header
 from twin.io.prj import crs_from_prj, crs_from_prj_text
 from twin.io.text import read_text

@@ -4,7 +4,7 @@ A scene script is a Python file with
 
 * ``PARAMETERS``: a list of :class:`twin.params.Param`;
 * ``setup(p) -> Run``: builds the Scene from the parameter values ``p`` (a dict)
-  and says what to simulate: a :class:`physics.simulation.Run` (``FloodRun``,
+  and says what to simulate: a :class:`twin.physics.simulation.Run` (``FloodRun``,
   ``DispersionRun``, ``RobotRun``, ``MachineRun``, or a user's own).
 
 Anything a script raises becomes one line naming the script, its line and the error.

@@ -1,6 +1,6 @@
 """Pictures of twin scenes and results: maps, 3D stills and videos, a desktop window, a live view.
 
-Importing :mod:`viewer` is light: matplotlib and pyvista load only when one of
+Importing :mod:`twin.viewer` is light: matplotlib and pyvista load only when one of
 the names below is first used.
 
 - :func:`write_flood_pictures` -- all flood pictures of a Result into a folder.
@@ -25,56 +25,56 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from viewer.cameras import Camera
-    from viewer.fields import FIELDS, Frame, History, field_values, water_surface
-    from viewer.flood_maps import froude_number, hillshade, plot_froude, plot_hydrographs, plot_peak_depth
-    from viewer.flood_report import write_flood_pictures
-    from viewer.geometry import Site, sun_shadow
-    from viewer.kinds import KINDS, open_any
-    from viewer.live import LiveViewer
-    from viewer.oblique import render_oblique
-    from viewer.plume3d import PlumeView, PlumeWindow
-    from viewer.quality import QUALITIES, Quality
-    from viewer.render import render_still, render_video
-    from viewer.robot import RobotView, RobotWindow
-    from viewer.sink import NullSink, Sink
-    from viewer.sources import Source, open_source
-    from viewer.view3d import View3D
-    from viewer.window import FloodWindow
+    from twin.viewer.cameras import Camera
+    from twin.viewer.fields import FIELDS, Frame, History, field_values, water_surface
+    from twin.viewer.flood_maps import froude_number, hillshade, plot_froude, plot_hydrographs, plot_peak_depth
+    from twin.viewer.flood_report import write_flood_pictures
+    from twin.viewer.geometry import Site, sun_shadow
+    from twin.viewer.kinds import KINDS, open_any
+    from twin.viewer.live import LiveViewer
+    from twin.viewer.oblique import render_oblique
+    from twin.viewer.plume3d import PlumeView, PlumeWindow
+    from twin.viewer.quality import QUALITIES, Quality
+    from twin.viewer.render import render_still, render_video
+    from twin.viewer.robot import RobotView, RobotWindow
+    from twin.viewer.sink import NullSink, Sink
+    from twin.viewer.sources import Source, open_source
+    from twin.viewer.view3d import View3D
+    from twin.viewer.window import FloodWindow
 
 _HOMES = {
-    "Camera": "viewer.cameras",
-    "FIELDS": "viewer.fields",
-    "FloodWindow": "viewer.window",
-    "Frame": "viewer.fields",
-    "History": "viewer.fields",
-    "KINDS": "viewer.kinds",
-    "LiveViewer": "viewer.live",
-    "NullSink": "viewer.sink",
-    "PlumeView": "viewer.plume3d",
-    "PlumeWindow": "viewer.plume3d",
-    "QUALITIES": "viewer.quality",
-    "Quality": "viewer.quality",
-    "RobotView": "viewer.robot",
-    "RobotWindow": "viewer.robot",
-    "Site": "viewer.geometry",
-    "Sink": "viewer.sink",
-    "Source": "viewer.sources",
-    "View3D": "viewer.view3d",
-    "field_values": "viewer.fields",
-    "froude_number": "viewer.flood_maps",
-    "hillshade": "viewer.flood_maps",
-    "open_any": "viewer.kinds",
-    "open_source": "viewer.sources",
-    "plot_froude": "viewer.flood_maps",
-    "plot_hydrographs": "viewer.flood_maps",
-    "plot_peak_depth": "viewer.flood_maps",
-    "render_oblique": "viewer.oblique",
-    "render_still": "viewer.render",
-    "render_video": "viewer.render",
-    "sun_shadow": "viewer.geometry",
-    "water_surface": "viewer.fields",
-    "write_flood_pictures": "viewer.flood_report",
+    "Camera": "twin.viewer.cameras",
+    "FIELDS": "twin.viewer.fields",
+    "FloodWindow": "twin.viewer.window",
+    "Frame": "twin.viewer.fields",
+    "History": "twin.viewer.fields",
+    "KINDS": "twin.viewer.kinds",
+    "LiveViewer": "twin.viewer.live",
+    "NullSink": "twin.viewer.sink",
+    "PlumeView": "twin.viewer.plume3d",
+    "PlumeWindow": "twin.viewer.plume3d",
+    "QUALITIES": "twin.viewer.quality",
+    "Quality": "twin.viewer.quality",
+    "RobotView": "twin.viewer.robot",
+    "RobotWindow": "twin.viewer.robot",
+    "Site": "twin.viewer.geometry",
+    "Sink": "twin.viewer.sink",
+    "Source": "twin.viewer.sources",
+    "View3D": "twin.viewer.view3d",
+    "field_values": "twin.viewer.fields",
+    "froude_number": "twin.viewer.flood_maps",
+    "hillshade": "twin.viewer.flood_maps",
+    "open_any": "twin.viewer.kinds",
+    "open_source": "twin.viewer.sources",
+    "plot_froude": "twin.viewer.flood_maps",
+    "plot_hydrographs": "twin.viewer.flood_maps",
+    "plot_peak_depth": "twin.viewer.flood_maps",
+    "render_oblique": "twin.viewer.oblique",
+    "render_still": "twin.viewer.render",
+    "render_video": "twin.viewer.render",
+    "sun_shadow": "twin.viewer.geometry",
+    "water_surface": "twin.viewer.fields",
+    "write_flood_pictures": "twin.viewer.flood_report",
 }
 
 __all__ = sorted(_HOMES)

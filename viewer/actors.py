@@ -22,11 +22,12 @@ import warnings
 
 import numpy as np
 import pyvista as pv
+from twin.viewer.fields import Frame, colour_table, field_values, fill_shore, water_rgba, water_surface
+from twin.viewer.geometry import Site, ground_colours, sun_shadow
+from twin.viewer.quality import Quality
+from twin.viewer.quality import direction as _direction
 
 from twin.errors import InputWarning
-from viewer.fields import Frame, colour_table, field_values, fill_shore, water_rgba, water_surface
-from viewer.geometry import Site, ground_colours, sun_shadow
-from viewer.quality import Quality, direction as _direction
 
 __all__ = ["FloodActors"]
 
@@ -50,7 +51,7 @@ class FloodActors:
     Args:
         plotter: where the actors go.
         site: what to draw.
-        quality: materials, shading and shadows (:mod:`viewer.quality`).
+        quality: materials, shading and shadows (:mod:`twin.viewer.quality`).
         z_scale: factor on heights.
         ground: ``landuse`` or ``hillshade`` colours.
         water: whether to add the water (False for a scene without a Result).
@@ -115,7 +116,7 @@ class FloodActors:
         mesh = _heightfield(self.xs, self.ys, z)
         albedo = ground_colours(site, style) * (SHADOW_FLOOR + (1.0 - SHADOW_FLOOR) * self.shadow[..., None])
         if not q.lit:
-            from viewer.flood_maps import hillshade
+            from twin.viewer.flood_maps import hillshade
 
             light = hillshade(z, *site.spacing, azimuth=q.sun_azimuth, altitude=q.sun_elevation)
             albedo = albedo * (UNLIT_AMBIENT + (1.0 - UNLIT_AMBIENT) * light[..., None] / math.sin(math.radians(q.sun_elevation)))

@@ -8,7 +8,7 @@
 SCENE is a scene script (``.py``, parameters with ``--set``) or a scene file
 (``.twin``); RESULT_DIR a folder holding ``result.zarr``. What is drawn depends
 on the kind (the Result's ``twin_kind``, the scene script's run's ``kind``),
-through :mod:`viewer.kinds`. ``--field``, ``--z-scale`` and ``--ground``
+through :mod:`twin.viewer.kinds`. ``--field``, ``--z-scale`` and ``--ground``
 default to the kind's own choice; a kind refuses one it has no use for. Bad
 input is one line and exit status 2 (raised as :class:`twin.errors.InputError`).
 """
@@ -19,8 +19,9 @@ import math
 import os
 import sys
 
+from twin.viewer.quality import QUALITIES
+
 from twin.errors import InputError
-from viewer.quality import QUALITIES
 
 __all__ = ["cmd_render", "cmd_view", "options", "parse_size", "parse_time"]
 
@@ -67,7 +68,7 @@ def options(args) -> dict:
 
 
 def _open(args):
-    from viewer.kinds import open_any
+    from twin.viewer.kinds import open_any
 
     kind, source = open_any(args.source, assignments=args.set)
     for note in source.notes:

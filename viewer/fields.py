@@ -34,7 +34,7 @@ G = 9.80665
 """Standard gravity [m/s^2]."""
 
 HAZARD_COLOURS = ("#9fd46a", "#ffff66", "#ffab33", "#ff2a2a", "#c040c8", "#5a1a6e")
-"""Colours of the hazard classes H1..H6 (:mod:`physics.swe.hazard`): green, yellow, orange, red, magenta, dark
+"""Colours of the hazard classes H1..H6 (:mod:`twin.physics.swe.hazard`): green, yellow, orange, red, magenta, dark
 purple, the sequence of flood-study hazard maps after AIDR Guideline 7-3 Figure 6 (which fixes the classes,
 not colour values)."""
 
@@ -68,7 +68,7 @@ FIELDS: dict[str, Field] = {
     "hazard": Field("hazard", "Flood hazard class, ARR 2019 [H1-H6]", "Hazard [H]", HAZARD_COLOURS, (0.9, 0.9), discrete=True),
 }
 """The fields, by name; ``arrival`` is shown in minutes; ``hazard`` is the class of the run's peaks (1..6) over the
-water of each frame (:mod:`physics.swe.hazard`), drawn over the range (0.5, 6.5)."""
+water of each frame (:mod:`twin.physics.swe.hazard`), drawn over the range (0.5, 6.5)."""
 
 
 def format_time(t: float) -> str:
@@ -239,8 +239,8 @@ class History:
 
     @classmethod
     def from_result(cls, ds: xr.Dataset) -> "History":
-        """Read the snapshots and peaks of a flood Result (layout in :mod:`viewer.flood_report`)."""
-        from physics.swe.hazard import result_hazard_class
+        """Read the snapshots and peaks of a flood Result (layout in :mod:`twin.viewer.flood_report`)."""
+        from twin.physics.swe.hazard import result_hazard_class
 
         threshold = float(ds.attrs.get("wet_threshold_m", 1e-3))
         times = ds["time"].values.astype(np.float64)

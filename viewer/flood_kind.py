@@ -1,6 +1,6 @@
-"""The flood kind: water over a site, as :mod:`viewer.render`, :mod:`viewer.window` and :mod:`viewer.live` draw it.
+"""The flood kind: water over a site, as :mod:`twin.viewer.render`, :mod:`twin.viewer.window` and :mod:`twin.viewer.live` draw it.
 
-The functions of the kind protocol (:mod:`viewer.kinds`) for a flood Result, a
+The functions of the kind protocol (:mod:`twin.viewer.kinds`) for a flood Result, a
 flood scene script's run, or a ``.twin`` scene file. Options: ``field``
 (default ``depth``), ``z_scale`` (default 2) and ``ground`` (default ``landuse``).
 """
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from twin.viewer.fields import FIELDS
+from twin.viewer.geometry import Site
+from twin.viewer.sources import Source, open_flood_result
 
 from twin.errors import InputError
-from viewer.fields import FIELDS
-from viewer.geometry import Site
-from viewer.sources import Source, open_flood_result
 
 __all__ = ["DEFAULTS", "live_window", "open_result", "open_run", "open_scene", "pictures", "render_still",
            "render_video", "snapshot", "window"]
@@ -53,8 +53,8 @@ def open_scene(path: Path, scene) -> Source:
 def render_still(source: Source, out, *, time: float | None = None, quality: str = "high", size=(1920, 1080),
                  camera=None, field: str | None = None, z_scale: float | None = None,
                  ground: str | None = None) -> Path:
-    """A still of the water at ``time`` [s] (default: the peak), see :func:`viewer.render.render_still`."""
-    from viewer.render import render_still as still
+    """A still of the water at ``time`` [s] (default: the peak), see :func:`twin.viewer.render.render_still`."""
+    from twin.viewer.render import render_still as still
 
     return still(source, out, time=time, quality=quality, size=size, camera=camera, **_options(field, z_scale, ground))
 
@@ -62,8 +62,8 @@ def render_still(source: Source, out, *, time: float | None = None, quality: str
 def render_video(source: Source, out, *, frames: int = 36, fps: float = 12.0, quality: str = "high", size=(960, 540),
                  camera=None, field: str | None = None, z_scale: float | None = None, ground: str | None = None,
                  progress: bool = True) -> Path:
-    """A video through the Result's time (a turntable of a scene), see :func:`viewer.render.render_video`."""
-    from viewer.render import render_video as video
+    """A video through the Result's time (a turntable of a scene), see :func:`twin.viewer.render.render_video`."""
+    from twin.viewer.render import render_video as video
 
     return video(source, out, frames=frames, fps=fps, quality=quality, size=size, camera=camera, progress=progress,
                  **_options(field, z_scale, ground))
@@ -71,22 +71,22 @@ def render_video(source: Source, out, *, frames: int = 36, fps: float = 12.0, qu
 
 def window(source: Source, *, quality: str = "draft", size=(1280, 800), camera=None, field: str | None = None,
            z_scale: float | None = None, ground: str | None = None):
-    """The desktop window of ``twin view`` (:class:`viewer.window.FloodWindow`)."""
-    from viewer.window import FloodWindow
+    """The desktop window of ``twin view`` (:class:`twin.viewer.window.FloodWindow`)."""
+    from twin.viewer.window import FloodWindow
 
     return FloodWindow(source, quality=quality, size=size, camera=camera, **_options(field, z_scale, ground))
 
 
 def pictures(result_dir: str | PathLike, out_dir: str | PathLike, *, progress: bool = True) -> dict[str, Path]:
-    """The flood maps and 3D pictures (:func:`viewer.flood_report.write_flood_pictures`)."""
-    from viewer.flood_report import write_flood_pictures
+    """The flood maps and 3D pictures (:func:`twin.viewer.flood_report.write_flood_pictures`)."""
+    from twin.viewer.flood_report import write_flood_pictures
 
     return write_flood_pictures(Path(result_dir) / "result.zarr", out_dir)
 
 
 def snapshot(sim) -> dict[str, np.ndarray]:
     """The live fields of a flood Simulation: ``depth`` [m] and ``speed`` [m/s], float32 (ny, nx)."""
-    from viewer.view3d import WET_THRESHOLD
+    from twin.viewer.view3d import WET_THRESHOLD
 
     model = sim.solver.model
     shape = (model.ny, model.nx)
@@ -113,8 +113,8 @@ def site_of(sim, scene=None, *, key: str = "") -> Site:
 
 def live_window(run, sim, *, key: str = "", quality: str = "draft", size=(1024, 576), camera=None,
                 field: str | None = None, z_scale: float | None = None, ground: str | None = None):
-    """A window (:class:`viewer.view3d.View3D`) that shows a flood run's live frames, opened now."""
-    from viewer.view3d import View3D, default_clims
+    """A window (:class:`twin.viewer.view3d.View3D`) that shows a flood run's live frames, opened now."""
+    from twin.viewer.view3d import View3D, default_clims
 
     clims = default_clims(None)
     clims["arrival"] = (0.0, max(1.0, sim.settings.duration / 60.0))

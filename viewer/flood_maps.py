@@ -3,7 +3,7 @@
 Figures are made with :class:`matplotlib.figure.Figure` directly (Agg, no
 pyplot, no display), so drawing here never changes the caller's backend.
 Every ``plot_*`` function reads a Result (an ``xarray.Dataset``, layout in
-:mod:`viewer.flood_report`), writes one PNG of ``size_px`` pixels and returns
+:mod:`twin.viewer.flood_report`), writes one PNG of ``size_px`` pixels and returns
 its path. Maps are drawn in the scene CRS with y growing northward.
 """
 
@@ -157,17 +157,17 @@ def plot_froude(
 def plot_hazard(
     ds: xr.Dataset, path: str | PathLike, *, size_px: tuple[int, int] = SIZE_PX, dpi: int = DPI
 ) -> Path:
-    """Map of the ARR 2019 flood hazard classes H1-H6 of the run's peaks (:mod:`physics.swe.hazard`).
+    """Map of the ARR 2019 flood hazard classes H1-H6 of the run's peaks (:mod:`twin.physics.swe.hazard`).
 
-    Each class has its flat colour (:data:`viewer.fields.HAZARD_COLOURS`); cells
+    Each class has its flat colour (:data:`twin.viewer.fields.HAZARD_COLOURS`); cells
     never wet are left clear over the hillshaded ground. Writes a PNG of
     ``size_px`` (width, height) pixels to ``path`` and returns its path.
 
     Raises:
         KeyError: the Result has neither ``hazard_class`` nor ``max_depth_velocity``.
     """
-    from physics.swe.hazard import ARR_LABELS, result_hazard_class
-    from viewer.fields import HAZARD_COLOURS
+    from twin.physics.swe.hazard import ARR_LABELS, result_hazard_class
+    from twin.viewer.fields import HAZARD_COLOURS
 
     cls = result_hazard_class(ds)
     if cls is None:

@@ -21,11 +21,11 @@ from os import PathLike
 from pathlib import Path
 
 import xarray as xr
+from twin.viewer.flood_maps import plot_froude, plot_hazard, plot_hydrographs, plot_peak_depth
+from twin.viewer.oblique import render_oblique
+from twin.viewer.sources import scene_of
 
 from twin.errors import InputError
-from viewer.flood_maps import plot_froude, plot_hazard, plot_hydrographs, plot_peak_depth
-from viewer.oblique import render_oblique
-from viewer.sources import scene_of
 
 __all__ = ["write_flood_pictures"]
 

@@ -2,7 +2,7 @@
 
 A :class:`Site` is built from a flood Result (optionally with the Scene it was
 run on, for building footprints and roads) or from a Scene alone. It holds
-NumPy arrays only; :mod:`viewer.actors` turns it into PyVista meshes. The
+NumPy arrays only; :mod:`twin.viewer.actors` turns it into PyVista meshes. The
 ground colours and the sun's shadows are computed here too, so they can be
 checked as numbers.
 """
@@ -193,7 +193,7 @@ def ground_colours(site: Site, style: str = "landuse") -> np.ndarray:
     """
     dx, dy = site.spacing
     if style == "hillshade":
-        from viewer.flood_maps import hillshade
+        from twin.viewer.flood_maps import hillshade
 
         shade = hillshade(site.ground, dx, dy)
         return np.repeat((0.35 + 0.6 * shade)[..., None], 3, axis=2)

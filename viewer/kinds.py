@@ -13,7 +13,7 @@ these names (in the way PyVista registers a reader per file extension)::
     snapshot(sim) -> {name: array}           the fields of a running simulation, for a live sink
     live_window(run, **options) -> Sink      a window that shows frames of a running simulation
 
-``options`` are those of :func:`viewer.cli.options`: ``quality``, ``size``,
+``options`` are those of :func:`twin.viewer.cli.options`: ``quality``, ``size``,
 ``camera``, ``field``, ``z_scale``, ``ground``; a kind rejects (with an
 :class:`twin.errors.InputError`) an option it has no use for.
 """
@@ -31,9 +31,9 @@ from twin.errors import InputError
 __all__ = ["KINDS", "kind_module", "kind_of_result", "kind_of_run", "live_sink", "open_any", "register_kind", "write_pictures"]
 
 KINDS: dict[str, str] = {
-    "flood": "viewer.flood_kind",
-    "dispersion": "viewer.plume3d",
-    "robot": "viewer.robot",
+    "flood": "twin.viewer.flood_kind",
+    "dispersion": "twin.viewer.plume3d",
+    "robot": "twin.viewer.robot",
 }
 """Kind name -> the module implementing it (imported when first used)."""
 
@@ -101,7 +101,8 @@ def open_any(path: str | PathLike, *, assignments: list[str] | None = None) -> t
     if not p.exists():
         raise InputError(p, "", "no such scene or result folder")
     if p.suffix == ".py":
-        from physics.simulation import Run
+        from twin.physics.simulation import Run
+
         from twin.script import load_script, parameters_of, setup_run
 
         script = load_script(p)
@@ -125,6 +126,6 @@ def write_pictures(result_dir: str | PathLike, *, progress: bool = True) -> dict
 
 def live_sink(run, *, key: str = ""):
     """The ``on_step`` callback behind ``twin run --view``: the run's kind in a live window."""
-    from viewer.live import LiveViewer
+    from twin.viewer.live import LiveViewer
 
     return LiveViewer(run, key=key)

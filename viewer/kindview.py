@@ -3,7 +3,7 @@ bounding box, stills and videos through a ``show(t)``, and a desktop window with
 
 A kind's view subclasses :class:`KindView` and implements ``show(t)`` (draw the
 Result at time ``t`` [s]), ``update(kind, t, fields)`` (draw a live frame, see
-:mod:`viewer.sink`) and ``bounds_points()`` (the points a fitted camera keeps in
+:mod:`twin.viewer.sink`) and ``bounds_points()`` (the points a fitted camera keeps in
 the picture, (n, 3) in display coordinates). :class:`TimelineWindow` puts a
 view in a desktop window with a time slider, play/pause, a speed slider and
 Left/Right keys.
@@ -17,11 +17,11 @@ from os import PathLike
 from pathlib import Path
 
 import numpy as np
+from twin.viewer.cameras import Camera, frame_points, resolve_camera
+from twin.viewer.quality import QUALITIES, SKY_HORIZON, SKY_TOP
+from twin.viewer.view3d import TEXT, plotter_window
 
 from twin.errors import InputError
-from viewer.cameras import Camera, frame_points, resolve_camera
-from viewer.quality import QUALITIES, SKY_HORIZON, SKY_TOP
-from viewer.view3d import TEXT, plotter_window
 
 __all__ = ["KindView", "TimelineWindow", "write_still", "write_video"]
 
@@ -38,7 +38,7 @@ class KindView:
         title: the picture's title (the Result's or scene's ``title``).
         quality: ``draft`` (no anti-aliasing), ``high`` or ``cinematic`` (SSAA on stills).
         size: (width, height) [px].
-        camera: preset name, camera file, Camera or None for ``default_camera`` (see :mod:`viewer.cameras`).
+        camera: preset name, camera file, Camera or None for ``default_camera`` (see :mod:`twin.viewer.cameras`).
         key: the scene script's stem (for its camera presets).
         off_screen: False for a desktop window.
     """

@@ -1,13 +1,13 @@
 """A running simulation of any kind, shown live: ``twin run SCENE --view``.
 
 :class:`LiveViewer` is an ``on_step(sim)`` callback for a run of any kind. At
-most ``fps`` times per wall second it asks the run's kind (:mod:`viewer.kinds`)
+most ``fps`` times per wall second it asks the run's kind (:mod:`twin.viewer.kinds`)
 for the simulation's snapshot (flood: depth and speed; dispersion:
 concentration and particles; robot: link poses, joint positions, set points
 and torques, copied from the device) and hands it to a sink as
-``update(kind, t, fields)`` (:mod:`viewer.sink`). By default the sink is the
+``update(kind, t, fields)`` (:mod:`twin.viewer.sink`). By default the sink is the
 kind's draft-quality desktop window, opened at the first step; tests pass a
-:class:`viewer.sink.NullSink`.
+:class:`twin.viewer.sink.NullSink`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import os
 import time
 from collections.abc import Callable
 
+from twin.viewer.kinds import kind_module, kind_of_run
+from twin.viewer.sink import Sink
+
 from twin.errors import InputError
-from viewer.kinds import kind_module, kind_of_run
-from viewer.sink import Sink
 
 __all__ = ["LiveViewer"]
 

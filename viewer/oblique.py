@@ -2,7 +2,7 @@
 
 The peak water over the ground and buildings, seen from the south-west with
 the whole site in the picture, rendered off screen with the ``high`` preset
-of :mod:`viewer.quality` (see :mod:`viewer.view3d`).
+of :mod:`twin.viewer.quality` (see :mod:`twin.viewer.view3d`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def render_oblique(
     """Render the peak flood of a Result in 3D, seen from the south-west, to a PNG.
 
     Args:
-        ds: a flood Result (layout in :mod:`viewer.flood_report`).
+        ds: a flood Result (layout in :mod:`twin.viewer.flood_report`).
         path: the PNG to write.
         window_size: picture size (width, height) [px].
         z_exaggeration: factor on heights.
@@ -41,10 +41,10 @@ def render_oblique(
     Returns:
         The path of the PNG written.
     """
-    from viewer.fields import History
-    from viewer.geometry import Site
-    from viewer.render import render_still
-    from viewer.sources import Source
+    from twin.viewer.fields import History
+    from twin.viewer.geometry import Site
+    from twin.viewer.render import render_still
+    from twin.viewer.sources import Source
 
     source = Source(Path(path), Site.from_result(ds, scene, key=key), History.from_result(ds), ds, scene)
     return render_still(source, path, time=None, quality=quality, size=window_size, camera="oblique",

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from twin.viewer.cameras import Camera
+from twin.viewer.kindview import KindView, TimelineWindow, write_still, write_video
 
 from twin.errors import InputError
-from viewer.cameras import Camera
-from viewer.kindview import KindView, TimelineWindow, write_still, write_video
 
 __all__ = ["PlumeSource", "PlumeView", "PlumeWindow", "open_result", "open_run", "pictures", "render_still",
            "render_video", "snapshot", "window"]
@@ -110,7 +110,7 @@ class PlumeView(KindView):
         source: from :func:`open_result` or :func:`open_run`.
         field: the background field colouring the ground (default ``t2m`` when present).
         z_scale: factor on heights (None: :func:`auto_z_scale`).
-        quality, size, camera, off_screen: as for :class:`viewer.kindview.KindView`; a camera's ``focus`` is
+        quality, size, camera, off_screen: as for :class:`twin.viewer.kindview.KindView`; a camera's ``focus`` is
             (x, y[, z]) in the scene's CRS [m].
     """
 
@@ -252,7 +252,7 @@ class PlumeView(KindView):
         self.plotter.render()
 
     def update(self, kind: str, t: float, fields: dict[str, np.ndarray]) -> None:
-        """A live frame (see :mod:`viewer.sink`): ``concentration`` (nz, ny, nx), ``particles`` (k, 3)."""
+        """A live frame (see :mod:`twin.viewer.sink`): ``concentration`` (nz, ny, nx), ``particles`` (k, 3)."""
         self.draw(t, fields.get("concentration"), fields.get("particles"))
         self.plotter.render()
 
@@ -317,9 +317,9 @@ def window(source: PlumeSource, *, quality: str = "draft", size=(1280, 800), cam
 
 
 def pictures(result_dir: str | PathLike, out_dir: str | PathLike, *, progress: bool = True) -> dict[str, Path]:
-    """``plume.png`` (maps of the column mass, :mod:`viewer.plume_maps`), ``plume3d.png`` (the last output in
+    """``plume.png`` (maps of the column mass, :mod:`twin.viewer.plume_maps`), ``plume3d.png`` (the last output in
     3D, 1280 x 720) and ``plume.mp4`` (the outputs in 3D, four a second, 960 x 540) of a dispersion Result."""
-    from viewer.plume_maps import write_plume_pictures
+    from twin.viewer.plume_maps import write_plume_pictures
 
     folder, out = Path(result_dir), Path(out_dir)
     source = open_result(folder, xr.open_zarr(folder / "result.zarr", decode_times=False))
@@ -330,7 +330,7 @@ def pictures(result_dir: str | PathLike, out_dir: str | PathLike, *, progress: b
 
 
 def snapshot(sim) -> dict[str, np.ndarray]:
-    """The live fields of a dispersion :class:`physics.simulation.Simulation`: ``concentration`` (nz, ny, nx)
+    """The live fields of a dispersion :class:`twin.physics.simulation.Simulation`: ``concentration`` (nz, ny, nx)
     [kg m-3] and ``particles`` (k, 3) [m, scene CRS x, y and height]."""
     snap = sim.recorder.snapshot(sim.state)
     particles = snap["particles"].astype(np.float64)

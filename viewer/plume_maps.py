@@ -4,7 +4,7 @@ A dispersion Result (``result.zarr`` of a dispersion scene) holds
 ``column_mass`` (time, y, x) [kg m-2], ``concentration`` (time, z, y, x)
 [kg m-3], ``particle_position`` (time, particle, xyz) [m], the mass budget over
 time, and background fields (y, x) such as ``mslp`` [Pa] and ``t2m`` [K]; attrs
-``crs`` and ``title``. Figures follow :mod:`viewer.flood_maps` (same style,
+``crs`` and ``title``. Figures follow :mod:`twin.viewer.flood_maps` (same style,
 no pyplot).
 """
 
@@ -17,9 +17,9 @@ import numpy as np
 import xarray as xr
 from matplotlib import colormaps, rc_context
 from matplotlib.colors import LogNorm
+from twin.viewer.flood_maps import DPI, HALO, STYLE, _extent, _figure, _save
 
 from twin.errors import InputError
-from viewer.flood_maps import DPI, HALO, STYLE, _extent, _figure, _save
 
 __all__ = ["plot_plume", "write_plume_pictures"]
 

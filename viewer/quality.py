@@ -12,7 +12,7 @@ preset         materials         smooth   shadows         SSAO  anti-aliasing  t
 PBR materials are lit by a sun (a directional light) and by image-based light
 from an environment that is computed here, not downloaded: a sky that fades
 from a hazy horizon to a blue zenith, a sun disc, and a dim ground. The sun's
-shadows are traced over the heightfield (:func:`viewer.geometry.sun_shadow`)
+shadows are traced over the heightfield (:func:`twin.viewer.geometry.sun_shadow`)
 and baked into the colours of ground and water, which is exact for a
 heightfield, costs nothing per frame and needs no shadow-map pass. The draft
 draws every k-th grid point (at most ``max_points``) without lighting, the

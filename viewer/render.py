@@ -14,11 +14,11 @@ from os import PathLike
 from pathlib import Path
 
 import numpy as np
+from twin.viewer.cameras import Camera, resolve_camera
+from twin.viewer.sources import Source
+from twin.viewer.view3d import View3D, default_clims
 
 from twin.errors import InputError
-from viewer.cameras import Camera, resolve_camera
-from viewer.sources import Source
-from viewer.view3d import View3D, default_clims
 
 __all__ = ["render_still", "render_video", "video_times"]
 
@@ -39,7 +39,7 @@ def render_still(source: Source, out: str | PathLike, *, time: float | None = No
     """Render one picture of ``source`` to ``out`` (PNG or JPEG).
 
     Args:
-        source: from :func:`viewer.sources.open_source`.
+        source: from :func:`twin.viewer.sources.open_source`.
         out: the picture to write.
         time: simulated time [s] of a Result's water, or None for its peak.
         quality: ``draft``, ``high`` or ``cinematic``.

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from twin.viewer.cameras import Camera
+from twin.viewer.kindview import KindView, TimelineWindow, write_still, write_video
 
 from twin.errors import InputError
-from viewer.cameras import Camera
-from viewer.kindview import KindView, TimelineWindow, write_still, write_video
 
 __all__ = ["RobotSource", "RobotView", "RobotWindow", "link_meshes", "open_result", "open_run", "pictures",
            "render_still", "render_video", "snapshot", "swept_points", "window"]
@@ -95,7 +95,7 @@ def open_result(folder: Path, ds: xr.Dataset) -> RobotSource:
 
 def open_run(path: Path, run, frames: int = 120) -> RobotSource:
     """A robot scene script's run before it has run: the robot along its set points (forward kinematics)."""
-    from physics.robot.system import build_robot
+    from twin.physics.robot.system import build_robot
 
     system = build_robot(run.robot, device="cpu", floor=False, kp=run.kp, kd=run.kd)
     links = sorted({m.link for m in run.robot.meshes if m.role == "visual"}, key=list(system.bodies).index)
@@ -162,7 +162,7 @@ def link_meshes(robot) -> dict[str, list]:
 def swept_points(meshes: dict[str, list], links: list[str], poses: np.ndarray, samples: int = 60) -> np.ndarray:
     """Corners of every link's mesh bounding box at ``samples`` of the poses (time, link, 7), in the world [m],
     (n, 3): what the arm sweeps through (a link without mesh counts by its origin)."""
-    from viewer.cameras import box_corners
+    from twin.viewer.cameras import box_corners
 
     picks = poses[np.unique(np.linspace(0, len(poses) - 1, samples).round().astype(int))]
     out = [picks[:, :, :3].reshape(-1, 3)]
@@ -178,7 +178,7 @@ class RobotView(KindView):
 
     Args:
         source: from :func:`open_result` or :func:`open_run`.
-        quality, size, camera, off_screen: as for :class:`viewer.kindview.KindView`.
+        quality, size, camera, off_screen: as for :class:`twin.viewer.kindview.KindView`.
     """
 
     default_camera = Camera(135.0, 22.0)
@@ -228,7 +228,7 @@ class RobotView(KindView):
         self.plotter.render()
 
     def update(self, kind: str, t: float, fields: dict[str, np.ndarray]) -> None:
-        """A live frame (see :mod:`viewer.sink`): ``link_pose`` (links, 7) in this view's link order."""
+        """A live frame (see :mod:`twin.viewer.sink`): ``link_pose`` (links, 7) in this view's link order."""
         self.pose(fields["link_pose"], t)
         self.plotter.render()
 
@@ -323,7 +323,7 @@ def pictures(result_dir: str | PathLike, out_dir: str | PathLike, *, progress: b
 
 
 def snapshot(sim) -> dict[str, np.ndarray]:
-    """The live fields of a robot :class:`physics.simulation.Simulation`: ``q``, ``q_ref``, ``torque``
+    """The live fields of a robot :class:`twin.physics.simulation.Simulation`: ``q``, ``q_ref``, ``torque``
     (joints,), ``link_pose`` (links, 7)."""
     stepper, state = sim.solver, sim.state.newton
     return {"q": stepper.system.q(state), "q_ref": np.asarray(stepper.trajectory(sim.t)[0], np.float64),

@@ -7,8 +7,8 @@ Result (flood: ``depth``, ``speed`` (ny, nx); dispersion: ``concentration``
 (nz, ny, nx), ``particles`` (k, 3); robot: ``link_pose`` (links, 7), ``q``,
 ``q_ref``, ``torque`` (joints,)). The sink draws at ``update``.
 :class:`NullSink` draws nothing and keeps what it was given (tests, headless
-runs); each kind's view (:class:`viewer.view3d.View3D`,
-:class:`viewer.robot.RobotView`, :class:`viewer.plume3d.PlumeView`) draws
+runs); each kind's view (:class:`twin.viewer.view3d.View3D`,
+:class:`twin.viewer.robot.RobotView`, :class:`twin.viewer.plume3d.PlumeView`) draws
 with PyVista.
 """
 

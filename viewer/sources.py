@@ -1,5 +1,5 @@
 """What ``twin render`` and ``twin view`` open: a Result folder, a scene script or a ``.twin`` scene file
-(of any kind, through :mod:`viewer.kinds`); the flood kind's :class:`Source`.
+(of any kind, through :mod:`twin.viewer.kinds`); the flood kind's :class:`Source`.
 
 A RESULT_DIR is a folder holding ``result.zarr``. Its ``summary.json`` names
 the scene script and the parameters the run used; when that script can still be
@@ -15,11 +15,11 @@ from os import PathLike
 from pathlib import Path
 
 import xarray as xr
+from twin.viewer.fields import History
+from twin.viewer.geometry import Site
 
 from twin.errors import InputError
 from twin.scene import Scene
-from viewer.fields import History
-from viewer.geometry import Site
 
 __all__ = ["Source", "open_flood_result", "open_source", "scene_of"]
 
@@ -57,14 +57,14 @@ class Source:
 
 def open_source(path: str | PathLike, *, assignments: list[str] | None = None):
     """Open a Result folder (``DIR/result.zarr``), a scene script (``.py``) or a scene file (``.twin``) of any
-    kind: the source its kind's viewer draws (see :func:`viewer.kinds.open_any`); a :class:`Source` for a flood.
+    kind: the source its kind's viewer draws (see :func:`twin.viewer.kinds.open_any`); a :class:`Source` for a flood.
 
     ``assignments`` (``name=value``) set a scene script's parameters.
 
     Raises:
         InputError: the path is none of these, or not readable as one.
     """
-    from viewer.kinds import open_any
+    from twin.viewer.kinds import open_any
 
     return open_any(path, assignments=assignments)[1]
 

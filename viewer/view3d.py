@@ -1,9 +1,9 @@
 """A 3D view of a Site and its water: the sink frames are handed to.
 
 :class:`View3D` owns a PyVista plotter (off screen or a desktop window), the
-actors of :mod:`viewer.actors`, a quality preset, a camera, a colour bar in
+actors of :mod:`twin.viewer.actors`, a quality preset, a camera, a colour bar in
 physical units and the title and time labels. It is a sink in the sense of
-:mod:`viewer.sink`: ``update("flood", t, {"depth": ..., "speed": ...})`` and
+:mod:`twin.viewer.sink`: ``update("flood", t, {"depth": ..., "speed": ...})`` and
 ``show(frame)`` rewrite the water's arrays in place and render; nothing is
 rebuilt between frames.
 """
@@ -17,11 +17,10 @@ from os import PathLike
 from pathlib import Path
 
 import numpy as np
-
-from viewer.cameras import Camera, fit_view, resolve_camera
-from viewer.fields import FIELDS, Frame, History, colour_table
-from viewer.geometry import Site
-from viewer.quality import QUALITIES, Quality, apply_quality
+from twin.viewer.cameras import Camera, fit_view, resolve_camera
+from twin.viewer.fields import FIELDS, Frame, History, colour_table
+from twin.viewer.geometry import Site
+from twin.viewer.quality import QUALITIES, Quality, apply_quality
 
 __all__ = ["View3D", "default_clims", "plotter_window"]
 
@@ -76,7 +75,7 @@ class View3D:
         quality: a preset name or a :class:`Quality`.
         size: picture size (width, height) [px].
         camera: preset name, camera file, Camera, or None for the scene's default.
-        field: what colours the water (:data:`viewer.fields.FIELDS`).
+        field: what colours the water (:data:`twin.viewer.fields.FIELDS`).
         clims: colour range per field (defaults: :data:`DEFAULT_CLIMS`).
         z_scale: factor on heights.
         water: False for a scene without water (no colour bar).
@@ -85,7 +84,7 @@ class View3D:
         off_screen: render off screen (EGL) or in a desktop window.
 
     Attributes:
-        plotter: the PyVista plotter; actors: the :class:`viewer.actors.FloodActors`.
+        plotter: the PyVista plotter; actors: the :class:`twin.viewer.actors.FloodActors`.
         title, subtitle: text overlays (vtkTextActor); bar: the colour bar (None without water).
         font_size: base font size of the overlays [pt].
     """
@@ -95,8 +94,7 @@ class View3D:
                  clims: dict[str, tuple[float, float]] | None = None, z_scale: float = 2.0, water: bool = True,
                  min_depth: float = 0.01, ground: str = "landuse", off_screen: bool = True):
         import pyvista as pv
-
-        from viewer.actors import FloodActors
+        from twin.viewer.actors import FloodActors
 
         self.site = site
         self.quality = QUALITIES[quality] if isinstance(quality, str) else quality
@@ -126,7 +124,7 @@ class View3D:
 
     # -- the sink ----------------------------------------------------------------------
     def update(self, kind: str, t: float, fields: dict[str, np.ndarray]) -> None:
-        """A frame of a running flood (see :mod:`viewer.sink`): ``depth`` [m] and ``speed`` [m/s], (ny, nx).
+        """A frame of a running flood (see :mod:`twin.viewer.sink`): ``depth`` [m] and ``speed`` [m/s], (ny, nx).
         The time of arrival is tracked here, from the first frame on."""
         depth = np.asarray(fields["depth"])
         if self._arrival is None or self._arrival.shape != depth.shape:

@@ -22,12 +22,11 @@ from os import PathLike
 from pathlib import Path
 
 import numpy as np
-
-from viewer.cameras import Camera
-from viewer.fields import FIELDS
-from viewer.kindview import ACCENT, TimelineWindow
-from viewer.sources import Source
-from viewer.view3d import View3D, default_clims
+from twin.viewer.cameras import Camera
+from twin.viewer.fields import FIELDS
+from twin.viewer.kindview import ACCENT, TimelineWindow
+from twin.viewer.sources import Source
+from twin.viewer.view3d import View3D, default_clims
 
 __all__ = ["FloodWindow"]
 
@@ -38,10 +37,10 @@ class FloodWindow(TimelineWindow):
     """A window on ``source``: the water at one time, and the controls to move through it.
 
     Args:
-        source: from :func:`viewer.sources.open_source`.
+        source: from :func:`twin.viewer.sources.open_source`.
         quality: a preset name (``draft`` keeps playback fluid).
         size: window size (width, height) [px].
-        camera, field, z_scale, ground: as for :class:`viewer.view3d.View3D`.
+        camera, field, z_scale, ground: as for :class:`twin.viewer.view3d.View3D`.
         fps: playback frames per wall second.
         off_screen: render off screen (for a test without a display).
     """
@@ -88,7 +87,7 @@ class FloodWindow(TimelineWindow):
         return [name for name in FIELDS if name != "hazard" or (self.history is not None and self.history.hazard is not None)]
 
     def set_field(self, name: str) -> None:
-        """Colour the water by ``name`` (one of :data:`viewer.fields.FIELDS`)."""
+        """Colour the water by ``name`` (one of :data:`twin.viewer.fields.FIELDS`)."""
         self.view.set_field(name)
         for other, button in self._field_buttons.items():
             button.GetRepresentation().SetState(int(other == name))
@@ -146,7 +145,7 @@ class FloodWindow(TimelineWindow):
 
     # -- camera ------------------------------------------------------------------------
     def save_camera(self, path: str | PathLike = "camera.json") -> Path:
-        """Write the current camera as a camera file (see :mod:`viewer.cameras`)."""
+        """Write the current camera as a camera file (see :mod:`twin.viewer.cameras`)."""
         out = Path(path)
         out.write_text(json.dumps(self.view.current_camera().to_dict(), indent=2) + "\n")
         print(f"twin: camera written to {out}")

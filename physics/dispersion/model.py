@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import warp as wp
+from twin.physics.dispersion.kernels import ALIVE, NOT_RELEASED
 
-from physics.dispersion.kernels import ALIVE, NOT_RELEASED
 from twin.errors import InputError
 
 __all__ = ["Control", "Model", "Release", "State", "uniform_axis"]

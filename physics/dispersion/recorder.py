@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import warp as wp
 import xarray as xr
+from twin.physics.dispersion.kernels import bin_particle_mass
+from twin.physics.dispersion.model import State
+from twin.physics.dispersion.solver import DispersionSolver, mass_budget
 
-from physics.dispersion.kernels import bin_particle_mass
-from physics.dispersion.model import State
-from physics.dispersion.solver import DispersionSolver, mass_budget
 from twin.io.cf import attach_grid_mapping
 from twin.scene import DEFAULT_START_TIME
 
@@ -31,7 +31,7 @@ class OutputGrid:
 
 
 class DispersionRecorder:
-    """Records a dispersion run for :class:`physics.simulation.Simulation`.
+    """Records a dispersion run for :class:`twin.physics.simulation.Simulation`.
 
     Args:
         solver: the solver whose states are recorded.

@@ -1,4 +1,4 @@
-"""A NumPy reference of :func:`physics.dispersion.kernels.move_particles`, vectorised over particles.
+"""A NumPy reference of :func:`twin.physics.dispersion.kernels.move_particles`, vectorised over particles.
 
 The same arithmetic as the kernel (Heun advection with trilinear-in-space,
 linear-in-time wind, random walk, reflection, deposition, leaving the domain),
@@ -10,9 +10,8 @@ Warp kernel to float32 rounding, and it is the baseline of
 from __future__ import annotations
 
 import numpy as np
-
-from physics.dispersion.kernels import ALIVE, LEFT, NOT_RELEASED
-from physics.dispersion.model import Model
+from twin.physics.dispersion.kernels import ALIVE, LEFT, NOT_RELEASED
+from twin.physics.dispersion.model import Model
 
 __all__ = ["reference_step", "reference_wind"]
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
+from twin.physics.simulation import Problem, Run, RunSettings
 
-from physics.simulation import Problem, Run, RunSettings
 from twin.scene import Scene
 
 __all__ = ["DispersionRun"]
@@ -64,16 +64,16 @@ class DispersionRun(Run):
         return tuple(max(1, int(span[a] // self.cell[a])) for a in (2, 1, 0))
 
     def output_grid(self, origin: tuple[float, float] = (0.0, 0.0)):
-        """The :class:`physics.dispersion.OutputGrid` of the output cells, in metres from ``origin``
+        """The :class:`twin.physics.dispersion.OutputGrid` of the output cells, in metres from ``origin``
         (the default: scene CRS coordinates)."""
-        from physics.dispersion import OutputGrid
+        from twin.physics.dispersion import OutputGrid
 
         return OutputGrid((self.x[0] - origin[0], self.y[0] - origin[1], self.z[0]), self.cell, self.output_shape())
 
 
     def build(self, device: str) -> Problem:
         """Build the particle model, winds, solver and recorder on ``device``."""
-        from physics.dispersion import Control, DispersionRecorder, DispersionSolver, Model, Release
+        from twin.physics.dispersion import Control, DispersionRecorder, DispersionSolver, Model, Release
 
         ox, oy = self.scene.origin
         model = Model.on_grid(self.x - ox, self.y - oy, self.z, diffusivity=self.diffusivity,

@@ -19,13 +19,11 @@ does not change the result.
 
 from __future__ import annotations
 
-
 import numpy as np
 import warp as wp
-
-from physics.device import cpu_launch_pool, run_parts
-from physics.dispersion.kernels import ALIVE, LEFT, move_particles
-from physics.dispersion.model import Control, Model, State
+from twin.physics.device import cpu_launch_pool, run_parts
+from twin.physics.dispersion.kernels import ALIVE, LEFT, move_particles
+from twin.physics.dispersion.model import Control, Model, State
 
 __all__ = ["DispersionSolver", "mass_budget", "step_seed"]
 

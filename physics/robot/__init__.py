@@ -9,9 +9,9 @@
 - :class:`RobotRun` -- what a robot scene script's ``setup`` returns; ``twin run`` runs it.
 """
 
-from physics.robot.run import RobotRun
-from physics.robot.system import SOLVERS, RobotSystem, build_robot, make_solver, mechanical_energy
-from physics.robot.trajectory import JointTrajectory, joint_trajectory
+from twin.physics.robot.run import RobotRun
+from twin.physics.robot.system import SOLVERS, RobotSystem, build_robot, make_solver, mechanical_energy
+from twin.physics.robot.trajectory import JointTrajectory, joint_trajectory
 
 __all__ = ["SOLVERS", "JointTrajectory", "RobotRun", "RobotSystem", "build_robot", "joint_trajectory", "make_solver",
            "mechanical_energy"]

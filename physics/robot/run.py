@@ -1,7 +1,7 @@
 """The robot cell's run: drive the joints along a trajectory, recorded like every other twin.
 
 A robot scene script's ``setup(p)`` returns a :class:`RobotRun`. Its :meth:`RobotRun.build`
-gives :class:`physics.simulation.Simulation` a fixed step (``dt``), a solver that sets
+gives :class:`twin.physics.simulation.Simulation` a fixed step (``dt``), a solver that sets
 the drives' targets from the trajectory before each step (:class:`RobotStepper`) and a
 recorder that keeps a frame at every output (``frame_interval``). The Result::
 
@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from twin.physics.robot.system import RobotSolver, RobotSystem, build_robot, make_solver
+from twin.physics.robot.trajectory import JointTrajectory
+from twin.physics.simulation import Problem, Run, RunSettings
 
-from physics.robot.system import RobotSolver, RobotSystem, build_robot, make_solver
-from physics.robot.trajectory import JointTrajectory
-from physics.simulation import Problem, Run, RunSettings
 from twin.io.urdf import Robot
 
 __all__ = ["RobotRecorder", "RobotRun", "RobotState", "RobotStepper"]
@@ -31,7 +31,7 @@ STATE_ARRAYS = ("joint_q", "joint_qd", "body_q", "body_qd")
 
 
 class RobotState:
-    """A Newton State with the State protocol of :mod:`physics.simulation` (``clone``, ``numpy``, ``load``)."""
+    """A Newton State with the State protocol of :mod:`twin.physics.simulation` (``clone``, ``numpy``, ``load``)."""
 
     def __init__(self, system: RobotSystem, state):
         self.system, self.newton = system, state
@@ -51,7 +51,7 @@ class RobotState:
 
 
 class RobotStepper:
-    """The robot's solver for :class:`physics.simulation.Simulation`: each step first sets
+    """The robot's solver for :class:`twin.physics.simulation.Simulation`: each step first sets
     the drives' targets from ``trajectory`` at the step's start time."""
 
     def __init__(self, system: RobotSystem, solver: RobotSolver, trajectory: JointTrajectory):
@@ -151,7 +151,7 @@ class RobotRun(Run):
         kp, kd: drive gains per joint [N m/rad], [N m s/rad].
         dt: time step [s]; frame_interval: time between recorded frames [s].
         tool: link whose origin is the tool point.
-        solver: one of :data:`physics.robot.SOLVERS`.
+        solver: one of :data:`twin.physics.robot.SOLVERS`.
         floor: a ground plane at z = 0.
     """
 

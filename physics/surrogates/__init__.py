@@ -1,6 +1,6 @@
 """AI surrogates: learned stand-ins for a solver (trained on ``twin batch`` sweeps) or a
 forecast, always measured against what they replace."""
 
-from physics.surrogates.pod import FloodSurrogate, train
+from twin.physics.surrogates.pod import FloodSurrogate, train
 
 __all__ = ["FloodSurrogate", "train"]

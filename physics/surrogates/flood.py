@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from twin.physics.simulation import write_text, write_zarr
+from twin.physics.surrogates.pod import WET_THRESHOLD, FloodSurrogate
 
-from physics.simulation import write_text, write_zarr
-from physics.surrogates.pod import WET_THRESHOLD, FloodSurrogate
 from twin.errors import InputError
 
 

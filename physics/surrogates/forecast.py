@@ -15,7 +15,7 @@ lead L [h], every grid point gets these input channels::
 
 Channels 0-11 are the point's own; 12-14 carry the neighbourhood at three scales
 (large-scale anomalies persist longer than small ones). The network
-(:class:`physics.surrogates.conv.ConvNet`, which also sees the 5 x 5 neighbourhood
+(:class:`twin.physics.surrogates.conv.ConvNet`, which also sees the 5 x 5 neighbourhood
 of every channel) predicts the target's anomaly a(t+L); a zero output is the
 climatology. Its linear path starts from the ridge regression on all 15 channels,
 so it starts as a linear neighbourhood model and learns what that misses. Both
@@ -49,8 +49,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from twin.physics.simulation import save_npz
 
-from physics.simulation import save_npz
 from twin.errors import InputError
 
 __all__ = ["FORMAT", "Forecaster", "Series", "baseline_forecasts", "read_series", "train_forecaster"]
@@ -274,7 +274,7 @@ class Forecaster:
 
     @classmethod
     def load(cls, path: str | Path, *, device: str = "cpu") -> "Forecaster":
-        from physics.surrogates.conv import ConvNet
+        from twin.physics.surrogates.conv import ConvNet
 
         path = Path(path)
         try:
@@ -310,7 +310,7 @@ def train_forecaster(series: Series, *, leads=(1, 6, 24, 48), holdout_hours: int
         forecasts per second. After Ctrl-C, the leads finished so far (and
         ``report["interrupted"]``); Ctrl-C during the first lead propagates.
     """
-    from physics.surrogates.conv import ConvNet
+    from twin.physics.surrogates.conv import ConvNet
 
     candidates, first_held = _split(series, holdout_hours)
     train_times = np.flatnonzero(series.times < first_held)
@@ -329,7 +329,7 @@ def train_forecaster(series: Series, *, leads=(1, 6, 24, 48), holdout_hours: int
             if len(train) < 2:
                 raise InputError(series.source, "time", f"too few training starts for lead {lead} h ({len(train)})")
 
-            def y(starts):
+            def y(starts, lead=lead):
                 return (anomaly(series, _target(series, starts, lead), scales) / scales.spread).astype(np.float32)
 
             x_train, y_train = features(series, train, lead, scales), y(train)

@@ -6,7 +6,7 @@ tanh layers and one linear layer to the r mode coefficients divided by one scale
 of the scaled coefficients is the mean squared error of the reconstructed output
 over the square of that scale, and each mode counts as much as it weighs.
 
-Training (:mod:`physics.surrogates.mlp_warp`) is full batch: ``ITERATIONS`` steps of
+Training (:mod:`twin.physics.surrogates.mlp_warp`) is full batch: ``ITERATIONS`` steps of
 ``warp.optim.Adam`` on the gradient a ``wp.Tape`` records through Warp kernels, from
 a Glorot-uniform start drawn with NumPy's PCG64 from ``SEED`` (biases 0), the
 learning rate decaying geometrically from ``LEARNING_RATE`` to
@@ -55,7 +55,7 @@ class MLP:
         """Train on ``unit_params`` (n, d) in [0, 1]^d and ``coefficients`` (n, r) on
         the Warp ``device`` (default: Warp's); ``hidden`` and ``iterations`` default
         to :data:`HIDDEN` and :data:`ITERATIONS`."""
-        from physics.surrogates.mlp_warp import train
+        from twin.physics.surrogates.mlp_warp import train
 
         sizes = (unit_params.shape[1], *(hidden or HIDDEN), coefficients.shape[1])
         scale = float(np.sqrt(np.mean(coefficients**2))) or 1.0

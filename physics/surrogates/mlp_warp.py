@@ -1,4 +1,4 @@
-"""Training of :class:`physics.surrogates.mlp.MLP` with Warp: the forward pass as Warp
+"""Training of :class:`twin.physics.surrogates.mlp.MLP` with Warp: the forward pass as Warp
 kernels, its gradient from a ``wp.Tape``, the steps by ``warp.optim.Adam``.
 
 The products are summed with ``wp.atomic_add`` (Warp does not differentiate a local
@@ -12,9 +12,8 @@ from __future__ import annotations
 import numpy as np
 import warp as wp
 import warp.optim
-
-from physics.device import init_warp
-from physics.surrogates.mlp import layer_offsets
+from twin.physics.device import init_warp
+from twin.physics.surrogates.mlp import layer_offsets
 
 wp.set_module_options({"deterministic": wp.DeterministicMode.RUN_TO_RUN})
 

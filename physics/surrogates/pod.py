@@ -12,7 +12,7 @@ hydrographs (nprobes, ntimes) of the flood scene:
    a polyharmonic cubic radial basis function phi(s) = s^3 plus a linear polynomial
    (the standard, shape-parameter-free RBF interpolant: the (n + d + 1) linear
    system is solved in closed form), or ``mlp``, a small tanh network trained with
-   Warp (:mod:`physics.surrogates.mlp`).
+   Warp (:mod:`twin.physics.surrogates.mlp`).
 
 Prediction is a (n,) kernel row times (n, r) weights (or the network's few products)
 times (r, m) modes: well under a millisecond on a CPU. Depths are clipped at 0.
@@ -26,10 +26,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
+from twin.physics.simulation import save_npz
+from twin.physics.surrogates.mlp import MLP
+from twin.physics.swe.run import FloodRun
 
-from physics.surrogates.mlp import MLP
-from physics.simulation import save_npz
-from physics.swe.run import FloodRun
 from twin.errors import InputError
 
 FORMAT = "twin-surrogate-pod/2"

@@ -1,6 +1,6 @@
 """Gradients through the flood solver with ``wp.Tape``.
 
-The differentiable path runs the solver's own kernels (:mod:`physics.swe.kernels`)
+The differentiable path runs the solver's own kernels (:mod:`twin.physics.swe.kernels`)
 through :class:`FloodSolver`'s launch code with three restrictions that make the
 reverse pass exact and cheap to reason about:
 
@@ -27,10 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import warp as wp
+from twin.physics.swe.model import Control, Model, State
+from twin.physics.swe.recorder import gather, gather64
+from twin.physics.swe.solver import FloodSolver
 
-from physics.swe.model import Control, Model, State
-from physics.swe.recorder import gather, gather64
-from physics.swe.solver import FloodSolver
 from twin.errors import InputError, SimulationError
 
 

@@ -4,7 +4,7 @@ The unknowns are Manning's n of each friction zone of the Scene ("default" for t
 cells outside every zone) and, optionally, a multiplier of every inflow. The loss is
 the mean squared misfit of the water depth at the gauges (the stage minus the bed
 of the gauge's cell), sampled every ``sample_interval`` seconds of a fixed-step run;
-its gradient comes from :func:`physics.swe.adjoint.probe_loss_gradient`, and SciPy's
+its gradient comes from :func:`twin.physics.swe.adjoint.probe_loss_gradient`, and SciPy's
 L-BFGS-B minimises it over log n within bounds.
 
     cal = Calibration(scene_run, dt=0.1, sample_interval=10.0, gauges=["P01", "P05"])
@@ -18,10 +18,10 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from twin.physics.swe.adjoint import Gradient, ProbeLoss, probe_depths, probe_loss_gradient
+from twin.physics.swe.from_scene import flood_problem
+from twin.physics.swe.recorder import WET_THRESHOLD
 
-from physics.swe.adjoint import Gradient, ProbeLoss, probe_depths, probe_loss_gradient
-from physics.swe.from_scene import flood_problem
-from physics.swe.recorder import WET_THRESHOLD
 from twin.errors import InputError
 
 DEFAULT_ZONE = "default"

@@ -1,14 +1,14 @@
 """Device-resident stepping of the flood solver: the CFL step, the time, the controls
 and the guards live on the device; the host reads them only at output and probe times.
 
-A :class:`DeviceClock` drives a :class:`~physics.swe.solver.FloodSolver` through the
-``clock`` array its kernels read (see ``CLOCK_*`` in :mod:`physics.swe.kernels`): per
+A :class:`DeviceClock` drives a :class:`~twin.physics.swe.solver.FloodSolver` through the
+``clock`` array its kernels read (see ``CLOCK_*`` in :mod:`twin.physics.swe.kernels`): per
 ensemble member, float64 fields for the time, this step's dt, the stage's edge values,
 rain scale and source volume, the step count and a latched error. Each step is a fixed
 sequence of launches with no host copy:
 
 1. ``compute_wave_speed`` (per member) and ``begin_step``: the member's CFL step, clamped
-   to the next output or probe time, exactly as :class:`physics.simulation.Simulation`
+   to the next output or probe time, exactly as :class:`twin.physics.simulation.Simulation`
    chooses it on the host; a member that has reached that time, or whose state holds a
    non-finite or negative value (latched with the cell, the time and the step), waits
    with dt = 0;
@@ -33,10 +33,19 @@ from types import SimpleNamespace
 
 import numpy as np
 import warp as wp
+from twin.physics.swe.kernels import (
+    BOUNDARY_CODES,
+    CLOCK_DT,
+    CLOCK_EDGE,
+    CLOCK_FIELDS,
+    CLOCK_RAIN_SCALE,
+    CLOCK_T,
+    CLOCK_WEIGHT_DT,
+    DISCHARGE,
+    STAGE,
+)
+from twin.physics.swe.model import Control, _cell_name
 
-from physics.swe.kernels import (BOUNDARY_CODES, CLOCK_DT, CLOCK_EDGE, CLOCK_FIELDS, CLOCK_RAIN_SCALE, CLOCK_T,
-                                 CLOCK_WEIGHT_DT, DISCHARGE, STAGE)
-from physics.swe.model import Control, _cell_name
 from twin.errors import InputError, SimulationError
 from twin.scene import EDGES
 

@@ -3,7 +3,7 @@
 The members are stacked along y, each ``ny`` rows, with one solid separator row between
 two members (``member_rows = ny + 1``); the flux kernels treat the faces next to a
 separator as the member's own south or north edge, and the device clock
-(:mod:`physics.swe.clock`) gives each member its own time, CFL step, controls and source
+(:mod:`twin.physics.swe.clock`) gives each member its own time, CFL step, controls and source
 counts, so every member is bitwise its own single run on the CPU (tests/test_gpu.py).
 Members share the grid, the bed, the solid cells and the boundary kinds; they may differ
 in Manning's n, initial state, rain pattern and every time series of their Control
@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 import warp as wp
 import xarray as xr
+from twin.physics.simulation import RunSettings, Simulation, write_text, write_zarr
+from twin.physics.swe.clock import DeviceClock, MemberControls
+from twin.physics.swe.model import Control, Model, State
+from twin.physics.swe.recorder import FloodRecorder
+from twin.physics.swe.solver import FloodSolver
 
-from physics.simulation import RunSettings, Simulation, write_text, write_zarr
-from physics.swe.clock import DeviceClock, MemberControls
-from physics.swe.model import Control, Model, State
-from physics.swe.recorder import FloodRecorder
-from physics.swe.solver import FloodSolver
 from twin.errors import InputError
 from twin.scene import TimeSeries
 

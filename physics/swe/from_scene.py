@@ -7,9 +7,9 @@ import sys
 
 import numpy as np
 import warp as wp
+from twin.physics.device import init_warp
+from twin.physics.swe.model import Control, Model, RainFrames
 
-from physics.device import init_warp
-from physics.swe.model import Control, Model, RainFrames
 from twin.errors import InputError
 from twin.io.weather import Regridder, precipitation_rate
 from twin.raster import ANNOUNCE_CELLS, GIB, MM_PER_H, FloodGrid, Grid, grid_sizes, host_memory_available, rasterise

@@ -1,6 +1,6 @@
 """Hot start: a flood run that begins from the state of an earlier run.
 
-A flood run (:class:`physics.swe.run.FloodRun`) stores the full State (h, hu, hv and
+A flood run (:class:`twin.physics.swe.run.FloodRun`) stores the full State (h, hu, hv and
 the infiltrated depth, in the run's precision) in every snapshot,
 ``RESULT_DIR/run/snapshot_*.npz``, beside the float32 depth and velocities that
 go into ``result.zarr``. A hot start reads one of them back (the last by
@@ -18,8 +18,8 @@ import math
 from pathlib import Path
 
 import numpy as np
+from twin.physics.swe.model import Model, State
 
-from physics.swe.model import Model, State
 from twin.errors import InputError
 
 STATE_KEYS = ("h", "hu", "hv", "infiltrated")

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import warp as wp
+from twin.physics.device import init_warp
+from twin.physics.swe.kernels import BOUNDARY_CODES
 
-from physics.device import init_warp
-from physics.swe.kernels import BOUNDARY_CODES
 from twin.errors import InputError
 from twin.scene import EDGES, TimeSeries
 

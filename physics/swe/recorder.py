@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import warp as wp
 import xarray as xr
+from twin.physics.swe.hazard import hazard_variables
+from twin.physics.swe.model import State
+from twin.physics.swe.solver import FloodSolver
 
-from physics.swe.hazard import hazard_variables
-from physics.swe.model import State
-from physics.swe.solver import FloodSolver
 from twin.errors import InputError
 from twin.io.cf import attach_grid_mapping
 from twin.scene import DEFAULT_START_TIME
@@ -37,7 +37,7 @@ def gather64(values: wp.array(dtype=wp.float64), index: wp.array(dtype=wp.int32)
 
 
 class FloodRecorder:
-    """Records a flood run for :class:`physics.simulation.Simulation`.
+    """Records a flood run for :class:`twin.physics.simulation.Simulation`.
 
     Args:
         solver: the solver whose states are recorded.

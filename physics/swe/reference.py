@@ -1,12 +1,11 @@
 """The same shallow-water scheme in vectorised NumPy: the test oracle and the
-benchmark reference. It mirrors :mod:`physics.swe.kernels` step for step (same
+benchmark reference. It mirrors :mod:`twin.physics.swe.kernels` step for step (same
 reconstruction, ghosts, HLL flux, friction, sources, Heun) on (ny, nx) arrays."""
 
 from __future__ import annotations
 
 import numpy as np
-
-from physics.swe.model import Control, Model, edge_value, edge_wave_rate, lowest_edge_bed
+from twin.physics.swe.model import Control, Model, edge_value, edge_wave_rate, lowest_edge_bed
 
 BoundarySpec = tuple[str, float]  # (kind, value): stage relative to z_ref [m] or q [m^2/s]
 
@@ -142,7 +141,7 @@ def axis_fluxes(h, qn, qt, z, open_, order, h_dry, g, lo: BoundarySpec, hi: Boun
 
 
 class ReferenceSolver:
-    """NumPy twin of :class:`physics.swe.FloodSolver` (same Model, same Control).
+    """NumPy twin of :class:`twin.physics.swe.FloodSolver` (same Model, same Control).
 
     Works on host arrays (ny, nx) in the model's precision; ``step`` returns new arrays.
     """

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from twin.physics.simulation import Problem, Run, RunSettings
 
-from physics.simulation import Problem, Run, RunSettings
 from twin.scene import Scene
 
 __all__ = ["FloodRun"]
@@ -55,9 +55,9 @@ class FloodRun(Run):
 
     def build(self, device: str) -> Problem:
         """Rasterise the scene and build the flood solver and recorder on ``device``."""
-        from physics.swe.from_scene import flood_problem
-        from physics.swe.recorder import FloodRecorder
-        from physics.swe.solver import FloodSolver
+        from twin.physics.swe.from_scene import flood_problem
+        from twin.physics.swe.recorder import FloodRecorder
+        from twin.physics.swe.solver import FloodSolver
 
         model, control, fg = flood_problem(self.scene, resolution=self.resolution, buildings=self.buildings,
                                            order=self.order, cfl=self.cfl, h_dry=self.h_dry, dtype=self.dtype,
@@ -65,7 +65,7 @@ class FloodRun(Run):
         if self.hot_start is None:
             state, t0 = model.state_from_stage(fg.initial_stage), 0.0
         else:
-            from physics.swe.hot_start import load_hot_start, parse_hot_start
+            from twin.physics.swe.hot_start import load_hot_start, parse_hot_start
 
             result_dir, time = parse_hot_start(self.hot_start)
             state, t0 = load_hot_start(result_dir, model, crs=self.scene.crs, time=time)

@@ -1,17 +1,24 @@
-"""The shallow-water Solver: launches the kernels of :mod:`physics.swe.kernels`."""
+"""The shallow-water Solver: launches the kernels of :mod:`twin.physics.swe.kernels`."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import warp as wp
+from twin.physics.device import cpu_launch_pool, run_parts
+from twin.physics.swe.kernels import BOUNDARY_CODES, SPANS, TILE_SIZE, kernels_for
+from twin.physics.swe.model import (
+    Control,
+    Model,
+    State,
+    _cell_name,
+    edge_cells,
+    edge_value,
+    edge_wave_rate,
+    lowest_edge_bed,
+)
 
-from physics.device import cpu_launch_pool, run_parts
-from physics.swe.kernels import BOUNDARY_CODES, SPANS, TILE_SIZE, kernels_for
-from physics.swe.model import Control, Model, State, _cell_name, edge_cells, edge_value, edge_wave_rate, lowest_edge_bed
 from twin.errors import InputError, SimulationError
 from twin.scene import EDGES
-
 
 MIN_TILES_TO_SKIP = 16
 """Grids of fewer tiles compute every tile (choosing would cost more than it saves)."""
@@ -239,7 +246,7 @@ class FloodSolver:
             return 0.0
         cells = self._span_cells.numpy()
         rate = 0.0
-        for edge, kind, c0, c1, series in self._span_drivers:
+        for edge, kind, c0, _c1, series in self._span_drivers:
             dn, width = (m.dx, m.dy) if edge in ("west", "east") else (m.dy, m.dx)
             if kind == "stage":
                 h = max(series(t) - m.z_ref - self._span_lowest_bed[(edge, c0)], 0.0)
@@ -473,14 +480,14 @@ class FloodSolver:
                       device=self.model.device)
 
     def device_clock(self, **options):
-        """A :class:`physics.swe.clock.DeviceClock` that steps this solver on the device
+        """A :class:`twin.physics.swe.clock.DeviceClock` that steps this solver on the device
         (``options``: fixed_dt, max_dt, capture_graphs).
 
         Raises:
             InputError: the run has boundary spans or a gridded rain field, which the device
                 clock does not drive yet (they run on the host-stepped path).
         """
-        from physics.swe.clock import DeviceClock
+        from twin.physics.swe.clock import DeviceClock
 
         if self._span_drivers or "spans" in self.model.boundary_kinds.values() or self._control.rain_field is not None:
             raise InputError("flood solver", "device clock", "boundary spans and gridded rain run on the host-stepped "

@@ -2,8 +2,8 @@
 
 A machine scene script's ``setup(p)`` returns a :class:`MachineRun`: the fitted
 model, the readings of one channel, and the alarm rule. ``twin run`` replays the
-log through the Kalman filter (:class:`physics.thermal.ThermalTwin`) in
-:class:`physics.simulation.Simulation`: each step goes to the next reading, so
+log through the Kalman filter (:class:`twin.physics.thermal.ThermalTwin`) in
+:class:`twin.physics.simulation.Simulation`: each step goes to the next reading, so
 the progress bar, checkpoints, ``--resume`` and Ctrl-C work as for every twin;
 ``twin sync`` runs the same twin on a live feed. The Result::
 
@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass
 from typing import ClassVar
 
 import numpy as np
+from twin.physics.simulation import Problem, Run, RunSettings
+from twin.physics.thermal.model import Innovation, ThermalModel, ThermalTwin
 
-from physics.simulation import Problem, Run, RunSettings
-from physics.thermal.model import Innovation, ThermalModel, ThermalTwin
 from twin.errors import InputError
 
 __all__ = ["MachineRun", "MachineState", "MachineSolver", "MachineRecorder", "alarm_mask"]
@@ -193,7 +193,7 @@ class MachineRun(Run):
         return self.name
 
     def fitted(self) -> dict[str, float]:
-        """The model's parameters (see :class:`physics.thermal.ThermalModel`)."""
+        """The model's parameters (see :class:`twin.physics.thermal.ThermalModel`)."""
         return asdict(self.model)
 
     def build(self, device: str) -> Problem:

@@ -1,7 +1,7 @@
 """The machine twin on a sensor log: fit, run the filter, raise alarms, score them on NAB labels.
 
 :func:`evaluate_log` is the whole offline study: the thermal model
-(:mod:`physics.thermal`) is fitted on NAB's probationary rows only (the labels
+(:mod:`twin.physics.thermal`) is fitted on NAB's probationary rows only (the labels
 are never used to fit), the twin assimilates every reading (after the clock
 steps are dropped, :meth:`twin.io.sensor_log.SensorLog.monotonic`), and two
 detectors are scored with the same alarm rule (:func:`twin.anomaly.alarms`):
@@ -20,8 +20,8 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from twin.physics.thermal import ThermalModel, ThermalTwin, fit_thermal
 
-from physics.thermal import ThermalModel, ThermalTwin, fit_thermal
 from twin.anomaly import NabScore, alarms, best_threshold, nab_score, probationary_length, rolling_zscore
 from twin.io.sensor_log import SensorLog, window_rows
 

@@ -1,8 +1,8 @@
 """A tiny flood scene (synthetic valley, 24 x 32 cells of 2 m): no shared data needed."""
 
 import numpy as np
+from twin.physics.swe.run import FloodRun
 
-from physics.swe.run import FloodRun
 from twin.params import Param
 from twin.scene import Boundary, Building, Heightfield, Inflow, Probe, Scene, TimeSeries
 

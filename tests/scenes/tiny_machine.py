@@ -1,9 +1,9 @@
 """A tiny machine thermal twin: two days of a synthetic temperature log (5 min readings) with a fault."""
 
 import numpy as np
+from twin.physics.thermal import ThermalModel
+from twin.physics.thermal.run import MachineRun
 
-from physics.thermal import ThermalModel
-from physics.thermal.run import MachineRun
 from twin.params import Param
 
 PARAMETERS = [

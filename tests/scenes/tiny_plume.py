@@ -1,8 +1,8 @@
 """A tiny dispersion scene: a puff in a uniform shear wind over 20 x 20 km, 2000 particles."""
 
 import numpy as np
+from twin.physics.dispersion.run import DispersionRun
 
-from physics.dispersion.run import DispersionRun
 from twin.params import Param
 from twin.scene import Heightfield, Scene
 

@@ -4,8 +4,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from twin.physics.robot import RobotRun, joint_trajectory
 
-from physics.robot import RobotRun, joint_trajectory
 from twin.io.urdf import read_urdf
 from twin.params import Param
 

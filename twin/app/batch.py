@@ -40,9 +40,10 @@ from typing import Any
 
 import numpy as np
 
-from physics.simulation import save_npz, write_text, write_zarr
-from twin.errors import InputError
 from twin.app.sweep import Sweep, load_sweep
+from twin.errors import InputError
+from twin.physics.simulation import save_npz, write_text, write_zarr
+
 
 def _coarsen(da, cell: float):
     """Block means of a (time, y, x) field over about ``cell`` [m] squares (NaN-skipping)."""

@@ -37,8 +37,16 @@ import warnings
 from pathlib import Path
 
 from twin import __version__
-from twin.errors import (EXIT_BUG, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_STOPPED, InputError,
-                         SimulationError, TwinError, missing_extra)
+from twin.errors import (
+    EXIT_BUG,
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_STOPPED,
+    InputError,
+    SimulationError,
+    TwinError,
+    missing_extra,
+)
 
 __all__ = ["build_parser", "main"]
 
@@ -190,7 +198,7 @@ def build_parser() -> Parser:
                              "a flood's peak, the middle of a robot's cycle, a plume's last output)")
             cmd.add_argument("--frames", type=int, default=36, help="frames of a video (default 36)")
             cmd.add_argument("--fps", type=float, default=12.0, help="frames per second of a video (default 12)")
-        cmd.set_defaults(handler=_handler("viewer.cli", f"cmd_{name}"))
+        cmd.set_defaults(handler=_handler("twin.viewer.cli", f"cmd_{name}"))
 
     replay = sub.add_parser("replay", parents=[p["quiet"]], help="publish a sensor log as a live MQTT feed (QoS 1)",
                             description="Publish a sensor log as a live MQTT feed (QoS 1).",

@@ -1,18 +1,18 @@
 """``twin batch --ensemble N``: runs of one flood scene script as ensembles of N members, each member
-written as its own run (:func:`physics.swe.ensemble.run_ensemble` steps them in the same launches)."""
+written as its own run (:func:`twin.physics.swe.ensemble.run_ensemble` steps them in the same launches)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from physics.device import pick_device
-from physics.simulation import RunSettings, write_text, write_zarr
-from physics.swe.ensemble import Member, run_ensemble
-from physics.swe.from_scene import flood_problem
-from physics.swe.run import FloodRun
 from twin.app.runs import versions
 from twin.errors import InputError
+from twin.physics.device import pick_device
+from twin.physics.simulation import RunSettings, write_text, write_zarr
+from twin.physics.swe.ensemble import Member, run_ensemble
+from twin.physics.swe.from_scene import flood_problem
+from twin.physics.swe.run import FloodRun
 from twin.script import load_script, setup_run
 
 __all__ = ["run_scene_ensemble"]

@@ -5,7 +5,7 @@
 
 PRED.nc holds ``t2m`` (lead, time, latitude, longitude) [K], ``time`` being the
 forecast start, for every start time in FILE whose inputs (the 24 hours before)
-FILE holds, and ``lead`` in hours. See :mod:`physics.surrogates.forecast`.
+FILE holds, and ``lead`` in hours. See :mod:`twin.physics.surrogates.forecast`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from physics.simulation import write_text
 from twin.errors import InputError
+from twin.physics.simulation import write_text
 
 __all__ = ["cmd_predict", "cmd_train", "write_prediction"]
 
@@ -34,8 +34,8 @@ def _leads(text: str) -> list[int]:
 
 def cmd_train(args) -> int:
     """``twin forecast train --data FILE --out MODEL ...``."""
-    from physics.device import pick_device
-    from physics.surrogates.forecast import read_series, train_forecaster
+    from twin.physics.device import pick_device
+    from twin.physics.surrogates.forecast import read_series, train_forecaster
 
     if args.out is None:
         raise InputError("twin forecast train", "", "--out MODEL is required")
@@ -61,8 +61,8 @@ def cmd_train(args) -> int:
 
 def cmd_predict(args) -> int:
     """``twin forecast predict --model MODEL --data FILE --leads L --out PRED.nc``."""
-    from physics.device import pick_device
-    from physics.surrogates.forecast import Forecaster, read_series, starts_with_inputs
+    from twin.physics.device import pick_device
+    from twin.physics.surrogates.forecast import Forecaster, read_series, starts_with_inputs
 
     if args.out is None:
         raise InputError("twin forecast predict", "", "--out PRED.nc is required")

@@ -24,7 +24,7 @@ import xarray as xr
 
 from twin.errors import InputError
 
-__all__ = ["GEOTIFF_PRODUCTS", "cmd_export_gis", "export_geotiff", "export_gis", "export_netcdf", "export_vector", "open_result"]
+__all__ = ["GEOTIFF_PRODUCTS", "export_geotiff", "export_gis", "export_netcdf", "export_vector", "open_result"]
 
 GEOTIFF_PRODUCTS = ("max_depth", "max_stage", "max_speed", "max_depth_velocity", "hazard_class", "arrival_time", "time_of_max_depth")
 """Result variables written as GeoTIFFs (``NAME.tif``), those the Result holds."""
@@ -57,7 +57,7 @@ def open_result(result: xr.Dataset | str | PathLike) -> xr.Dataset:
 def _products(ds: xr.Dataset) -> dict[str, xr.DataArray]:
     """The GeoTIFF products of ``ds``, dry cells masked; the hazard class computed from the peaks when the
     Result has ``max_depth_velocity`` but no ``hazard_class``."""
-    from physics.swe.hazard import result_hazard_class
+    from twin.physics.swe.hazard import result_hazard_class
 
     wet = ds["max_depth"].values > float(ds.attrs.get("wet_threshold_m", 1e-3))
     hazard = result_hazard_class(ds)

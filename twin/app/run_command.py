@@ -2,7 +2,7 @@
 
 The run a script's ``setup(p)`` returns is built and simulated by
 :func:`twin.app.runs.execute`; ``--view`` attaches the viewer's live sink of the
-run's kind; ``--pictures`` writes the kind's pictures (:mod:`viewer.kinds`).
+run's kind; ``--pictures`` writes the kind's pictures (:mod:`twin.viewer.kinds`).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def run(args) -> int:
         run_.hot_start = args.hot_start
     live = None
     if args.view:
-        from viewer.kinds import live_sink
+        from twin.viewer.kinds import live_sink
 
         live = live_sink(run_, key=Path(args.scene).stem)  # one-line InputError when there is no display
     created = not out.exists()
@@ -86,7 +86,7 @@ def run(args) -> int:
     print(f"twin: {run_.report(summary)}")
     print(f"twin: result {out / 'result.zarr'}, summary {out / 'summary.json'}")
     if args.pictures:
-        from viewer.kinds import write_pictures
+        from twin.viewer.kinds import write_pictures
 
         for name, path in write_pictures(out, progress=not args.quiet).items():
             print(f"twin: picture {name}: {path}")
@@ -94,7 +94,7 @@ def run(args) -> int:
 
 
 def _run_surrogate(args, out: Path) -> int:
-    from physics.surrogates.flood import write_result
+    from twin.physics.surrogates.flood import write_result
     from twin.script import parameters_of
 
     if args.resume or args.hot_start:

@@ -1,8 +1,8 @@
 """Running a scene script's run: what ``twin run`` does, callable from Python.
 
-:func:`execute` takes any :class:`physics.simulation.Run` (flood, dispersion,
+:func:`execute` takes any :class:`twin.physics.simulation.Run` (flood, dispersion,
 robot cell, machine thermal twin, or a user's own), builds it on a device and
-drives it through :class:`physics.simulation.Simulation`: the same progress bar,
+drives it through :class:`twin.physics.simulation.Simulation`: the same progress bar,
 guards, checkpoints, ``--resume``, Ctrl-C and ``on_step`` callback for every kind.
 """
 
@@ -12,8 +12,8 @@ import platform
 import sys
 from pathlib import Path
 
-from physics.device import pick_device
-from physics.simulation import Run, Simulation
+from twin.physics.device import pick_device
+from twin.physics.simulation import Run, Simulation
 from twin.script import load_script, parameters_of, setup_run
 
 __all__ = ["execute", "load_run", "versions"]

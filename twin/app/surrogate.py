@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 
-from physics.simulation import write_text
 from twin.errors import InputError
+from twin.physics.simulation import write_text
 
 
 def cmd_train(args) -> int:
     """``twin surrogate train SWEEP_DIR --out MODEL [--energy E] [--regression rbf|mlp]``."""
-    from physics.surrogates.pod import REGRESSIONS, train
+    from twin.physics.surrogates.pod import REGRESSIONS, train
 
     if args.out is None:
         raise InputError("twin surrogate train", "", "--out MODEL is required")
@@ -33,8 +33,8 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     """``twin surrogate evaluate MODEL HOLDOUT_DIR [--out FILE.json] [--json]``: every figure to FILE
     with ``--out``, as one JSON object on stdout with ``--json``, else a sentence."""
-    from physics.surrogates.flood import evaluate
-    from physics.surrogates.pod import FloodSurrogate
+    from twin.physics.surrogates.flood import evaluate
+    from twin.physics.surrogates.pod import FloodSurrogate
 
     model = FloodSurrogate.load(args.model)
     figures = evaluate(model, args.holdout_dir)

@@ -24,7 +24,7 @@ A sweep is a TOML file (read with the standard library's ``tomllib``)::
     field_resolution = 20.0                # ... to about this cell size [m]
 
 The scene script may be of any kind (flood, dispersion, robot, machine): each
-kind declares its summary metrics (:meth:`physics.simulation.Run.sweep_metrics`),
+kind declares its summary metrics (:meth:`twin.physics.simulation.Run.sweep_metrics`),
 which every run keeps; ``[keep]`` names further Result variables (a flood run
 keeps ``max_depth`` and ``probe_depth`` unless told otherwise, other kinds
 nothing more). ``scene`` is a path relative to the sweep file (an absolute path
@@ -61,7 +61,7 @@ MAX_RUNS = 100_000
 @dataclass
 class Keep:
     """What to keep from each run besides its summary metrics (names of Result variables);
-    None: the kind's default (:attr:`physics.simulation.Run.sweep_keep`)."""
+    None: the kind's default (:attr:`twin.physics.simulation.Run.sweep_keep`)."""
 
     peak_fields: list[str] | None = None
     probes: list[str] | None = None

@@ -16,7 +16,7 @@ A reading is one MQTT 5 message on topic ``T``, QoS 1, a JSON object of at most
 
 (``seq``: the reading's row in the log; ``time``: its timestamp; the channel's
 name as key; ``sent``: the publisher's wall clock [s], for latency). The sync
-assimilates it into the twin (:class:`physics.thermal.ThermalTwin`) and publishes,
+assimilates it into the twin (:class:`twin.physics.thermal.ThermalTwin`) and publishes,
 QoS 1, ``{"seq", "time", "predicted", "sigma", "z", "heat", "sent"}`` on ``T/twin``
 and, when the alarm rule of :func:`twin.anomaly.alarms` fires, the same on ``T/alarm``.
 
@@ -53,10 +53,10 @@ from pathlib import Path
 
 import numpy as np
 
-from physics.simulation import write_text
-from physics.thermal import ThermalModel, ThermalTwin
-from physics.thermal.run import MachineRun
 from twin.errors import InputError
+from twin.physics.simulation import write_text
+from twin.physics.thermal import ThermalModel, ThermalTwin
+from twin.physics.thermal.run import MachineRun
 
 __all__ = ["EXIT_LOST", "Endpoint", "MachineSpec", "Sync", "cmd_replay", "cmd_sync", "parse_reading", "replay",
            "sync_client_id"]
@@ -111,7 +111,7 @@ class MachineSpec:
     holdoff: float = 86400.0
 
     def fitted(self) -> dict[str, float]:
-        """The model's parameters (see :class:`physics.thermal.ThermalModel`)."""
+        """The model's parameters (see :class:`twin.physics.thermal.ThermalModel`)."""
         return asdict(self.model)
 
 
@@ -706,7 +706,7 @@ def cmd_sync(args) -> int:
     topic = check_topic(args.topic or spec.topic)
     view = None
     if args.view:
-        from viewer.machine import LiveMachinePlot
+        from twin.viewer.machine import LiveMachinePlot
 
         view = LiveMachinePlot(spec)  # one-line InputError when there is no display
     sync = Sync(spec, broker, topic, client_id=args.client_id or sync_client_id(args.scene, args.out, topic))
@@ -725,7 +725,7 @@ def cmd_sync(args) -> int:
             sync.write(args.out / "sync.csv")
             write_text(args.out / "summary.json", json.dumps(s, indent=2) + "\n")
             if sync.rows:
-                from viewer.machine import plot_sync
+                from twin.viewer.machine import plot_sync
 
                 plot_sync(sync.rows, spec, args.out / "sync.png")
     short = args.count is not None and s["assimilated"] < args.count

@@ -69,7 +69,7 @@ def attach_grid_mapping(ds: xr.Dataset, crs: str | None, start_time: str | None 
     """
     if crs is not None:
         ds = ds.assign_coords({GRID_MAPPING: grid_mapping(crs, ds["x"].values, ds["y"].values)})
-        for name, v in ds.data_vars.items():
+        for _name, v in ds.data_vars.items():
             if v.dims[-2:] == ("y", "x"):
                 v.attrs["grid_mapping"] = GRID_MAPPING
     if start_time is not None:

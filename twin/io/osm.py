@@ -38,8 +38,8 @@ import numpy as np
 import shapely
 
 from twin.errors import InputError
-from twin.io.crs import metric_crs, transform
 from twin.io.checks import regular_file
+from twin.io.crs import metric_crs, transform
 from twin.io.shapes import clean_footprint, polygon_parts
 from twin.scene import Building, FrictionZone, Road
 
