@@ -1,6 +1,6 @@
 """Compiling every Warp module of twin for CUDA with NVRTC, with or without a GPU.
 
-``twin_modules()`` imports the ``physics`` and ``twin`` packages, instantiates the kernel
+``twin_modules()`` imports the ``twin`` package (``twin.physics`` included), instantiates the kernel
 factories (the flood kernels in both precisions, the forecast network's convolutions) and
 returns every Warp module holding a kernel defined in twin's own source, so a new
 ``@wp.kernel`` is covered as soon as its module is importable. ``compile_for_cuda`` turns
@@ -18,7 +18,8 @@ from pathlib import Path
 import warp as wp
 from twin.physics.device import init_warp
 
-TWIN_PACKAGES = ("physics", "twin")
+TWIN_PACKAGES = ("twin", "twin.physics")
+"""Packages whose modules are imported (twin.physics installs from its own folder, so it is walked too)."""
 """Packages whose modules are imported to find kernels (the viewer defines none)."""
 ARCHS = (80, 90)
 """sm_80 (A100) and sm_90 (H100, H200)."""
@@ -53,7 +54,7 @@ def twin_modules() -> dict[str, object]:
     found = {}
     for name, module in list(user_modules.items()):
         kernels = list(getattr(module, "kernels", {}).values())
-        if any(k.func.__module__.split(".")[0] in TWIN_PACKAGES for k in kernels):
+        if any(k.func.__module__.split(".")[0] == "twin" for k in kernels):
             found[name] = module
     return found
 

@@ -529,6 +529,145 @@ def _(tmp):
 
 # --- running a case -------------------------------------------------------------------------------
 
+# --- twin run and twin batch ------------------------------------------------------------------
+
+TINY = ROOT / "tests" / "scenes"
+
+
+def command(argv: list[str], code: int, *texts: str) -> str:
+    """``twin ARGV``: assert its exit status and, for a refusal, one line holding every text; the line."""
+    import contextlib
+    import io
+
+    from twin.app.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        got = main([str(a) for a in argv])
+    lines = [ln for ln in err.getvalue().splitlines() if ln.strip() and not ln.startswith("twin: warning:")]
+    assert got == code, f"exit {got}, not {code}: {lines}"
+    if code != 0:
+        assert len(lines) == 1, f"{len(lines)} lines: {lines}"
+        assert all(t in lines[0] for t in texts), lines[0]
+    return lines[0] if lines else ""
+
+
+def _script(tmp: Path, body: str) -> Path:
+    path = tmp / "scene.py"
+    path.write_text(body)
+    return path
+
+
+@case("run", "a grid that cannot fit in memory (resolution 1e-3 m)")
+def _(tmp):
+    command(["run", TINY / "tiny_flood.py", "--set", "duration=1", "--out", tmp / "o", "--quiet"], 0)
+    command(["run", ROOT / "scenes" / "merewether.py", "--set", "resolution=1e-3", "--out", tmp / "big", "--quiet"], 2,
+            "GiB", "available")
+    assert not (tmp / "big").exists()
+
+
+@case("run", "a city terrain that cannot fit (a CityJSON spread over 1000 km)")
+def _(tmp):
+    from twin.io.cityjson import ground_terrain, read_cityjson
+
+    try:
+        ground_terrain(read_cityjson(DATA / "city" / "delft.city.json"), (0.0, 0.0, 1e6, 1e6), 1.0)
+    except InputError as e:
+        assert "GiB" in str(e)
+        return
+    raise AssertionError("not refused")
+
+
+for _body, _where in (("import no_such_module_anywhere\n", "line 1"),
+                      ("PARAMETERS = []\ndef setup(p):\n    return None\n", "setup()"),
+                      ("PARAMETERS = []\ndef setup(p):\n    raise RuntimeError('oops')\n", "line 3"),
+                      ("PARAMETERS = [\n", "syntax error")):
+    def _bad_script(tmp, body=_body, where=_where):
+        command(["run", _script(tmp, body), "--out", tmp / "o", "--quiet"], 2, "scene.py", where)
+        assert not (tmp / "o").exists()
+
+    case("run", f"a scene script that fails ({_where})")(_bad_script)
+
+
+@case("run", "--out names an existing file")
+def _(tmp):
+    (tmp / "f").write_text("x")
+    command(["run", TINY / "tiny_flood.py", "--out", tmp / "f", "--quiet"], 2, "not a folder")
+
+
+@case("run", "--out under a file")
+def _(tmp):
+    (tmp / "f").write_text("x")
+    command(["run", TINY / "tiny_flood.py", "--out", tmp / "f" / "o", "--quiet"], 2, "is a file")
+
+
+@case("run", "a corrupt checkpoint")
+def _(tmp):
+    command(["run", TINY / "tiny_flood.py", "--out", tmp, "--quiet"], 0)
+    (tmp / "run" / "checkpoint.npz").write_bytes(b"PK\x03\x04" + bytes(64))
+    command(["run", TINY / "tiny_flood.py", "--resume", tmp, "--quiet"], 2, "checkpoint")
+
+
+@case("run", "a flood scene without probes, buildings, friction zones or inflows")
+def _(tmp):
+    body = ("import numpy as np\nfrom twin.physics.swe.run import FloodRun\n"
+            "from twin.scene import Heightfield, Scene\nPARAMETERS = []\n"
+            "def setup(p):\n    t = Heightfield(np.zeros((8, 8)), 0.0, 0.0, 1.0, 1.0)\n"
+            "    return FloodRun(Scene(name='bare', crs='EPSG:32755', origin=(0.0, 0.0), extent=t.extent, terrain=t),"
+            " duration=2.0, output_interval=1.0, resolution=1.0)\n")
+    command(["run", _script(tmp, body), "--out", tmp / "o", "--quiet"], 0)
+
+
+@case("run", "--hot-start from a result of another grid")
+def _(tmp):
+    command(["run", TINY / "tiny_flood.py", "--set", "duration=10", "--out", tmp / "a", "--quiet"], 0)
+    command(["run", ROOT / "scenes" / "merewether.py", "--set", "resolution=20", "--set", "duration=10",
+             "--hot-start", tmp / "a", "--out", tmp / "b", "--quiet"], 2, "grid")
+
+
+def _sweep(tmp: Path, vary: str) -> Path:
+    path = tmp / "sweep.toml"
+    path.write_text(f'scene = "{TINY / "tiny_flood.py"}"\n[vary]\n{vary}')
+    return path
+
+
+@case("batch", "a binary sweep file")
+def _(tmp):
+    (tmp / "s.toml").write_bytes(bytes(range(256)))
+    command(["batch", tmp / "s.toml", "--out", tmp / "o", "--quiet"], 2, "not a UTF-8 text file")
+
+
+@case("batch", "a negative seed")
+def _(tmp):
+    s = _sweep(tmp, 'design = "latin_hypercube"\nsamples = 2\nseed = -3\n[vary.parameters]\ninflow = [1.0, 2.0]\n')
+    command(["batch", s, "--out", tmp / "o", "--quiet"], 2, "seed")
+
+
+@case("batch", "samples = 1e11")
+def _(tmp):
+    s = _sweep(tmp, 'design = "latin_hypercube"\nsamples = 1e11\nseed = 1\n[vary.parameters]\ninflow = [1.0, 2.0]\n')
+    command(["batch", s, "--out", tmp / "o", "--quiet"], 2, "samples")
+
+
+@case("batch", "a grid of 10^8 combinations")
+def _(tmp):
+    axis = ", ".join(["1.0"] * 10_000)
+    s = _sweep(tmp, f'design = "grid"\n[vary.parameters]\ninflow = [{axis}]\nduration = [{axis}]\n')
+    command(["batch", s, "--out", tmp / "o", "--quiet"], 2, "100000000 runs")
+
+
+@case("batch", "a scene script named relative to the sweep file")
+def _(tmp):
+    from twin.app.sweep import load_sweep
+
+    (tmp / "sweeps").mkdir()
+    (tmp / "scenes").mkdir()
+    shutil.copy(TINY / "tiny_flood.py", tmp / "scenes" / "tiny_flood.py")
+    (tmp / "sweeps" / "s.toml").write_text('scene = "../scenes/tiny_flood.py"\n[vary]\ndesign = "list"\n'
+                                           '[vary.parameters]\ninflow = [1.0]\n')
+    assert load_sweep(tmp / "sweeps" / "s.toml").scene == (tmp / "scenes" / "tiny_flood.py").resolve()
+
+
 def _check(c: Case) -> str | None:
     """Run the case's check in a fresh folder, stderr (fd 2) captured: None or what went wrong."""
     tmp = Path(tempfile.mkdtemp(prefix="twin-hostile-"))

@@ -52,6 +52,33 @@ def _coarsen(da, cell: float):
     return da.coarsen(x=factor, y=factor, boundary="trim").mean()
 
 
+def _kept(run, result_dir: Path, summary: dict, keep: dict, scene: str) -> dict:
+    """What the sweep keeps of a finished run in ``result_dir``: metrics, arrays, coords."""
+    import xarray as xr
+
+    peak = keep["peak_fields"] if keep["peak_fields"] is not None else run.sweep_keep.get("peak_fields", [])
+    probes = keep["probes"] if keep["probes"] is not None else run.sweep_keep.get("probes", [])
+    result = xr.open_zarr(result_dir / "result.zarr", decode_times=False)
+    wanted = [*peak, *probes, *run.static_fields, *keep["fields"]]
+    missing = [n for n in wanted if n not in result.variables]
+    if missing:
+        raise InputError(scene, "[keep]", f"a {run.kind} Result has no {', '.join(missing)}")
+    coords = {n: result[n].values for n in result.coords if n in result[wanted].coords or n == "time"}
+    ds = result[sorted(set(wanted))].load() if wanted else result
+    metrics = run.sweep_metrics(result.load(), summary)
+    arrays = {n: ds[n].values for n in [*peak, *probes, *run.static_fields]}
+    for name in keep["fields"]:
+        coarse = _coarsen(ds[name], keep["field_resolution"] or 0.0)
+        arrays[f"coarse_{name}"] = coarse.values
+        coords.update(xc=coarse["x"].values, yc=coarse["y"].values)
+    return {"status": "done", "error": "", "kind": run.kind, "static": list(run.static_fields), "summary": summary,
+            "metrics": metrics, "arrays": arrays, "coords": coords}
+
+
+def _failed(error: Exception) -> dict:
+    return {"status": "failed", "error": " ".join(f"{type(error).__name__}: {error}".split())}
+
+
 def execute_run(scene: str, parameters: dict[str, Any], keep: dict, cpu_threads: int | None = None) -> dict:
     """Run one parameter set on this worker and return what the sweep keeps.
 
@@ -63,8 +90,6 @@ def execute_run(scene: str, parameters: dict[str, Any], keep: dict, cpu_threads:
         (UNIX time [s]), and for a done run ``summary`` (its summary.json), ``metrics``,
         ``arrays`` (name -> ndarray) and ``coords`` (name -> ndarray).
     """
-    import xarray as xr
-
     from twin.app.runs import execute, load_run
 
     if cpu_threads:
@@ -72,30 +97,38 @@ def execute_run(scene: str, parameters: dict[str, Any], keep: dict, cpu_threads:
     record: dict[str, Any] = {"worker": f"{socket.gethostname()}:{os.getpid()}", "started": time.time()}
     try:
         run, params = load_run(scene, [f"{k}={v}" for k, v in parameters.items()])
-        peak = keep["peak_fields"] if keep["peak_fields"] is not None else run.sweep_keep.get("peak_fields", [])
-        probes = keep["probes"] if keep["probes"] is not None else run.sweep_keep.get("probes", [])
         with tempfile.TemporaryDirectory(prefix="twin-run-") as tmp:
             summary = execute(run, tmp, parameters=params, script=scene, progress=False)
-            result = xr.open_zarr(Path(tmp) / "result.zarr", decode_times=False)
-            wanted = [*peak, *probes, *run.static_fields, *keep["fields"]]
-            missing = [n for n in wanted if n not in result.variables]
-            if missing:
-                raise InputError(scene, "[keep]", f"a {run.kind} Result has no {', '.join(missing)}")
-            coords = {n: result[n].values for n in result.coords if n in result[wanted].coords or n == "time"}
-            ds = result[sorted(set(wanted))].load() if wanted else result
-            metrics = run.sweep_metrics(result.load(), summary)
-        arrays = {n: ds[n].values for n in [*peak, *probes, *run.static_fields]}
-        for name in keep["fields"]:
-            coarse = _coarsen(ds[name], keep["field_resolution"] or 0.0)
-            arrays[f"coarse_{name}"] = coarse.values
-            coords.update(xc=coarse["x"].values, yc=coarse["y"].values)
-        record.update(status="done", error="", kind=run.kind, static=list(run.static_fields), summary=summary,
-                      metrics=metrics, arrays=arrays, coords=coords)
+            record.update(_kept(run, Path(tmp), summary, keep, scene))
     except Exception as e:  # a failing run is recorded and the sweep goes on
-        message = " ".join(f"{type(e).__name__}: {e}".split())
-        record.update(status="failed", error=message)
+        record.update(_failed(e))
     record["finished"] = time.time()
     return record
+
+
+def execute_ensemble(scene: str, parameter_sets: list[dict[str, Any]], keep: dict, cpu_threads: int | None = None) -> list[dict]:
+    """Run flood parameter sets as one ensemble (:func:`twin.app.ensemble.run_scene_ensemble`: one batched
+    State in the same launches) and return a record per run, as :func:`execute_run` would; a failing
+    ensemble fails each of its runs with the same error."""
+    from twin.app.ensemble import run_scene_ensemble
+    from twin.physics.swe.run import FloodRun
+    from twin.script import load_script, parameters_of, setup_run
+
+    if cpu_threads:
+        os.environ["TWIN_CPU_THREADS"] = str(cpu_threads)
+    start, worker = time.time(), f"{socket.gethostname()}:{os.getpid()}"
+    try:
+        script = load_script(scene)
+        resolved = [parameters_of(script, scene, [f"{k}={v}" for k, v in p.items()]) for p in parameter_sets]
+        with tempfile.TemporaryDirectory(prefix="twin-ensemble-") as tmp:
+            folders = run_scene_ensemble(scene, resolved, tmp)
+            records = []
+            for params, folder in zip(resolved, folders):
+                summary = json.loads((folder / "summary.json").read_text())
+                records.append(_kept(setup_run(script, params, (FloodRun,)), folder, summary, keep, scene))
+    except Exception as e:  # the ensemble's runs are recorded failed and the sweep goes on
+        records = [_failed(e) for _ in parameter_sets]
+    return [{**r, "worker": worker, "started": start, "finished": time.time()} for r in records]
 
 
 # -- records -------------------------------------------------------------------------
@@ -226,12 +259,13 @@ def prepare_out(sweep: Sweep, out: Path) -> None:
 
 
 def run_sweep(sweep: Sweep, out: str | Path, *, workers: int | None = None, scheduler: str | None = None,
-              progress: bool = True) -> dict[str, int]:
+              progress: bool = True, ensemble: int | None = None) -> dict[str, int]:
     """Run every run of ``sweep`` without a "done" record in ``out``; return the counts
     per status. The store is written whatever happens (Ctrl-C included).
 
     ``workers`` (local only, default: the CPU count) single-threaded worker processes;
-    each run's solver then uses cpu_count / workers threads.
+    each run's solver then uses cpu_count / workers threads. ``ensemble`` N: a flood sweep's
+    runs go N at a time as one ensemble (one batched State, the same launches) per task.
     """
     from distributed import as_completed
     from distributed.client import FutureCancelledError
@@ -248,22 +282,35 @@ def run_sweep(sweep: Sweep, out: str | Path, *, workers: int | None = None, sche
     try:
         if todo:
             client = _client(n_workers, scheduler)
-            futures = {client.submit(execute_run, str(sweep.scene), sweep.run_parameters(k), keep, threads,
-                                     key=f"twin-run-{sweep.fingerprint[:12]}-{k:05d}", pure=False): k for k in todo}
+            size = ensemble or 1
+            groups = [todo[i:i + size] for i in range(0, len(todo), size)]
+            futures = {}
+            for group in groups:
+                key = f"twin-run-{sweep.fingerprint[:12]}-{group[0]:05d}" + (f"-{len(group)}" if ensemble else "")
+                if ensemble:
+                    future = client.submit(execute_ensemble, str(sweep.scene), [sweep.run_parameters(k) for k in group],
+                                           keep, threads, key=key, pure=False)
+                else:
+                    future = client.submit(execute_run, str(sweep.scene), sweep.run_parameters(group[0]), keep, threads,
+                                           key=key, pure=False)
+                futures[future] = group
             bar = _progress_bar(len(sweep.runs), len(sweep.runs) - len(todo)) if progress else None
             failed = 0
             for future in as_completed(futures):
-                k = futures[future]
+                group = futures[future]
                 try:
-                    record = future.result()
+                    result = future.result()
+                    records = result if ensemble else [result]
                 except (KilledWorker, FutureCancelledError) as e:
                     now = time.time()
-                    record = {"status": "failed", "error": f"{type(e).__name__}: {e}", "worker": "", "started": now, "finished": now}
-                save_record(out, k, record)
-                failed += record["status"] == "failed"
+                    records = [{"status": "failed", "error": f"{type(e).__name__}: {e}", "worker": "", "started": now,
+                                "finished": now} for _ in group]
+                for k, record in zip(group, records):
+                    save_record(out, k, record)
+                    failed += record["status"] == "failed"
                 if bar is not None:
                     bar.set_postfix_str(f"failed {failed}", refresh=False)
-                    bar.update(1)
+                    bar.update(len(group))
     finally:
         if bar is not None:
             bar.close()
@@ -291,9 +338,12 @@ def cmd_batch(args) -> int:
         raise InputError("--workers", "", f"must be at least 1, got {args.workers}")
     if args.workers is not None and args.scheduler:
         raise InputError("--workers", "", "a running scheduler brings its own workers; leave out --workers")
+    if args.ensemble is not None and args.ensemble < 1:
+        raise InputError("--ensemble", "", f"must be at least 1, got {args.ensemble}")
     sweep = load_sweep(args.sweep)
     try:
-        counts = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet)
+        counts = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet,
+                           ensemble=args.ensemble)
     except KeyboardInterrupt:
         print(f"twin: interrupted; finished runs are in {args.out}/results.zarr (rerun the same command to continue)",
               file=sys.stderr)

@@ -7,7 +7,7 @@
     twin render SCENE|RESULT_DIR --out FILE.png|FILE.mp4 [...]
     twin view SCENE|RESULT_DIR [...]
     twin export SCENE --usd FILE [--result DIR] | RESULT_DIR [--geotiff DIR] [--netcdf FILE.nc] [--vector FILE.gpkg]
-    twin batch SWEEP.toml --out DIR [--workers N] [--scheduler tcp://HOST:PORT]
+    twin batch SWEEP.toml --out DIR [--workers N] [--scheduler tcp://HOST:PORT] [--ensemble N]
     twin surrogate train SWEEP_DIR --out MODEL | evaluate MODEL HOLDOUT_DIR [--json]
     twin replay LOG.csv --mqtt HOST:PORT --topic T [--username NAME --password-file FILE] [--tls --cafile FILE]
     twin sync SCENE --mqtt HOST:PORT [--username NAME --password-file FILE] [--tls --cafile FILE] [--out DIR]
@@ -137,6 +137,8 @@ def build_parser() -> Parser:
     batch.add_argument("sweep", type=Path, help="the sweep file (TOML)")
     batch.add_argument("--workers", type=int, help="local worker processes (default: the CPU count)")
     batch.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    batch.add_argument("--ensemble", type=int, metavar="N", help="a flood sweep: run N runs at a time as one ensemble "
+                       "(one batched State in the same launches; each member bitwise its single run)")
     batch.set_defaults(handler=_handler("twin.app.batch", "cmd_batch"))
 
     surrogate = sub.add_parser("surrogate", help="train a surrogate on a sweep, measure it on held-out runs",
