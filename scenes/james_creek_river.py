@@ -6,12 +6,14 @@ from ``west`` (default lon -105.400, where the creek's valley crosses the west
 edge) through Jamestown to the tile's east edge (lat 40.090 to 40.140, about
 4.1 x 5.4 km).
 
-The creek enters at the west edge, through the three edge cells around the
-lowest point of that edge (the valley floor), as an ``Inflow`` polygon over
-them: ``base_flow`` until ``flood_start``, then a triangular flood hydrograph
-rising to ``peak`` over ``rise`` seconds and falling back over ``fall``
-seconds. Water leaves over the east edge (transmissive, free outflow); the
-other edges are walls. Manning's n is ``manning`` (0.05: a mountain stream
+The creek enters at the west edge through a discharge span: the three edge
+cells around the lowest point of that edge (the valley floor),
+``Boundary("discharge", hydrograph, span=(a, b))``: ``base_flow`` until
+``flood_start``, then a triangular flood hydrograph rising to ``peak`` over
+``rise`` seconds and falling back over ``fall`` seconds, spread over the span's
+wet cells and conserved exactly. Water leaves through a free (transmissive)
+span of the east edge, ``outlet_cells`` cells each side of the valley floor;
+the rest of the edges are walls. Manning's n is ``manning`` (0.05: a mountain stream
 with cobbles and brush, Chow 1959). The figures are a scenario after the
 September 2013 flood (Gochis et al. 2015), not a reconstruction of it.
 
@@ -23,11 +25,6 @@ hot-start the flood from it (the clock goes on from the hot start's time):
     twin run scenes/james_creek_river.py --hot-start out/james_spin --out out/james_flood
 
 or the whole run at once (``duration`` covers the spin-up and the flood).
-
-Once span boundaries are available (``Boundary(kind, series, span=(a, b))``),
-the inflow polygon becomes a discharge span of the west edge over
-``INFLOW_SPAN`` [m along the edge, south to north], and the east edge a free
-span over the valley floor.
 """
 
 from __future__ import annotations
@@ -41,7 +38,7 @@ from twin.data import data_file
 from twin.io.crs import transform
 from twin.io.dem import read_dem
 from twin.params import Param
-from twin.scene import Boundary, Inflow, Probe, Scene, TimeSeries
+from twin.scene import Boundary, Probe, Scene, TimeSeries
 
 DEFAULT_DATA = data_file("terrain", "boulder_creek_srtmgl3.asc")
 
@@ -63,6 +60,7 @@ PARAMETERS = [
     Param("rise", 3600.0, "s", "time from the start of the flood to its peak", positive=True),
     Param("fall", 7200.0, "s", "time from the peak back to the base flow", positive=True),
     Param("manning", 0.05, "s m-1/3", "Manning's n of the valley", minimum=0.0),
+    Param("outlet_cells", 5, "", "cells of the free outlet span each side of the valley floor on the east edge", minimum=0),
     Param("epsg", 32613, "", "scene CRS (default UTM zone 13N)"),
     Param("order", 2, "", "order of accuracy in space and time", choices=(1, 2)),
     Param("data", DEFAULT_DATA, "", "the DEM (geographic ESRI ASCII grid, or any DEM twin reads)"),
@@ -86,10 +84,10 @@ def setup(p: dict) -> FloodRun:
     e = t.elevation
     j_in = int(np.argmin(e[:, 0]))  # the valley floor on the west edge
     j0, j1 = max(j_in - 1, 0), min(j_in + 2, e.shape[0])
-    span = (j0 * t.dy, j1 * t.dy)  # INFLOW_SPAN: metres along the west edge, south to north
-    inflow = np.array([[extent[0], extent[1] + span[0]], [extent[0] + t.dx, extent[1] + span[0]],
-                       [extent[0] + t.dx, extent[1] + span[1]], [extent[0], extent[1] + span[1]]])
+    inflow_span = (j0 * t.dy, j1 * t.dy)  # metres along the west edge, south to north
     j_out = int(np.argmin(e[:, -1]))
+    k = p["outlet_cells"]
+    outlet_span = (max(j_out - k, 0) * t.dy, min(j_out + k + 1, e.shape[0]) * t.dy)
     probes = [Probe("inflow", float(extent[0] + 0.5 * t.dx), float(extent[1] + (j_in + 0.5) * t.dy)),
               Probe("outlet", float(extent[2] - 0.5 * t.dx), float(extent[1] + (j_out + 0.5) * t.dy))]
     jx, jy = transform("EPSG:4326", dem.crs, np.array([JAMESTOWN[0]]), np.array([JAMESTOWN[1]]))
@@ -102,9 +100,9 @@ def setup(p: dict) -> FloodRun:
         extent=extent,
         terrain=t,
         default_manning=p["manning"],
-        inflows=[Inflow("James Creek", (float(inflow[:, 0].mean()), float(inflow[:, 1].mean())), t.dx, hydrograph(p), polygon=inflow)],
         probes=probes,
-        boundaries={"east": Boundary("transmissive")},
+        boundaries={"west": [Boundary("discharge", hydrograph(p), span=inflow_span)],
+                    "east": [Boundary("transmissive", span=outlet_span)]},
     )
     return FloodRun(scene, duration=p["duration"], output_interval=p["output_interval"], probe_interval=p["probe_interval"],
                     resolution=p["resolution"], order=p["order"])
