@@ -53,7 +53,7 @@ def result_dataset(model: FloodSurrogate, predicted: dict[str, np.ndarray], attr
             "probe_time": ("probe_time", g["probe_time"], {"units": "s", "long_name": "simulated time of probe samples"}),
             "probe": ("probe", g["probe"]),
         },
-        attrs={"Conventions": "CF-1.10", "wet_threshold_m": WET_THRESHOLD, "crs": model.meta["crs"],
+        attrs={"Conventions": "CF-1.10", "twin_kind": "surrogate", "wet_threshold_m": WET_THRESHOLD, "crs": model.meta["crs"],
                "title": model.meta["title"], "source": "surrogate", **attrs},
     )
     return attach_grid_mapping(ds, model.meta["crs"])

@@ -214,6 +214,9 @@ def train(sweep_dir: str | Path, *, energy: float = 1 - 1e-4, regression: str = 
     if not store.is_dir():
         raise InputError(sweep_dir, "", "holds no results.zarr (the --out folder of twin batch)")
     ds = xr.open_zarr(store, decode_times=False)
+    if ds.attrs.get("twin_kind", "flood") != "flood":
+        raise InputError(store, "twin_kind", f"is a sweep of {ds.attrs['twin_kind']} runs; the surrogate learns flood "
+                         "sweeps (peak depth and hydrographs)")
     for name in ("max_depth", "probe_depth"):
         if name not in ds:
             raise InputError(store, name, "the sweep did not keep it; add it to [keep] (peak_fields, probes)")

@@ -97,7 +97,7 @@ def write_prediction(path: Path, t2m: np.ndarray, leads: list[int], starts: np.n
             "latitude": ("latitude", latitude, {"units": "degrees_north", "standard_name": "latitude"}),
             "longitude": ("longitude", longitude, {"units": "degrees_east", "standard_name": "longitude"}),
         },
-        attrs={"Conventions": "CF-1.10", "source": f"twin forecast predict on {source}"},
+        attrs={"Conventions": "CF-1.10", "twin_kind": "forecast", "source": f"twin forecast predict on {source}"},
     )
     tmp = path.with_name(path.name + ".partial")
     ds.to_netcdf(tmp, engine="netcdf4", encoding={"t2m": {"zlib": True, "complevel": 4}})
