@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -216,3 +217,31 @@ def test_a_flood_sweep_as_ensembles_equals_the_sweep_of_single_runs(tmp_path):
     assert list(ensemble["status"].values) == ["done"] * 3
     for name in ("max_depth", "probe_depth", "steps", "peak_depth_m", "volume_relative_error"):
         np.testing.assert_array_equal(single[name].values, ensemble[name].values, err_msg=name)
+
+
+# -- the viewer on every kind ---------------------------------------------------------------
+def test_live_frames_of_every_kind_reach_a_null_sink(kind_script, tmp_path):
+    """``twin run --view`` with a null sink: the run's kind's frames, one per step (fps unbounded)."""
+    from twin.viewer.live import LiveViewer
+    from twin.viewer.sink import NullSink
+
+    kind, script = kind_script
+    run, params = load_run(script, [])
+    sink = NullSink()
+    summary = execute(run, tmp_path, parameters=params, progress=False, on_step=LiveViewer(run, viewer=sink, fps=1e6))
+    assert set(sink.kinds) == {kind} and sink.frames == summary["steps"]
+    assert sink.last and all(np.all(np.isfinite(np.asarray(v, float))) for v in sink.last.values())
+
+
+def test_render_and_pictures_of_every_kind(kind_script, tmp_path, capsys):
+    kind, script = kind_script
+    out = tmp_path / "out"
+    assert main(["run", str(script), "--out", str(out), "--quiet", "--pictures"]) == 0
+    pictures = [line for line in capsys.readouterr().out.splitlines() if line.startswith("twin: picture")]
+    assert pictures and all(Path(line.rsplit(": ", 1)[1]).is_file() for line in pictures)
+    for target in (out, script):  # a Result, and the scene script itself
+        png = tmp_path / f"{Path(target).stem}.png"
+        assert main(["render", str(target), "--out", str(png), "--size", "160x90", "--quality", "draft"]) == 0, target
+        assert png.stat().st_size > 1000
+    assert main(["render", str(out), "--out", str(tmp_path / "v.mp4"), "--size", "160x90", "--quality", "draft",
+                 "--frames", "3", "--quiet"]) == 0
