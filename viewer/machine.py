@@ -244,9 +244,10 @@ def pictures(result_dir: str | PathLike, out_dir: str | PathLike, *, progress: b
     start = source.start if source.start is not None else np.datetime64(0, "s")
     time = start + np.round(source.times * 1e3).astype("timedelta64[ms]")
     channel = str(ds.attrs.get("channel", "reading")) + (f" [{source.unit}]" if source.unit else "")
+    n = int(alarm.sum())
     still = plot_twin(time, ds["reading"].values, ds["predicted"].values, ds["sigma"].values, alarm, out / "twin.png",
                       threshold=source.threshold, ylabel=channel,
-                      title=f"{source.title}: {len(time)} readings, {int(alarm.sum())} alarms (red)")
+                      title=f"{source.title}: {len(time)} readings, {n} alarm{'s' * (n != 1)} (red)")
     return {"twin": still, "video": render_video(source, out / "twin.mp4", frames=48, progress=progress)}
 
 
