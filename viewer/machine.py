@@ -139,12 +139,15 @@ class MachineView(KindView):
 
     def load(self, rows: dict[str, np.ndarray]) -> None:
         """Take the rows to draw: ``time`` [s] and ``reading`` (n,); ``predicted``, ``sigma``, ``alarm`` (m,), m <= n,
-        for the readings the twin has seen (none before it has run). Sets the chart's value range."""
+        for the readings the twin has seen (none before it has run). Sets the chart's value range: every reading
+        and all but the widest 0.2 % of the band (wide after a gap in the log)."""
         self.time = np.asarray(rows["time"], np.float64)
         self.values = np.asarray(rows["reading"], np.float64)
         self.twin = {k: np.asarray(rows.get(k, ()), np.float64) for k in ("predicted", "sigma", "alarm")}
         half = self.source.threshold * self.twin["sigma"]
-        values = np.concatenate([self.values, self.twin["predicted"] - half, self.twin["predicted"] + half])
+        band = [np.quantile(self.twin["predicted"] - half, 0.001), np.quantile(self.twin["predicted"] + half, 0.999)
+                ] if len(half) else []
+        values = np.concatenate([self.values, band])
         lo, hi = float(values.min()), float(values.max())
         pad = 0.05 * (hi - lo or 1.0)
         self.chart.y_range = [lo - pad, hi + pad]
