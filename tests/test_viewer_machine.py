@@ -36,8 +36,8 @@ def tiny_run():
 @pytest.fixture(scope="module")
 def machine(tmp_path_factory):
     """The tiny machine run, watched live by a null sink: (result folder, sink)."""
-    from viewer.live import LiveViewer
-    from viewer.sink import NullSink
+    from twin.viewer.live import LiveViewer
+    from twin.viewer.sink import NullSink
 
     out = tmp_path_factory.mktemp("machine")
     run, params = tiny_run()
@@ -74,9 +74,9 @@ def test_machine_live_frames(machine):
 
 def test_machine_render_still_and_video(machine, tmp_path):
     import imageio_ffmpeg
+    from twin.viewer.kinds import open_any
 
     from twin.app.cli import main
-    from viewer.kinds import open_any
 
     out, _ = machine
     _, source = open_any(out)
@@ -132,9 +132,8 @@ def test_machine_scene_script_and_pictures(tmp_path, capsys):
 
 def test_machine_window_timeline(display, machine, tmp_path):  # noqa: F811
     from PIL import Image
-
-    from viewer.kinds import open_any
-    from viewer.machine import MachineWindow
+    from twin.viewer.kinds import open_any
+    from twin.viewer.machine import MachineWindow
 
     out, _ = machine
     _, source = open_any(out)
@@ -168,7 +167,7 @@ def test_machine_live_window(display, tmp_path):  # noqa: F811
     second), so a replay far faster than a picture is not held up by drawing every step."""
     import time
 
-    from viewer.live import LiveViewer
+    from twin.viewer.live import LiveViewer
 
     run, params = tiny_run()
     live = LiveViewer(run, key="tiny_machine", size=(320, 240))

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from twin.viewer.kindview import KindView, TimelineWindow, write_still, write_video
 
 from twin.errors import InputError
-from twin.viewer.kindview import KindView, TimelineWindow, write_still, write_video
 
 __all__ = ["LiveMachinePlot", "MachineSource", "MachineView", "MachineWindow", "live_window", "open_result",
            "open_run", "pictures", "plot_sync", "plot_twin", "render_still", "render_video", "snapshot", "window"]
@@ -104,7 +104,7 @@ class MachineView(KindView):
 
     Args:
         source: from :func:`open_result` or :func:`open_run`.
-        quality, size, off_screen: as for :class:`viewer.kindview.KindView`.
+        quality, size, off_screen: as for :class:`twin.viewer.kindview.KindView`.
         bottom: part of the height (0..1) left free under the chart (for a window's timeline).
 
     The time axis is in hours since the first reading (days when the log is longer than four days).
@@ -186,7 +186,7 @@ class MachineView(KindView):
         return text
 
     def update(self, kind: str, t: float, fields: dict[str, np.ndarray]) -> None:
-        """A live frame (see :mod:`viewer.sink`): the rows the twin has seen (:func:`snapshot`), drawn up to ``t``."""
+        """A live frame (see :mod:`twin.viewer.sink`): the rows the twin has seen (:func:`snapshot`), drawn up to ``t``."""
         seen = len(fields["time"])
         self.load({"time": np.concatenate([fields["time"], self.time[seen:]]),
                    "reading": np.concatenate([fields["reading"], self.values[seen:]]),
@@ -255,7 +255,7 @@ def pictures(result_dir: str | PathLike, out_dir: str | PathLike, *, progress: b
 
 
 def snapshot(sim) -> dict[str, np.ndarray]:
-    """The live fields of a machine :class:`physics.simulation.Simulation`: the rows seen so far, named as in the
+    """The live fields of a machine :class:`twin.physics.simulation.Simulation`: the rows seen so far, named as in the
     Result (``time`` [s], ``reading``, ``predicted``, ``sigma``, ``z``, ``heat``, ``alarm`` (n,)), the filter's
     estimate ``state`` (T, u) (2,) and its ``covariance`` (2, 2)."""
     ds = sim.recorder.dataset([], [], sim.recorder.state_dict())
