@@ -40,8 +40,8 @@ def test_kind_of_a_result_and_a_run(tmp_path):
     from twin.viewer.kinds import KINDS, kind_module, kind_of_result, kind_of_run, open_any
 
     assert (FloodRun.kind, DispersionRun.kind, RobotRun.kind) == ("flood", "dispersion", "robot")
-    assert {"flood", "dispersion", "robot"} <= set(KINDS)
-    for name in ("flood", "dispersion", "robot"):
+    assert {"flood", "dispersion", "robot", "machine"} <= set(KINDS)
+    for name in ("flood", "dispersion", "robot", "machine"):
         module = kind_module(name)
         for function in ("open_result", "open_run", "render_still", "render_video", "window", "pictures", "snapshot",
                          "live_window"):

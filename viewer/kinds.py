@@ -34,6 +34,7 @@ KINDS: dict[str, str] = {
     "flood": "twin.viewer.flood_kind",
     "dispersion": "twin.viewer.plume3d",
     "robot": "twin.viewer.robot",
+    "machine": "twin.viewer.machine",
 }
 """Kind name -> the module implementing it (imported when first used)."""
 

@@ -46,6 +46,8 @@ class KindView:
     default_camera = Camera(225.0, 30.0)
     frame = (-0.9, 0.9, -0.88, 0.78)
     """Part of the picture (NDC x0, x1, y0, y1) a fitted camera fills; the top left is the title's."""
+    supersample = True
+    """Whether stills above draft quality are rendered with SSAA (VTK's 2D charts do not scale with it)."""
 
     def __init__(self, title: str, *, quality: str = "high", size: tuple[int, int] = (1280, 720),
                  camera: str | PathLike | Camera | None = None, key: str = "", off_screen: bool = True):
@@ -113,7 +115,7 @@ def write_still(view: KindView, t: float, out: str | PathLike) -> Path:
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if view.quality != "draft":
+    if view.quality != "draft" and view.supersample:
         view.plotter.enable_anti_aliasing("ssaa")  # EGL has no FXAA; SSAA renders 5 times: stills only
     view.show(t)
     tmp = out.with_name(out.stem + ".partial" + out.suffix)

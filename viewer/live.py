@@ -41,7 +41,10 @@ class LiveViewer:
 
     Frames are due on a fixed grid of 1/fps seconds (a late frame does not
     push the next one back), so a run that steps often enough gets ``fps``
-    frames per second.
+    frames per second. A frame that takes longer to draw than 1/fps (a large
+    chart, a slow machine) puts the next one a whole 1/fps after its end, so
+    that a run that steps far faster than it draws (a machine's log replayed)
+    still runs between frames.
 
     Attributes:
         kind: the run's kind; frames: frames drawn; drawing: wall seconds spent reading states and drawing;
@@ -76,7 +79,11 @@ class LiveViewer:
         period = 1.0 / self.fps
         self._due = now + period if self._due is None or now - self._due >= period else self._due + period
         self._latest = now
+        drawn = self.drawing
         self.draw(sim)
+        spent = self.drawing - drawn
+        if spent >= period:  # a frame slower than the rate: the run gets a period of its own before the next one
+            self._due = now + spent + period
         if self._first is None:  # the rate counts from the end of the first frame, which opens the window
             self._first = self.clock()
 
