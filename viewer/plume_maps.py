@@ -41,10 +41,10 @@ def _graticule(ax, crs: str, extent: tuple[float, float, float, float], step: fl
 
 
 def plot_plume(ds: xr.Dataset, path: str | PathLike, *, times_h: tuple[float, ...] = (12.0, 24.0, 36.0, 48.0),
-               background: str = "mslp", size_px: tuple[int, int] = (1400, 1050), dpi: int = DPI) -> Path:
+               background: str | None = "mslp", size_px: tuple[int, int] = (1400, 1050), dpi: int = DPI) -> Path:
     """Column mass at (up to) four times, over ``background`` (``mslp`` in hPa contours on 2 m temperature
-    shading, or ``t2m`` alone), with a lon/lat graticule and the release point; writes one PNG."""
-    for name in ("column_mass", "airborne_kg", background):
+    shading, ``t2m`` alone, or None: no weather), with a lon/lat graticule and the release point; writes one PNG."""
+    for name in ("column_mass", "airborne_kg", *([background] if background else [])):
         if name not in ds:
             raise InputError("dispersion result", name, "is missing; not a dispersion Result with that background")
     t_all = ds["time"].values / 3600.0
@@ -55,7 +55,7 @@ def plot_plume(ds: xr.Dataset, path: str | PathLike, *, times_h: tuple[float, ..
     norm = LogNorm(vmin=max(positive.max() * 1e-4, positive.min()), vmax=positive.max()) if positive.size else None
     crs = str(ds.attrs.get("crs", ""))
     x, y = ds["x"].values, ds["y"].values
-    t2m = ds["t2m"].values - 273.15 if "t2m" in ds else None
+    t2m = ds["t2m"].values - 273.15 if "t2m" in ds and background else None
     mslp = ds["mslp"].values / 100.0 if background == "mslp" else None
     with rc_context(STYLE):
         fig = _figure(size_px, dpi)
@@ -80,12 +80,15 @@ def plot_plume(ds: xr.Dataset, path: str | PathLike, *, times_h: tuple[float, ..
             ax.set_xticks([])
             ax.set_yticks([])
         fig.colorbar(im, ax=list(axes), label="column mass [kg m$^{-2}$]", shrink=0.8)
-        fig.suptitle(f"{ds.attrs.get('title', 'Plume')}\nMSLP [hPa] contours, 2 m temperature shading; {crs}", fontsize=12)
+        shown = {"mslp": "MSLP [hPa] contours, 2 m temperature shading", "t2m": "2 m temperature shading"}.get(background, "")
+        fig.suptitle(f"{ds.attrs.get('title', 'Plume')}\n{shown + '; ' if shown else ''}{crs}", fontsize=12)
         return _save(fig, path, dpi)
 
 
 def write_plume_pictures(result: xr.Dataset | str | PathLike, out_dir: str | PathLike) -> dict[str, Path]:
-    """``plume.png`` (column mass over MSLP and 2 m temperature) of a dispersion Result into ``out_dir``."""
+    """``plume.png`` (column mass over MSLP and 2 m temperature, or what of them the Result holds) of a
+    dispersion Result into ``out_dir``."""
     ds = result if isinstance(result, xr.Dataset) else xr.open_zarr(result, decode_times=False)
     out = Path(out_dir)
-    return {"plume": plot_plume(ds, out / "plume.png")}
+    background = next((name for name in ("mslp", "t2m") if name in ds), None)
+    return {"plume": plot_plume(ds, out / "plume.png", background=background)}
