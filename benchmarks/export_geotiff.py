@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import xarray as xr
 
 from twin.app.gis import export_geotiff, export_netcdf, export_vector
-from twin.app.runs import load_script, parameters_of, run_flood
+from twin.app.runs import execute, load_run
 
 SCENE = Path(__file__).resolve().parents[1] / "scenes" / "merewether.py"
 
@@ -42,11 +42,10 @@ def main() -> None:
         tmp = Path(tmp)
         result = args.result
         if result is None:
-            script = load_script(SCENE)
-            params = parameters_of(script, SCENE, args.set)
+            run, params = load_run(SCENE, args.set)
             result = tmp / "run"
             start = time.perf_counter()
-            run_flood(script.setup(params), result, parameters=params, script=str(SCENE), progress=False)
+            execute(run, result, parameters=params, script=str(SCENE), progress=False)
             print(f"run: {time.perf_counter() - start:.1f} s (not part of the figures)", file=sys.stderr)
         ds = xr.open_zarr(Path(result) / "result.zarr", decode_times=False).load()
         figures = {"grid": [ds.sizes["y"], ds.sizes["x"]], "snapshots": ds.sizes["time"], "machine": platform.machine(),

@@ -19,12 +19,12 @@ KINDS = {"flood": SCENES / "tiny_flood.py", "dispersion": SCENES / "tiny_plume.p
 """kind -> a tiny scene script of that kind."""
 
 
-def _devices() -> list[str]:
+def _devices() -> list:
     import warp as wp
 
     wp.config.quiet = True
     wp.init()
-    return ["cpu"] + (["cuda:0"] if wp.get_cuda_device_count() > 0 else [])
+    return ["cpu"] + ([pytest.param("cuda:0", marks=pytest.mark.gpu)] if wp.get_cuda_device_count() > 0 else [])
 
 
 @pytest.fixture(params=_devices())

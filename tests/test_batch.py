@@ -21,6 +21,8 @@ from twin.app.batch import load_record, prepare_out, run_sweep
 from twin.app.cli import main
 from twin.app.sweep import latin_hypercube, load_sweep
 
+pytestmark = pytest.mark.data  # needs ../shared/data
+
 ROOT = Path(__file__).resolve().parents[1]
 SCENE = ROOT / "scenes" / "merewether.py"
 DASK = Path(sys.executable).parent / "dask"

@@ -16,6 +16,8 @@ from twin.inspect import describe
 from twin.io.cityjson import MANNING, ground_terrain, rasterise_triangles, read_cityjson
 from twin.scene import SurfaceMesh
 
+pytestmark = pytest.mark.data  # needs ../shared/data
+
 DELFT = DATA / "city" / "delft.city.json"
 
 

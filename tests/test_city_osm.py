@@ -16,6 +16,8 @@ from twin.inspect import describe
 from twin.io.crs import transform
 from twin.io.osm import DEFAULT_HEIGHT, LEVEL_HEIGHT, MANNING, NOT_ROADS, building_heights, read_osm, road_graph
 
+pytestmark = pytest.mark.data  # needs ../shared/data
+
 osmium = pytest.importorskip("osmium")
 
 MOSCOW = DATA / "city" / "moscow.osm"

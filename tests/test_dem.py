@@ -16,6 +16,8 @@ from twin.io.crs import transform, utm_crs
 from twin.io.dem import SRTM_VOID, drape, read_dem, read_raster
 from twin.scene import Building, Heightfield
 
+pytestmark = pytest.mark.data  # needs ../shared/data
+
 BOULDER = DATA / "terrain" / "boulder_creek_srtmgl3.asc"
 JAMESTOWN = (-105.3886, 40.1155)
 

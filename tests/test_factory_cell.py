@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from shared_data import DATA, need
 
+pytestmark = pytest.mark.data  # needs ../shared/data
+
 pytest.importorskip("newton")
 pytest.importorskip("pyvista")
 from twin.app.cli import main  # noqa: E402

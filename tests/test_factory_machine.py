@@ -14,6 +14,8 @@ from twin.app.cli import main
 from twin.errors import InputError
 from twin.io.sensor_log import read_nab_labels, read_sensor_log, window_rows
 
+pytestmark = pytest.mark.data  # needs ../shared/data
+
 LOG = DATA / "factory" / "machine_temperature_system_failure.csv"
 LABELS = DATA / "factory" / "machine_temperature_system_failure.labels.json"
 

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from shared_data import DATA, need
 
+pytestmark = pytest.mark.data  # needs ../shared/data
+
 pytest.importorskip("newton")
 from twin.physics.device import available_devices  # noqa: E402
 from twin.physics.robot import build_robot, joint_trajectory, make_solver, mechanical_energy  # noqa: E402

@@ -15,6 +15,8 @@ import pytest
 from mqtt_broker import USERS, Broker, SecureBroker, free_port, make_certificates
 from shared_data import DATA, need
 
+pytestmark = [pytest.mark.data, pytest.mark.broker]  # needs ../shared/data and the Mosquitto binary
+
 pytest.importorskip("paho.mqtt")
 from twin.physics.thermal import ThermalModel  # noqa: E402
 

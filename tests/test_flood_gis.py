@@ -37,6 +37,8 @@ from twin.io.vector import (
     write_vector,
 )
 
+pytestmark = pytest.mark.data  # needs ../shared/data
+
 WET = 1e-3
 
 # depth [m], speed [m/s], depth x speed [m2/s], class: at and just past every limit of ARR 2019 Table 6.7.4

@@ -52,6 +52,8 @@ from twin.scene import (
     save_scene,
 )
 
+pytestmark = pytest.mark.data  # needs ../shared/data
+
 
 def run_flood(run: FloodRun, out, *, hot_start=None, **kwargs) -> dict:
     """``twin run`` from Python, with ``--hot-start``."""

@@ -21,6 +21,8 @@ from shared_data import DATA, need
 
 from twin.errors import InputError
 
+pytestmark = pytest.mark.data  # needs ../shared/data
+
 FUZZ_EXAMPLES = int(os.environ.get("TWIN_FUZZ_EXAMPLES", "12"))
 FUZZ_RANDOM = os.environ.get("TWIN_FUZZ_RANDOM") == "1"
 """``TWIN_FUZZ_RANDOM=1``: new random inputs each run (to hunt), instead of the fixed, derandomised set."""

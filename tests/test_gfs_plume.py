@@ -13,6 +13,8 @@ from twin.app.cli import main
 from twin.params import resolve
 from twin.script import load_script
 
+pytestmark = pytest.mark.data  # needs ../shared/data
+
 SCENE = "scenes/gfs_plume.py"
 GFS = DATA / "weather" / "GFS_test.nc"
 

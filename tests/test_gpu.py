@@ -17,6 +17,8 @@ from twin.physics.swe.ensemble import Member, run_ensemble, scenario_members
 
 from twin.errors import InputError, SimulationError
 
+pytestmark = pytest.mark.data  # needs ../shared/data
+
 BRANCH_POINT = json.loads((Path(__file__).parent / "data" / "resident_case_b4768ec.json").read_text())
 """Hashes of the case's Result made with the code before device-resident stepping (b4768ec)."""
 

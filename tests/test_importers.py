@@ -15,6 +15,8 @@ from twin.inspect import describe, format_description
 from twin.io import crs_from_prj, read_esri_ascii, read_esri_ascii_header, read_points, read_polygon
 from twin.scene import Heightfield, Scene, save_scene
 
+pytestmark = pytest.mark.data  # needs ../shared/data
+
 MEREWETHER = DATA / "flood" / "merewether"
 BOULDER = DATA / "terrain" / "boulder_creek_srtmgl3.asc"
 

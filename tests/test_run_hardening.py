@@ -14,6 +14,8 @@ import xarray as xr
 from tests.conftest import KINDS
 from twin.app.cli import main
 
+pytestmark = pytest.mark.data  # needs ../shared/data
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -19,6 +19,8 @@ from twin.app.runs import execute
 from twin.app.sweep import load_sweep
 from twin.script import load_script, parameters_of
 
+pytestmark = pytest.mark.data  # needs ../shared/data
+
 ROOT = Path(__file__).resolve().parents[1]
 SCENE = ROOT / "scenes" / "merewether.py"
 FIXED = {"resolution": 20.0, "duration": 60.0, "output_interval": 30.0, "probe_interval": 5.0}

@@ -14,6 +14,8 @@ from twin.physics.swe.solver import FloodSolver
 
 from twin.script import load_script, parameters_of
 
+pytestmark = pytest.mark.data  # needs ../shared/data
+
 TRUE = {"road": 0.02, "default": 0.04}
 
 

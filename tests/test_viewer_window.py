@@ -16,6 +16,8 @@ from test_viewer_kinds import inside
 
 from twin.app.runs import execute
 
+pytestmark = pytest.mark.data  # needs ../shared/data
+
 XVFB = Path("/usr/bin/Xvfb")
 
 

@@ -13,6 +13,8 @@ from twin.errors import InputError
 from twin.io.weather import G0, read_weather, regrid
 from twin.scene import Heightfield, Scene, load_scene, save_scene
 
+pytestmark = pytest.mark.data  # needs ../shared/data
+
 netCDF4 = pytest.importorskip("netCDF4")
 
 WEATHER = DATA / "weather"

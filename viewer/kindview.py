@@ -23,11 +23,25 @@ from twin.viewer.view3d import TEXT, plotter_window
 
 from twin.errors import InputError
 
-__all__ = ["KindView", "TimelineWindow", "write_still", "write_video"]
+__all__ = ["KindView", "ResultTimes", "TimelineWindow", "write_still", "write_video"]
 
 ACCENT = "#1a78b4"
 PLAY_SECONDS = 20.0
 """Wall time [s] a whole Result takes to play at the default speed."""
+
+
+class ResultTimes:
+    """What every kind's source knows of its Result ``ds`` (an xarray Dataset with a ``time`` axis [s])."""
+
+    ds: object
+
+    @property
+    def times(self) -> np.ndarray:
+        return self.ds["time"].values.astype(np.float64)
+
+    @property
+    def span(self) -> tuple[float, float]:
+        return float(self.times[0]), float(self.times[-1])
 
 
 class KindView:

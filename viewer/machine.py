@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from twin.viewer.kindview import KindView, TimelineWindow, write_still, write_video
+from twin.viewer.kindview import KindView, ResultTimes, TimelineWindow, write_still, write_video
 
 from twin.errors import InputError
 
@@ -38,7 +38,7 @@ NEEDED = ("reading", "predicted", "sigma", "alarm")
 
 
 @dataclass
-class MachineSource:
+class MachineSource(ResultTimes):
     """A machine Result (or a scene's readings, before the twin has run) to look at.
 
     Attributes:
@@ -54,14 +54,6 @@ class MachineSource:
     @property
     def title(self) -> str:
         return str(self.ds.attrs.get("title") or self.path.stem)
-
-    @property
-    def times(self) -> np.ndarray:
-        return self.ds["time"].values.astype(np.float64)
-
-    @property
-    def span(self) -> tuple[float, float]:
-        return float(self.times[0]), float(self.times[-1])
 
     @property
     def start(self) -> np.datetime64 | None:

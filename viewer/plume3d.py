@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 from twin.viewer.cameras import Camera
-from twin.viewer.kindview import KindView, TimelineWindow, write_still, write_video
+from twin.viewer.kindview import KindView, ResultTimes, TimelineWindow, write_still, write_video
 
 from twin.errors import InputError
 
@@ -42,7 +42,7 @@ BACKGROUND_STYLE = {"t2m": ("2 m temperature [°C]", -273.15, 1.0, "coolwarm"),
 
 
 @dataclass
-class PlumeSource:
+class PlumeSource(ResultTimes):
     """A dispersion Result (or a scene's run before it has run) to look at.
 
     Attributes:
@@ -58,14 +58,6 @@ class PlumeSource:
     @property
     def title(self) -> str:
         return str(self.ds.attrs.get("title") or "Plume")
-
-    @property
-    def times(self) -> np.ndarray:
-        return self.ds["time"].values.astype(np.float64)
-
-    @property
-    def span(self) -> tuple[float, float]:
-        return float(self.times[0]), float(self.times[-1])
 
     @property
     def backgrounds(self) -> list[str]:

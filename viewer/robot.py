@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 from twin.viewer.cameras import Camera
-from twin.viewer.kindview import KindView, TimelineWindow, write_still, write_video
+from twin.viewer.kindview import KindView, ResultTimes, TimelineWindow, write_still, write_video
 
 from twin.errors import InputError
 
@@ -39,7 +39,7 @@ JOINT_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b
 
 
 @dataclass
-class RobotSource:
+class RobotSource(ResultTimes):
     """A robot Result (or a scene's set points) to look at.
 
     Attributes:
@@ -57,14 +57,6 @@ class RobotSource:
     @property
     def title(self) -> str:
         return str(self.ds.attrs.get("title") or self.robot.name)
-
-    @property
-    def times(self) -> np.ndarray:
-        return self.ds["time"].values.astype(np.float64)
-
-    @property
-    def span(self) -> tuple[float, float]:
-        return float(self.times[0]), float(self.times[-1])
 
 
 def _read_robot(urdf: str, where):
