@@ -119,3 +119,18 @@ def test_a_city_terrain_too_large_is_refused_at_once():
     with pytest.raises(InputError, match=r"ground terrain on a grid of .* needs about .* GiB of host memory"):
         ground_terrain(city, (0.0, 0.0, 1e6, 1e6), 1.0)
     assert time.perf_counter() - start < 1.0
+
+
+def test_a_large_city_terrain_shows_its_progress(capsys):
+    """Rasterising 4 million cell tests or more shows a progress bar on stderr (a small one stays quiet)."""
+    import numpy as np
+
+    from twin.io.cityjson import rasterise_triangles
+
+    tri = np.array([[[0.0, 0.0, 1.0], [2000.0, 0.0, 1.0], [0.0, 2100.0, 1.0]],
+                    [[2000.0, 0.0, 2.0], [2000.0, 2100.0, 2.0], [0.0, 2100.0, 2.0]]])
+    z = rasterise_triangles(tri, 0.0, 0.0, 1.0, 1.0, (2100, 2000))
+    assert np.isfinite(z).all() and np.all((np.abs(z - 1.0) < 1e-9) | (np.abs(z - 2.0) < 1e-9))
+    assert "ground terrain" in capsys.readouterr().err
+    rasterise_triangles(tri, 0.0, 0.0, 100.0, 100.0, (21, 20))
+    assert capsys.readouterr().err == ""

@@ -346,6 +346,19 @@ def _rings(poly: shapely.Polygon, min_hole: float = 0.5) -> tuple[np.ndarray, li
     return ext, holes
 
 
+def _progress(total: int, what: str):
+    """A progress bar on stderr for a long rasterisation (``total`` cell tests), else None."""
+    from twin.raster import ANNOUNCE_CELLS
+
+    if total < ANNOUNCE_CELLS:
+        return None
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=what, unit="cell", unit_scale=True, file=sys.stderr, mininterval=1.0)
+
+
 def rasterise_triangles(tri: np.ndarray, x0: float, y0: float, dx: float, dy: float, shape: tuple[int, int],
                         *, chunk: int = 2_000_000) -> np.ndarray:
     """The lowest triangle over each cell centre: heights [m], shape (ny, nx), NaN under no triangle.
@@ -368,12 +381,15 @@ def rasterise_triangles(tri: np.ndarray, x0: float, y0: float, dx: float, dy: fl
     nj = np.maximum(j1 - j0 + 1, 0)
     cells = ni * nj
     order = np.flatnonzero(cells)
+    bar = _progress(int(cells.sum()), "ground terrain")
     start = 0
     while start < len(order):
         stop = start + max(1, int(np.searchsorted(np.cumsum(cells[order[start:]]), chunk)))
         t = order[start:stop]
         start = stop
         n = cells[t]
+        if bar is not None:
+            bar.update(int(n.sum()))
         k = np.repeat(t, n)
         local = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
         ii = i0[k] + local % ni[k]
@@ -392,6 +408,8 @@ def rasterise_triangles(tri: np.ndarray, x0: float, y0: float, dx: float, dy: fl
         inside = ok & (w0 >= eps) & (w1 >= eps) & (w2 >= eps)
         z = w0 * tri[k, 0, 2] + w1 * tri[k, 1, 2] + w2 * tri[k, 2, 2]
         np.minimum.at(out, (jj * nx + ii)[inside], z[inside])
+    if bar is not None:
+        bar.close()
     out[np.isinf(out)] = np.nan
     return out.reshape(shape)
 
