@@ -7,6 +7,7 @@ run's kind; ``--pictures`` writes the kind's pictures (:mod:`twin.viewer.kinds`)
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -24,8 +25,6 @@ def _check_out(out: Path) -> None:
     parent = next((p for p in (out, *out.parents) if p.exists()), None)
     if parent is not None and not parent.is_dir():
         raise InputError(out, "", f"{parent} is a file, not a folder")
-    import os
-
     if parent is not None and not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(out, "", f"cannot write in {parent} (permission denied)")
 
