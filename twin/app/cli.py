@@ -110,7 +110,7 @@ def build_parser() -> Parser:
     run.add_argument("--surrogate", type=Path, metavar="MODEL",
                      help="predict with a surrogate (twin surrogate train) instead of solving")
     run.add_argument("-h", "--help", action="store_true", help="show this help and the scene's parameters")
-    run.set_defaults(handler=_handler("twin.app.run_command", "run"))
+    run.set_defaults(handler=_handler("twin.app.run_command", "run"), format_help=run.format_help)
 
     inspect = sub.add_parser("inspect", parents=[p["json"]], help="say what twin's importers read from a file",
                              description="Say what twin's importers read from a file.")

@@ -41,11 +41,8 @@ def _print_help(args, parser_help: str) -> int:
 
 def run(args) -> int:
     """``twin run SCENE --out DIR ...`` (see ``twin run --help``)."""
-    from twin.app.cli import build_parser
-
     if args.help or not args.scene:
-        run_parser = build_parser()._subparsers._group_actions[0].choices["run"]
-        return _print_help(args, run_parser.format_help())
+        return _print_help(args, args.format_help())
     out = args.resume or args.out
     if out is None:
         raise InputError("twin run", "", "--out DIR (or --resume DIR) is required")
