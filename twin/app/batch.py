@@ -65,7 +65,7 @@ def _kept(run, result_dir: Path, summary: dict, keep: dict, scene: str) -> dict:
         raise InputError(scene, "[keep]", f"a {run.kind} Result has no {', '.join(missing)}")
     coords = {n: result[n].values for n in result.coords if n in result[wanted].coords or n == "time"}
     ds = result[sorted(set(wanted))].load() if wanted else result
-    metrics = run.sweep_metrics(result.load(), summary)
+    metrics = run.sweep_metrics(result, summary)  # reads only the variables the kind needs
     arrays = {n: ds[n].values for n in [*peak, *probes, *run.static_fields]}
     for name in keep["fields"]:
         coarse = _coarsen(ds[name], keep["field_resolution"] or 0.0)
