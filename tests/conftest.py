@@ -39,6 +39,21 @@ def kind_script(request) -> tuple[str, Path]:
     return request.param, KINDS[request.param]
 
 
+def whole_and_resumed(simulation, folder: Path, t_stop: float) -> tuple[Path, Path]:
+    """Run ``simulation(out, on_step)`` (a Simulation factory) whole into ``folder/whole``, and into
+    ``folder/parts`` stopped by Ctrl-C past ``t_stop`` [s] then resumed; the two output folders."""
+    simulation(folder / "whole").run()
+
+    def interrupt(sim):
+        if sim.t > t_stop:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        simulation(folder / "parts", interrupt).run()
+    simulation(folder / "parts").run(resume=True)
+    return folder / "whole", folder / "parts"
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield

@@ -15,6 +15,7 @@ import pytest
 import xarray as xr
 from twin.physics.simulation import Run
 
+from tests.conftest import whole_and_resumed
 from twin.app.cli import main
 from twin.app.runs import execute
 from twin.scene import load_scene, save_scene
@@ -310,13 +311,4 @@ def test_resume_with_a_rising_stage_edge_is_bitwise_equal(tmp_path):
         return Simulation(solver, recorder, model.state(0.0), control, RunSettings(40.0, 10.0), out, progress=False,
                           on_step=on_step)
 
-    simulation(tmp_path / "whole").run()
-
-    def interrupt(sim):
-        if sim.t > 25.0:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        simulation(tmp_path / "parts", interrupt).run()
-    simulation(tmp_path / "parts").run(resume=True)
-    _assert_same_result(tmp_path / "whole", tmp_path / "parts")
+    _assert_same_result(*whole_and_resumed(simulation, tmp_path, 25.0))

@@ -12,6 +12,7 @@ from twin.physics.swe import Control, FloodSolver, Model
 from twin.physics.swe.from_scene import flood_problem
 from twin.physics.swe.recorder import ARRIVAL_DEPTH, FloodRecorder
 
+from tests.conftest import whole_and_resumed
 from twin.errors import InputError
 from twin.io.weather import precipitation_rate, read_weather
 from twin.scene import Boundary, Heightfield, LossZone, Rain, Scene, TimeSeries, load_scene, save_scene
@@ -339,16 +340,7 @@ def test_resume_with_spans_rain_field_and_losses_is_bitwise_equal(tmp_path):
         return Simulation(solver, recorder, model.state(0.0), control, RunSettings(120.0, 30.0), out, progress=False,
                           on_step=on_step)
 
-    simulation(tmp_path / "whole").run()
-
-    def interrupt(sim):
-        if sim.t > 70.0:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        simulation(tmp_path / "parts", interrupt).run()
-    simulation(tmp_path / "parts").run(resume=True)
-    a, b = (xr.open_zarr(tmp_path / p / "result.zarr", decode_times=False) for p in ("whole", "parts"))
+    a, b = (xr.open_zarr(p / "result.zarr", decode_times=False) for p in whole_and_resumed(simulation, tmp_path, 70.0))
     for name in ("depth", "u", "v", "max_depth", "max_depth_velocity", "arrival_time", "time_of_max_depth"):
         assert np.array_equal(a[name].values, b[name].values, equal_nan=True), name
     assert np.isfinite(a["arrival_time"].values).any()
