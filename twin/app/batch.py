@@ -26,14 +26,17 @@ deaths, after which the run is recorded as failed).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -79,6 +82,17 @@ def _failed(error: Exception) -> dict:
     return {"status": "failed", "error": " ".join(f"{type(error).__name__}: {error}".split())}
 
 
+def _on_this_worker(cpu_threads: int | None):
+    """Keep a run's work on its worker: ``cpu_threads`` solver threads, and any dask array
+    it reads (xarray's lazy Result) computed in-process, not sent back to the cluster
+    through a worker client (which outlives the loop when the cluster closes)."""
+    import dask
+
+    if cpu_threads:
+        os.environ["TWIN_CPU_THREADS"] = str(cpu_threads)
+    return dask.config.set(scheduler="synchronous")
+
+
 def execute_run(scene: str, parameters: dict[str, Any], keep: dict, cpu_threads: int | None = None) -> dict:
     """Run one parameter set on this worker and return what the sweep keeps.
 
@@ -92,12 +106,10 @@ def execute_run(scene: str, parameters: dict[str, Any], keep: dict, cpu_threads:
     """
     from twin.app.runs import execute, load_run
 
-    if cpu_threads:
-        os.environ["TWIN_CPU_THREADS"] = str(cpu_threads)
     record: dict[str, Any] = {"worker": f"{socket.gethostname()}:{os.getpid()}", "started": time.time()}
     try:
         run, params = load_run(scene, [f"{k}={v}" for k, v in parameters.items()])
-        with tempfile.TemporaryDirectory(prefix="twin-run-") as tmp:
+        with _on_this_worker(cpu_threads), tempfile.TemporaryDirectory(prefix="twin-run-") as tmp:
             summary = execute(run, tmp, parameters=params, script=scene, progress=False)
             record.update(_kept(run, Path(tmp), summary, keep, scene))
     except Exception as e:  # a failing run is recorded and the sweep goes on
@@ -114,13 +126,11 @@ def execute_ensemble(scene: str, parameter_sets: list[dict[str, Any]], keep: dic
     from twin.physics.swe.run import FloodRun
     from twin.script import load_script, parameters_of, setup_run
 
-    if cpu_threads:
-        os.environ["TWIN_CPU_THREADS"] = str(cpu_threads)
     start, worker = time.time(), f"{socket.gethostname()}:{os.getpid()}"
     try:
         script = load_script(scene)
         resolved = [parameters_of(script, scene, [f"{k}={v}" for k, v in p.items()]) for p in parameter_sets]
-        with tempfile.TemporaryDirectory(prefix="twin-ensemble-") as tmp:
+        with _on_this_worker(cpu_threads), tempfile.TemporaryDirectory(prefix="twin-ensemble-") as tmp:
             folders = run_scene_ensemble(scene, resolved, tmp)
             records = []
             for params, folder in zip(resolved, folders):
@@ -261,7 +271,8 @@ def prepare_out(sweep: Sweep, out: Path) -> None:
 def run_sweep(sweep: Sweep, out: str | Path, *, workers: int | None = None, scheduler: str | None = None,
               progress: bool = True, ensemble: int | None = None) -> dict[str, int]:
     """Run every run of ``sweep`` without a "done" record in ``out``; return the counts
-    per status. The store is written whatever happens (Ctrl-C included).
+    per status. The store is written whatever happens; Ctrl-C (in the main thread) stops
+    the sweep, writes the store and then raises KeyboardInterrupt.
 
     ``workers`` (local only, default: the CPU count) single-threaded worker processes;
     each run's solver then uses cpu_count / workers threads. ``ensemble`` N: a flood sweep's
@@ -279,48 +290,73 @@ def run_sweep(sweep: Sweep, out: str | Path, *, workers: int | None = None, sche
     keep = vars(sweep.keep)
     bar = None
     client = None
-    try:
-        if todo:
-            client = _client(n_workers, scheduler)
-            size = ensemble or 1
-            groups = [todo[i:i + size] for i in range(0, len(todo), size)]
-            futures = {}
-            for group in groups:
-                key = f"twin-run-{sweep.fingerprint[:12]}-{group[0]:05d}" + (f"-{len(group)}" if ensemble else "")
-                if ensemble:
-                    future = client.submit(execute_ensemble, str(sweep.scene), [sweep.run_parameters(k) for k in group],
-                                           keep, threads, key=key, pure=False)
-                else:
-                    future = client.submit(execute_run, str(sweep.scene), sweep.run_parameters(group[0]), keep, threads,
-                                           key=key, pure=False)
-                futures[future] = group
-            bar = _progress_bar(len(sweep.runs), len(sweep.runs) - len(todo)) if progress else None
-            failed = 0
-            for future in as_completed(futures):
-                group = futures[future]
-                try:
-                    result = future.result()
-                    records = result if ensemble else [result]
-                except (KilledWorker, FutureCancelledError) as e:
-                    now = time.time()
-                    records = [{"status": "failed", "error": f"{type(e).__name__}: {e}", "worker": "", "started": now,
-                                "finished": now} for _ in group]
-                for k, record in zip(group, records):
-                    save_record(out, k, record)
-                    failed += record["status"] == "failed"
-                if bar is not None:
-                    bar.set_postfix_str(f"failed {failed}", refresh=False)
-                    bar.update(len(group))
-    finally:
-        if bar is not None:
-            bar.close()
-        if client is not None:
-            cluster = client.cluster
-            client.close()
-            if cluster is not None:
-                cluster.close()
-        counts = write_store(sweep, out)
+    with _ctrl_c_flag() as interrupted:
+        try:
+            if todo:
+                client = _client(n_workers, scheduler)
+                size = ensemble or 1
+                groups = [todo[i:i + size] for i in range(0, len(todo), size)]
+                futures = {}
+                for group in groups:
+                    key = f"twin-run-{sweep.fingerprint[:12]}-{group[0]:05d}" + (f"-{len(group)}" if ensemble else "")
+                    if ensemble:
+                        future = client.submit(execute_ensemble, str(sweep.scene),
+                                               [sweep.run_parameters(k) for k in group], keep, threads, key=key,
+                                               pure=False)
+                    else:
+                        future = client.submit(execute_run, str(sweep.scene), sweep.run_parameters(group[0]), keep,
+                                               threads, key=key, pure=False)
+                    futures[future] = group
+                bar = _progress_bar(len(sweep.runs), len(sweep.runs) - len(todo)) if progress else None
+                failed = 0
+                finished = as_completed(futures)
+                while not finished.is_empty() and not interrupted.is_set():
+                    if not finished.has_ready():
+                        interrupted.wait(0.1)
+                        continue
+                    for future in finished.next_batch(block=False):
+                        group = futures[future]
+                        try:
+                            result = future.result()
+                            records = result if ensemble else [result]
+                        except (KilledWorker, FutureCancelledError) as e:
+                            now = time.time()
+                            records = [{"status": "failed", "error": f"{type(e).__name__}: {e}", "worker": "",
+                                        "started": now, "finished": now} for _ in group]
+                        for k, record in zip(group, records):
+                            save_record(out, k, record)
+                            failed += record["status"] == "failed"
+                        if bar is not None:
+                            bar.set_postfix_str(f"failed {failed}", refresh=False)
+                            bar.update(len(group))
+        finally:
+            if bar is not None:
+                bar.close()
+            if client is not None:
+                cluster = client.cluster
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+            counts = write_store(sweep, out)
+    if interrupted.is_set():
+        raise KeyboardInterrupt
     return counts
+
+
+@contextlib.contextmanager
+def _ctrl_c_flag():
+    """An Event that Ctrl-C sets instead of raising KeyboardInterrupt, so that no Ctrl-C
+    lands inside dask's client calls (where it raises from its event-loop thread) and a
+    second one cannot cut the store's writing short; in the main thread only."""
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: flag.set())
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _progress_bar(total: int, initial: int):
@@ -345,8 +381,9 @@ def cmd_batch(args) -> int:
         counts = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet,
                            ensemble=args.ensemble)
     except KeyboardInterrupt:
-        print(f"twin: interrupted; finished runs are in {args.out}/results.zarr (rerun the same command to continue)",
-              file=sys.stderr)
+        store = args.out / "results.zarr"
+        kept = f"finished runs are in {store}" if store.exists() else "no run had finished"
+        print(f"twin: interrupted; {kept} (rerun the same command to continue)", file=sys.stderr)
         return 130
     print(f"twin: {counts['done']} runs done, {counts['failed']} failed, {counts['pending']} pending; "
           f"store {args.out / 'results.zarr'}, table {args.out / 'runs.csv'}")
