@@ -10,6 +10,10 @@ clients log in over TLS (``twin-feed`` publishes, ``twin-sync`` runs the twin).
   readings never assimilated (gaps in seq, or missing at the end), refused = messages
   the sync or the broker refused. Reference, same process: the same filter
   assimilating the same readings without a broker.
+* Confirmed burst: the same with ``twin replay --confirm`` (each reading waits for the
+  twin's answer; unanswered ones are published again), and the same again with the
+  broker SIGKILLed by its PID a third of the way in (after its autosave of the sync's
+  session) and restarted a second later: lost must be 0.
 * Latency: readings published at ``--rate`` per second (paced, so the queue stays
   short), the alarm rule set to fire on every reading (threshold 0, no hold-off),
   each alarm's arrival at a subscriber (``twin-view``) minus its reading's publish time
@@ -68,12 +72,30 @@ def wait_for(got: list, n: int, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-def burst(login, folder: Path, n: int) -> dict:
+def burst(login, folder: Path, n: int, *, confirm: bool = False, broker: SecureBroker | None = None) -> dict:
+    """A burst of ``n`` readings; ``broker``: SIGKILL it by its PID a third of the way in, start it a second later."""
+    import threading
+
     log = synthetic_log(folder / "burst.csv", n)
-    sync = Sync(MachineSpec("bench", MODEL), login("twin-sync"), "factory/burst", client_id="bench-burst")
+    name = f"bench-burst-{int(confirm)}{int(broker is not None)}"
+    sync = Sync(MachineSpec("bench", MODEL), login("twin-sync"), f"factory/{name}", client_id=name)
     sync.start()
+    if broker is not None:  # the broker saves every 10 s: a session younger than its last save is lost
+        subscribed, db = time.time(), broker.folder / "mosquitto.db"
+        while not (db.exists() and db.stat().st_mtime > subscribed):
+            time.sleep(0.1)
     t0 = time.perf_counter()
-    sent = replay(log, login("twin-feed"), "factory/burst", speed=1e12, progress=False, timeout=300)
+    sent: dict = {}
+    feed = threading.Thread(target=lambda: sent.update(replay(log, login("twin-feed"), f"factory/{name}", speed=1e12,
+                                                              progress=False, timeout=300, confirm=confirm)))
+    feed.start()
+    if broker is not None:
+        while len(sync.rows) <= n // 3:
+            time.sleep(0.01)
+        broker.stop(kill=True)
+        time.sleep(1.0)
+        broker.start()
+    feed.join()
     sync.wait(count=n, idle=30.0)
     wall = time.perf_counter() - t0
     sync.stop()
@@ -87,8 +109,10 @@ def burst(login, folder: Path, n: int) -> dict:
     for tk, yk in zip(t, y):
         twin.assimilate(tk, yk)
     ref = time.perf_counter() - ref_t0
-    return {"readings": n, "published": sent["sent"], "acknowledged": sent["acknowledged"], "assimilated": len(seqs),
-            "lost": lost, "lost_counted_by_sync": s["lost"], "refused_by_broker": sent["refused"],
+    return {"readings": n, "confirm": confirm, "broker_killed": broker is not None, "published": sent["published"],
+            "resent": sent.get("resent", 0), "acknowledged": sent["acknowledged"], "confirmed": sent.get("confirmed"),
+            "assimilated": len(seqs), "in_order_once": seqs == list(range(n)), "lost": lost,
+            "lost_counted_by_sync": s["lost"], "sessions_lost": s["sessions_lost"], "refused_by_broker": sent["refused"],
             "refused_by_sync": sum(s["refused"].values()), "duplicates": s["duplicates"], "seconds": wall,
             "readings_per_s": len(seqs) / wall, "filter_alone_readings_per_s": n / ref,
             "ratio_broker_to_filter": (len(seqs) / wall) / (n / ref)}
@@ -140,6 +164,8 @@ def main() -> None:
             result = {"broker": "examples/mosquitto (TLS 1.2+, password file, ACL, persistence)",
                       "cpus": os.cpu_count(), "load_average_at_start": list(os.getloadavg()),
                       "burst": burst(login, folder, args.readings),
+                      "burst_confirmed": burst(login, folder, args.readings, confirm=True),
+                      "burst_confirmed_broker_killed": burst(login, folder, args.readings, confirm=True, broker=broker),
                       "latency": latency(login, args.latency_readings, args.rate)}
         finally:
             broker.stop()

@@ -122,7 +122,7 @@ def test_replay_drives_the_twin_and_bad_messages_are_refused(broker, capsys):
     until(lambda: len(predictions) >= 200)
     sync.stop()
     close(client, bad)
-    assert sent == {"sent": 200, "acknowledged": 200, "refused": 0, "unsent": 0}
+    assert sent == {"sent": 200, "published": 200, "acknowledged": 200, "refused": 0, "unsent": 0}
     assert len(sync.rows) == 200 and sync.counts["malformed"] == 4 and sync.lost == 0
     assert sorted(r["seq"] for r in sync.rows) == list(range(100, 300))
     assert len(predictions) == 200 and all(np.isfinite(p["predicted"]) for p in predictions)
@@ -210,7 +210,7 @@ def test_a_client_without_rights_cannot_inject(secure, certs, capsys, monkeypatc
     out, err = capsys.readouterr()
     assert "20 readings refused by the broker (Not authorized)" in err and "0 accepted, 20 refused" in out
     fake = replay(need(LOG), login(secure, "twin-feed", certs), "factory/m2/twin", speed=1e9, count=20, progress=False)
-    assert fake == {"sent": 20, "acknowledged": 20, "refused": 20, "unsent": 0}
+    assert fake == {"sent": 20, "published": 20, "acknowledged": 20, "refused": 20, "unsent": 0}
     feed = replay(need(LOG), login(secure, "twin-feed", certs), "factory/m2", speed=1e9, start=500, count=50, progress=False)
     sync.wait(count=50, idle=5.0)
     until(lambda: len(spoofed) >= 50, 5.0)
@@ -313,15 +313,20 @@ def test_a_filter_topic_takes_its_machines_and_answers_each(secure, certs):
     assert len(sync.rows) == 30 and len(predictions) == 30 and sync.refused == 0
 
 
-def burst(secure, certs, tmp_path, n: int, *, restart: str | None = None) -> tuple[Sync, dict]:
+def burst(secure, certs, tmp_path, n: int, *, restart: str | None = None, confirm: bool = False) -> tuple[Sync, dict]:
     """``n`` readings replayed flat out through the shipped broker into a sync; ``restart``: the broker is
-    stopped by its PID ("term" or "kill") after a third of them and started again a second later."""
+    stopped by its PID ("term" or "kill") after a third of them and started again a second later
+    (before a "kill", the burst waits for the broker's autosave of the sync's session); ``confirm``: the
+    replay waits for the twin's answers (``twin replay --confirm``)."""
     log = synthetic_log(tmp_path / "burst.csv", n)
     sync = Sync(MachineSpec("test machine", MODEL), login(secure, "twin-sync", certs), "factory/burst", client_id="burst")
     sync.start()
+    if restart == "kill":  # `autosave_interval 10`: a session younger than the last save is lost (and counted)
+        subscribed, db = time.time(), secure.folder / "mosquitto.db"
+        until(lambda: db.exists() and db.stat().st_mtime > subscribed, 15)
     done: dict = {}
     feed = threading.Thread(target=lambda: done.update(replay(log, login(secure, "twin-feed", certs), "factory/burst",
-                                                              speed=1e12, progress=False, timeout=120)))
+                                                              speed=1e12, progress=False, timeout=120, confirm=confirm)))
     feed.start()
     if restart:
         until(lambda: len(sync.rows) > n // 3, 120)
@@ -329,21 +334,23 @@ def burst(secure, certs, tmp_path, n: int, *, restart: str | None = None) -> tup
         time.sleep(1.0)
         secure.start()
     feed.join(timeout=300)
-    sync.wait(count=n, idle=15.0 if restart != "kill" else 5.0)  # after a SIGKILL, readings may never come
+    sync.wait(count=n, idle=5.0 if restart == "kill" and not confirm else 15.0)  # readings lost may never come
     sync.stop()
     return sync, done
 
 
 def check_none_lost(sync: Sync, done: dict, n: int) -> None:
-    assert done == {"sent": n, "acknowledged": n, "refused": 0, "unsent": 0}
+    assert done["sent"] == n and done["acknowledged"] == done["published"] >= n, done
+    assert done["refused"] == done["unsent"] == 0 and done.get("confirmed", n) == n, done
     assert [r["seq"] for r in sync.rows] == list(range(n)), sync.counts
-    assert sync.lost == 0 and sync.refused == 0
+    assert sync.lost == 0 and sync.refused == 0 and sync.sessions_lost == 0
 
 
 def test_a_burst_loses_nothing(secure, certs, tmp_path):
     """FAST_BURST readings as fast as the publisher goes (QoS 1, 100 in flight, the shipped queue limits)."""
     sync, done = burst(secure, certs, tmp_path, FAST_BURST)
     check_none_lost(sync, done, FAST_BURST)
+    assert done["published"] == FAST_BURST
 
 
 @pytest.mark.slow
@@ -358,12 +365,19 @@ def test_a_broker_stopped_mid_burst_loses_no_reading(secure, certs, tmp_path):
     check_none_lost(sync, done, 5000)
 
 
+def test_a_broker_killed_mid_burst_loses_nothing_with_confirm(secure, certs, tmp_path):
+    """SIGKILL to the broker's PID a third into a burst: Mosquitto loses what it acknowledged after its
+    last save; `twin replay --confirm` publishes again what the twin has not answered, so every reading
+    is assimilated, once, in order."""
+    sync, done = burst(secure, certs, tmp_path, 5000, restart="kill", confirm=True)
+    check_none_lost(sync, done, 5000)
+
+
 def test_a_broker_killed_mid_burst_loses_nothing_silently(secure, certs, tmp_path):
-    """SIGKILL: Mosquitto keeps only what it saved last (autosave_interval), so readings can be lost: then
-    either they are counted (a gap in seq) or the sync saw the broker forget its session; both make
-    `twin sync` exit non-zero."""
+    """SIGKILL without --confirm: what the broker acknowledged after its last save is gone; the sync
+    counts it (a gap in seq) or saw the broker forget its session; both make `twin sync` exit non-zero."""
     sync, done = burst(secure, certs, tmp_path, 5000, restart="kill")
-    assert done["sent"] == done["acknowledged"] == 5000
+    assert done["sent"] == 5000 and done["acknowledged"] == done["published"], done
     seqs = [r["seq"] for r in sync.rows]
     assert seqs == sorted(set(seqs)) and len(seqs) + sync.lost <= 5000
     assert len(seqs) == 5000 or sync.lost > 0 or sync.sessions_lost > 0, sync.summary()

@@ -215,6 +215,9 @@ def build_parser() -> Parser:
     replay.add_argument("--count", type=int, help="rows to send (default: to the end)")
     replay.add_argument("--timeout", type=float, default=60.0,
                         help="give up after this many seconds without an acknowledgement (default 60)")
+    replay.add_argument("--confirm", action="store_true",
+                        help="end to end: wait for the twin's answer on T/twin to each reading and publish again "
+                             "those unanswered (nothing lost even when the broker dies without saving)")
     replay.set_defaults(handler=_handler("twin.app.sync", "cmd_replay"))
 
     sync = sub.add_parser("sync", parents=[p["out"], p["set"]], help="run a machine twin beside a live MQTT feed",

@@ -1,6 +1,7 @@
 """Live sync through an MQTT broker: replay a log as a feed, run the machine twin beside it.
 
-    twin replay LOG.csv --mqtt HOST:PORT --topic T [--speed 1000] [--channel NAME] [--start ROW] [--count N] [LOGIN]
+    twin replay LOG.csv --mqtt HOST:PORT --topic T [--speed 1000] [--channel NAME] [--start ROW] [--count N]
+                [--confirm] [LOGIN]
     twin sync SCENE --mqtt HOST:PORT [--topic T] [--out DIR] [--count N] [--idle S] [LOGIN]
 
     LOGIN: [--username NAME [--password-file FILE]] [--tls [--cafile FILE] [--certfile FILE [--keyfile FILE]]]
@@ -25,7 +26,10 @@ sync keeps a persistent session (a client id derived from the scene, ``--out`` a
 topic; clean start off, a session expiry of :data:`SESSION_EXPIRY_S`); the broker
 persists its queue (``examples/mosquitto/mosquitto.conf``); both clients reconnect by
 themselves; a reading delivered twice (QoS 1 is at least once) is assimilated once (by
-``seq``). A message that is not a reading is refused: it is counted, logged in one
+``seq``, and answered again). A broker's acknowledgement is not the end: Mosquitto loses what
+it acknowledged after its last save when it is killed, so ``twin replay --confirm`` waits for
+the twin's answer to each reading and publishes again what has none (nothing lost, end to
+end). A message that is not a reading is refused: it is counted, logged in one
 line, acknowledged and dropped (it never stops the network thread). Readings that
 never came (a gap in ``seq``) are counted as lost, and then both commands exit with
 :data:`EXIT_LOST`.
@@ -77,6 +81,12 @@ IN_FLIGHT = 100
 MAX_UNACKNOWLEDGED = 10 * IN_FLIGHT
 """Readings ``twin replay`` lets wait for the broker's acknowledgement before it waits too (flow control; paho's
 message ids wrap at 65,536, so an unbounded queue of a long burst loses readings)."""
+RESEND_AFTER_S = 2.0
+"""``twin replay --confirm`` publishes a reading again when the twin has not answered it for this long
+while connected [s] (a broker that died without saving it, a sync that lost its session)."""
+ANSWERS_KEPT = 4 * MAX_UNACKNOWLEDGED
+"""The last answers a sync keeps to publish again for a reading delivered twice (a ``--confirm`` replay
+waits for at most :data:`MAX_UNACKNOWLEDGED` answers, the latest ones)."""
 MAX_PAYLOAD_BYTES = 4096
 """The largest reading message accepted [bytes] (a reading is about 100)."""
 MAX_KEYS = 16
@@ -300,18 +310,68 @@ def _close(client, timeout: float = 5.0) -> None:
     client.loop_stop()
 
 
+class _Confirmations:
+    """What ``twin replay --confirm`` waits for: readings published and not yet answered by the twin on
+    ``T/twin`` (seq -> [payload, when last published (monotonic s)])."""
+
+    def __init__(self):
+        self.waiting: dict[int, list] = {}
+        self.answered = 0
+        self.resent = 0
+        self._highest = -1  # the highest seq answered
+        self._last_answer = time.monotonic()
+        self._lock = threading.Lock()
+
+    def on_message(self, client, userdata, msg) -> None:
+        """paho's callback for ``T/twin``: an answer confirms its reading; anything else is ignored (never raises)."""
+        try:
+            seq = json.loads(msg.payload)["seq"]
+            with self._lock:
+                if self.waiting.pop(seq, None) is not None:
+                    self.answered += 1
+                    self._highest = max(self._highest, seq)
+                    self._last_answer = time.monotonic()
+        except Exception:  # noqa: BLE001 (not an answer: the network thread must live)
+            return
+
+    def add(self, seq: int, payload: str) -> None:
+        with self._lock:
+            self.waiting[seq] = [payload, time.monotonic()]
+
+    def overdue(self) -> list[tuple[int, str]]:
+        """The readings to publish again, in seq order, stamped as published now: those unanswered for
+        :data:`RESEND_AFTER_S` while a later one was answered (the twin answers in seq order: it never got
+        them, or their answer was lost), or while no answer came at all (a twin that lost its session)."""
+        now = time.monotonic()
+        with self._lock:
+            stalled = now - self._last_answer > RESEND_AFTER_S
+            due = [(seq, w[0]) for seq, w in self.waiting.items()
+                   if now - w[1] > RESEND_AFTER_S and (stalled or seq < self._highest)]
+            for seq, _ in due:
+                self.waiting[seq][1] = now
+        return sorted(due)
+
+
 def replay(log_path: str | Path, broker: Endpoint, topic: str, *, speed: float = 1000.0, channel: str | None = None,
-           start: int = 0, count: int | None = None, progress: bool = True, timeout: float = 60.0) -> dict[str, int]:
+           start: int = 0, count: int | None = None, progress: bool = True, timeout: float = 60.0,
+           confirm: bool = False) -> dict[str, int]:
     """Publish a sensor log as a live feed (QoS 1), ``speed`` times faster than its clock.
 
     At most :data:`MAX_UNACKNOWLEDGED` readings wait for the broker's acknowledgement (flow control); the replay
     waits while the broker is away, and gives up after ``timeout`` [s] without an acknowledgement. At the end
     it waits (the same way) until the broker has acknowledged every reading.
 
+    ``confirm``: end to end. A reading is done only when the twin's answer with its seq comes back on
+    ``T/twin`` (the login needs read rights there); at most :data:`MAX_UNACKNOWLEDGED` wait for one, and a
+    reading unanswered for :data:`RESEND_AFTER_S` while connected is published again (the sync takes it once
+    and answers again). So a broker killed without saving what it had acknowledged loses nothing. A reading
+    the broker refuses is never answered: then the replay stops waiting for answers.
+
     Returns:
-        {"sent", "acknowledged", "refused", "unsent"}: readings published, acknowledged by the broker, of those
-        refused by it (an MQTT 5 PUBACK reason such as "Not authorized": the ACL denies the topic), and not
-        sent (given up).
+        {"sent", "published", "acknowledged", "refused", "unsent"}: readings sent, publications (with those
+        sent again), of those acknowledged by the broker and refused by it (an MQTT 5 PUBACK reason such as
+        "Not authorized": the ACL denies the topic), readings not sent (given up); with ``confirm`` also
+        "confirmed" (answered by the twin) and "resent" (publications sent again).
     """
     from tqdm import tqdm
 
@@ -329,8 +389,9 @@ def replay(log_path: str | Path, broker: Endpoint, topic: str, *, speed: float =
     rows = range(start, log.rows if count is None else min(log.rows, start + count))
     secs = log.seconds()
     client = _client(broker=broker)
-    counts = {"sent": 0, "acknowledged": 0, "refused": 0}
+    counts = {"sent": 0, "published": 0, "acknowledged": 0, "refused": 0}
     why: list[str] = []
+    answers = _Confirmations() if confirm else None
 
     def on_publish(c, userdata, mid, reason_code, properties):  # a reading queued while the broker is away is acked later
         counts["acknowledged"] += 1
@@ -339,13 +400,33 @@ def replay(log_path: str | Path, broker: Endpoint, topic: str, *, speed: float =
             why[:] = [str(reason_code)]
 
     client.on_publish = on_publish
+    if answers is not None:
+        client.on_message = answers.on_message
+        client.on_connect = lambda c, *args: c.subscribe(f"{topic}/twin", qos=1)  # again at each reconnection
     _connect(client, broker)
-    def unacknowledged_at_most(limit: int) -> bool:
-        """Wait until at most ``limit`` readings are unacknowledged; False after ``timeout`` [s] without an acknowledgement."""
-        last, since = counts["acknowledged"], time.monotonic()
-        while counts["sent"] - counts["acknowledged"] > limit:
-            if counts["acknowledged"] != last:
-                last, since = counts["acknowledged"], time.monotonic()
+
+    def publish(payload: str) -> None:
+        client.publish(topic, payload, qos=1)
+        counts["published"] += 1
+
+    def waiting() -> int:
+        unacknowledged = counts["published"] - counts["acknowledged"]
+        if answers is None or counts["refused"]:
+            return unacknowledged
+        return max(unacknowledged, len(answers.waiting))
+
+    def settled(limit: int) -> bool:
+        """Wait until at most ``limit`` readings wait (for the broker, and with ``confirm`` for the twin), publishing
+        overdue ones again while connected; False after ``timeout`` [s] without an acknowledgement or an answer."""
+        last, since = None, time.monotonic()
+        while waiting() > limit:
+            if answers is not None and client.is_connected():
+                for _, payload in answers.overdue():
+                    publish(payload)
+                    answers.resent += 1
+            now = (counts["acknowledged"], answers.answered if answers is not None else 0)
+            if now != last:
+                last, since = now, time.monotonic()
             elif time.monotonic() - since > timeout:
                 return False
             time.sleep(0.001)
@@ -357,15 +438,20 @@ def replay(log_path: str | Path, broker: Endpoint, topic: str, *, speed: float =
             wait = (secs[k] - t_log0) / speed - (time.monotonic() - t_wall0)
             if wait > 0:
                 time.sleep(wait)
-            if not unacknowledged_at_most(MAX_UNACKNOWLEDGED - 1):  # the broker is away for longer than `timeout`
+            if not settled(MAX_UNACKNOWLEDGED - 1):  # the broker (or the twin) is away for longer than `timeout`
                 break
-            payload = {"seq": k, "time": f"{log.time[k]}Z", channel: float(log.channels[channel][k]), "sent": time.time()}
-            client.publish(topic, json.dumps(payload), qos=1)
+            payload = json.dumps({"seq": k, "time": f"{log.time[k]}Z", channel: float(log.channels[channel][k]),
+                                  "sent": time.time()})
+            if answers is not None:
+                answers.add(k, payload)
+            publish(payload)
             counts["sent"] += 1
-        unacknowledged_at_most(0)
+        settled(0)
     finally:
         _close(client)
     counts["unsent"] = len(rows) - counts["sent"]
+    if answers is not None:
+        counts.update(confirmed=counts["sent"] - len(answers.waiting), resent=answers.resent)
     if counts["refused"]:
         print(f"twin replay: {broker.url}: {counts['refused']} readings refused by the broker ({why[0]})", file=sys.stderr)
     return counts
@@ -462,6 +548,7 @@ class Sync:
         self._last_t: np.datetime64 | None = None  # the last assimilated reading's time
         self._next: int | None = None  # the seq the twin takes next
         self._pending: dict[int, tuple] = {}  # seq -> (time, value, sent, arrival [monotonic s], topic)
+        self._answers: dict[int, tuple[str, str]] = {}  # seq -> the last ANSWERS_KEPT (topic, answer) published
         self._progress = time.monotonic()  # when the twin last took (or gave up) a reading
         self._last_alarm = -math.inf
         self._logged = 0
@@ -495,6 +582,8 @@ class Sync:
             print(f"twin sync: {self.broker.url} lost this sync's session (restarted without its saved state?): "
                   "readings published before it is subscribed again are lost", file=sys.stderr)
         self._connected_before = True
+        with self._lock:  # a reading missing while the broker was away may come now: wait for it from here
+            self._progress = time.monotonic()
         client.subscribe(self.topic, options=SubscribeOptions(qos=1, noLocal=True))
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
@@ -537,13 +626,15 @@ class Sync:
         with self._lock:
             if seq in self._pending or (self._twin is not None and seq < self._next):
                 self.counts["duplicate"] += 1
-                return
-            why = self._jump(seq, t)
-            if why:
-                self._refuse("out_of_bounds", topic, why)
-                return
-            self._pending[seq] = (t, value, sent, time.monotonic(), topic)
-            out = self._drain()
+                out = [self._answers[seq]] if seq in self._answers else []  # its publisher may wait for the answer
+                self._outputs[0] += len(out)
+            else:
+                why = self._jump(seq, t)
+                if why:
+                    self._refuse("out_of_bounds", topic, why)
+                    return
+                self._pending[seq] = (t, value, sent, time.monotonic(), topic)
+                out = self._drain()
         self._publish(out)
 
     def _jump(self, seq: int, t: np.datetime64) -> str | None:
@@ -606,6 +697,9 @@ class Sync:
             message = json.dumps({"seq": seq, "time": f"{t}Z", "predicted": i.predicted, "sigma": i.sigma, "z": i.z,
                                   "heat": i.heat, "sent": sent})
             out.append((f"{topic}/twin", message))
+            self._answers[seq] = out[-1]
+            if len(self._answers) > ANSWERS_KEPT:
+                del self._answers[next(iter(self._answers))]
             if alarm:
                 out.append((f"{topic}/alarm", message))
         self._outputs[0] += len(out)
@@ -684,12 +778,16 @@ def cmd_replay(args) -> int:
     """``twin replay LOG --mqtt HOST:PORT --topic T ...`` (options: :func:`twin.app.cli.build_parser`)."""
     broker = endpoint_from(args)
     n = replay(args.log, broker, args.topic, speed=args.speed, channel=args.channel, start=args.start, count=args.count,
-               progress=not args.quiet, timeout=args.timeout)
-    missing = n["sent"] - n["acknowledged"]
+               progress=not args.quiet, timeout=args.timeout, confirm=args.confirm)
+    missing = n["published"] - n["acknowledged"]
+    unanswered = n["sent"] - n.get("confirmed", n["sent"])
+    given_up = missing or n["unsent"] or unanswered
+    confirmed = f", {n['confirmed']} answered by the twin ({n['resent']} sent again)" if args.confirm else ""
     print(f"twin: {n['sent']} readings published to {args.topic} on {broker.url}, {n['acknowledged'] - n['refused']} "
-          f"accepted, {n['refused']} refused" + (f"; gave up after {args.timeout:g} s without an acknowledgement: "
-                                                  f"{missing} not acknowledged, {n['unsent']} not sent" if missing or n["unsent"] else ""))
-    return EXIT_LOST if missing or n["unsent"] or n["refused"] else 0
+          f"accepted, {n['refused']} refused{confirmed}"
+          + (f"; gave up after {args.timeout:g} s without progress: {missing} not acknowledged, {n['unsent']} not sent"
+             + (f", {unanswered} not answered" if args.confirm else "") if given_up else ""))
+    return EXIT_LOST if given_up or n["refused"] else 0
 
 
 def cmd_sync(args) -> int:
