@@ -207,20 +207,22 @@ def test_sweep_through_a_scheduler_with_two_workers_survives_a_killed_worker(tmp
 
 @pytest.mark.parametrize("moment", ["sweep.fingerprint", "runs/run_00000.npz"])
 def test_ctrl_c_keeps_the_finished_runs(tmp_path, merewether, moment):
-    """SIGINT to `twin batch` while its cluster starts (DIR/sweep.fingerprint written) or
-    after its first record: exit 130, one line (no dask traceback from its event loop or
-    its workers), and a store holding the finished runs, the others pending (resuming is
-    tested above)."""
+    """SIGINT to `twin batch`'s process group, as a terminal's Ctrl-C sends it (the worker
+    processes get it too), while its cluster starts (DIR/sweep.fingerprint written) or after
+    its first record: exit 130, one line (no dask traceback from its event loop or its
+    workers), and a store holding the finished runs, the others pending (resuming is tested
+    above)."""
     path = _sweep_file(tmp_path, 'design = "grid"\n[vary.parameters]\ninflow = [10.0, 14.0, 18.0, 22.0, 26.0, 30.0]',
                        resolution=20.0, duration=300.0)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "twin.app.cli", "batch", str(path), "--out", str(out), "--workers", "1", "--quiet"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     try:
         deadline = time.monotonic() + 120
         while not (out / moment).exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:

@@ -30,6 +30,7 @@ import argparse
 import importlib
 import json
 import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -49,6 +50,12 @@ from twin.errors import (
 )
 
 __all__ = ["build_parser", "main"]
+
+if "--multiprocessing-fork" in sys.orig_argv:
+    # A worker process of `twin batch` (multiprocessing's spawn runs the parent's main module, this one,
+    # first). A Ctrl-C in a terminal reaches the whole process group; stopping the workers is `twin
+    # batch`'s job (it stops the sweep, writes the store and closes them), not a traceback from each.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class Parser(argparse.ArgumentParser):

@@ -47,6 +47,7 @@ from twin.io.checks import finite
 from twin.io.crs import crs_from_reference_system, horizontal_crs, is_geographic, metric_crs, to_crs, transform
 from twin.io.shapes import clean_footprint, polygon_parts
 from twin.io.text import read_text
+from twin.raster import progress_bar
 from twin.scene import Building, FrictionZone, Heightfield, InitialWater, SurfaceMesh
 
 __all__ = ["MANNING", "VEGETATION_RELIEF", "CityData", "ground_terrain", "rasterise_triangles", "read_cityjson"]
@@ -346,19 +347,6 @@ def _rings(poly: shapely.Polygon, min_hole: float = 0.5) -> tuple[np.ndarray, li
     return ext, holes
 
 
-def _progress(total: int, what: str):
-    """A progress bar on stderr for a long rasterisation (``total`` cell tests), else None."""
-    from twin.raster import ANNOUNCE_CELLS
-
-    if total < ANNOUNCE_CELLS:
-        return None
-    import sys
-
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=what, unit="cell", unit_scale=True, file=sys.stderr, mininterval=1.0)
-
-
 def rasterise_triangles(tri: np.ndarray, x0: float, y0: float, dx: float, dy: float, shape: tuple[int, int],
                         *, chunk: int = 2_000_000) -> np.ndarray:
     """The lowest triangle over each cell centre: heights [m], shape (ny, nx), NaN under no triangle.
@@ -381,7 +369,7 @@ def rasterise_triangles(tri: np.ndarray, x0: float, y0: float, dx: float, dy: fl
     nj = np.maximum(j1 - j0 + 1, 0)
     cells = ni * nj
     order = np.flatnonzero(cells)
-    bar = _progress(int(cells.sum()), "ground terrain")
+    bar = progress_bar(int(cells.sum()), "ground terrain", cells=nx * ny)
     start = 0
     while start < len(order):
         stop = start + max(1, int(np.searchsorted(np.cumsum(cells[order[start:]]), chunk)))
