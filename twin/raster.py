@@ -107,19 +107,30 @@ class Grid:
         j = int(np.clip(np.floor((y - self.y0) / self.dy), 0, self.ny - 1))
         return j, i
 
+    def polygon_window(self, polygon: np.ndarray, within: tuple[slice, slice] | None = None
+                       ) -> tuple[tuple[slice, slice], np.ndarray]:
+        """The cells whose centres lie inside ``polygon`` (n, 2) [m], within its bounding box (or the window
+        ``within``): (rows, columns) slices of the grid and a bool mask of that window's shape. On a large
+        grid, work on the window, not on a whole-grid mask per polygon."""
+        poly = shapely.Polygon(polygon)
+        if within is None:
+            xmin, ymin, xmax, ymax = poly.bounds
+            i0, i1 = (int(np.clip(np.floor((v - self.x0) / self.dx - 0.5), 0, self.nx)) for v in (xmin, xmax + self.dx))
+            j0, j1 = (int(np.clip(np.floor((v - self.y0) / self.dy - 0.5), 0, self.ny)) for v in (ymin, ymax + self.dy))
+            if i1 <= i0 or j1 <= j0:
+                return (slice(0, 0), slice(0, 0)), np.zeros((0, 0), bool)
+            within = (slice(j0, j1 + 1), slice(i0, i1 + 1))
+        window = within
+        xc, yc = self.centres()
+        X, Y = np.meshgrid(xc[window[1]], yc[window[0]])
+        shapely.prepare(poly)
+        return window, shapely.contains_xy(poly, X, Y)
+
     def polygon_mask(self, polygon: np.ndarray) -> np.ndarray:
         """Cells whose centres lie inside ``polygon`` (n, 2) [m]: bool (ny, nx)."""
         mask = np.zeros(self.shape, bool)
-        poly = shapely.Polygon(polygon)
-        xmin, ymin, xmax, ymax = poly.bounds
-        i0, i1 = (int(np.clip(np.floor((v - self.x0) / self.dx - 0.5), 0, self.nx)) for v in (xmin, xmax + self.dx))
-        j0, j1 = (int(np.clip(np.floor((v - self.y0) / self.dy - 0.5), 0, self.ny)) for v in (ymin, ymax + self.dy))
-        if i1 <= i0 or j1 <= j0:
-            return mask
-        xc, yc = self.centres()
-        X, Y = np.meshgrid(xc[i0:i1 + 1], yc[j0:j1 + 1])
-        shapely.prepare(poly)
-        mask[j0:j1 + 1, i0:i1 + 1] = shapely.contains_xy(poly, X, Y)
+        window, inside = self.polygon_window(polygon)
+        mask[window] = inside
         return mask
 
     def circle_mask(self, center: tuple[float, float], radius: float) -> np.ndarray:
@@ -238,18 +249,19 @@ def rasterise(scene: Scene, resolution: float, *, buildings: str = "raise") -> F
             bar.update()
         if b.min_height > 0:  # a part that floats above the ground: water passes under it
             continue
-        inside = grid.polygon_mask(b.footprint)
+        window, inside = grid.polygon_window(b.footprint)
         for hole in b.holes:  # courtyards stay open ground
-            inside &= ~grid.polygon_mask(hole)
-        building |= inside
+            inside &= ~grid.polygon_window(hole, window)[1]
+        building[window] |= inside
         if buildings == "raise":
-            bed[inside] = ground[inside] + b.height
+            bed[window][inside] = ground[window][inside] + b.height
     solid = building.copy() if buildings == "wall" else np.zeros(grid.shape, bool)
     manning = np.full(grid.shape, scene.default_manning)
     for zone in scene.friction_zones:
         if bar is not None:
             bar.update()
-        manning[grid.polygon_mask(zone.polygon)] = zone.manning_n
+        window, inside = grid.polygon_window(zone.polygon)
+        manning[window][inside] = zone.manning_n
     if bar is not None:
         bar.close()
     source = np.full(grid.shape, -1, np.int32)

@@ -657,7 +657,9 @@ def ground_terrain(city: CityData, extent: tuple[float, float, float, float], re
     z = rasterise_triangles(city.ground, grid.x0, grid.y0, grid.dx, grid.dy, grid.shape)
     for b in city.buildings:
         if b.base is not None:
-            z[grid.polygon_mask(b.footprint) & np.isnan(z)] = b.base
+            window, inside = grid.polygon_window(b.footprint)
+            under = z[window]  # a view: written through
+            under[inside & np.isnan(under)] = b.base
     if np.isnan(z).all():
         raise InputError("terrain", "", f"no ground surface of the city lies in {extent}")
     filled, count = fill_nodata(z)
