@@ -373,6 +373,26 @@ def test_a_broker_killed_mid_burst_loses_nothing_with_confirm(secure, certs, tmp
     check_none_lost(sync, done, 5000)
 
 
+def test_replay_confirm_waits_for_the_twins_answers(secure, certs, capsys, monkeypatch):
+    """`twin replay --confirm`: with a twin, every reading answered (exit 0); with none, it gives up after
+    --timeout without an answer (the broker's acknowledgements of readings sent again are no progress) and
+    says how many went unanswered (exit 3)."""
+    monkeypatch.setenv("TWIN_MQTT_PASSWORD", USERS["twin-feed"])
+    cmd = ["replay", str(need(LOG)), "--mqtt", f"127.0.0.1:{secure.port}", "--username", "twin-feed", "--tls",
+           "--cafile", str(certs / "ca.crt"), "--speed", "1e9", "--count", "20", "--confirm", "--quiet"]
+    sync = Sync(MachineSpec("test machine", MODEL), login(secure, "twin-sync", certs), "factory/m4")
+    sync.start()
+    assert main(cmd + ["--topic", "factory/m4"]) == 0
+    sync.stop()
+    out = capsys.readouterr().out
+    assert "20 readings published to factory/m4" in out and "20 answered by the twin (0 sent again)" in out, out
+    assert [r["seq"] for r in sync.rows] == list(range(20))
+    started = time.monotonic()
+    assert main(cmd + ["--topic", "factory/m5", "--timeout", "3"]) == EXIT_LOST  # nobody answers on factory/m5/twin
+    out = capsys.readouterr().out
+    assert time.monotonic() - started < 30 and "0 answered by the twin" in out and "20 not answered" in out, out
+
+
 def test_a_broker_killed_mid_burst_loses_nothing_silently(secure, certs, tmp_path):
     """SIGKILL without --confirm: what the broker acknowledged after its last save is gone; the sync
     counts it (a gap in seq) or saw the broker forget its session; both make `twin sync` exit non-zero."""

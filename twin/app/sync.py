@@ -321,6 +321,11 @@ class _Confirmations:
         self._highest = -1  # the highest seq answered
         self._last_answer = time.monotonic()
         self._lock = threading.Lock()
+        self.subscribed, self.suback = threading.Event(), []
+
+    def on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        self.suback[:] = reason_codes
+        self.subscribed.set()
 
     def on_message(self, client, userdata, msg) -> None:
         """paho's callback for ``T/twin``: an answer confirms its reading; anything else is ignored (never raises)."""
@@ -402,29 +407,38 @@ def replay(log_path: str | Path, broker: Endpoint, topic: str, *, speed: float =
     client.on_publish = on_publish
     if answers is not None:
         client.on_message = answers.on_message
+        client.on_subscribe = answers.on_subscribe
         client.on_connect = lambda c, *args: c.subscribe(f"{topic}/twin", qos=1)  # again at each reconnection
     _connect(client, broker)
+    if answers is not None and (not answers.subscribed.wait(CONNECT_TIMEOUT_S)
+                                or any(rc.is_failure for rc in answers.suback)):
+        _close(client, 0.0)
+        refused = ", ".join(map(str, answers.suback)) or f"no answer within {CONNECT_TIMEOUT_S:.0f} s"
+        raise InputError(broker.url, "", f"the broker refused the subscription to {topic}/twin that --confirm "
+                                         f"needs ({refused})")
 
     def publish(payload: str) -> None:
         client.publish(topic, payload, qos=1)
         counts["published"] += 1
 
+    def confirming() -> bool:
+        return answers is not None and not counts["refused"]
+
     def waiting() -> int:
         unacknowledged = counts["published"] - counts["acknowledged"]
-        if answers is None or counts["refused"]:
-            return unacknowledged
-        return max(unacknowledged, len(answers.waiting))
+        return max(unacknowledged, len(answers.waiting)) if confirming() else unacknowledged
 
     def settled(limit: int) -> bool:
         """Wait until at most ``limit`` readings wait (for the broker, and with ``confirm`` for the twin), publishing
-        overdue ones again while connected; False after ``timeout`` [s] without an acknowledgement or an answer."""
+        overdue ones again while connected; False after ``timeout`` [s] without an acknowledgement (with
+        ``confirm``: without an answer; the broker's acknowledgements of readings sent again are no progress)."""
         last, since = None, time.monotonic()
         while waiting() > limit:
-            if answers is not None and client.is_connected():
+            if confirming() and client.is_connected():
                 for _, payload in answers.overdue():
                     publish(payload)
                     answers.resent += 1
-            now = (counts["acknowledged"], answers.answered if answers is not None else 0)
+            now = answers.answered if confirming() else counts["acknowledged"]
             if now != last:
                 last, since = now, time.monotonic()
             elif time.monotonic() - since > timeout:
