@@ -252,9 +252,26 @@ def _client(workers: int | None, scheduler: str | None):
             return Client(scheduler, timeout="10s")
         except (OSError, TimeoutError) as e:
             raise InputError("--scheduler", scheduler, f"cannot reach the scheduler ({e})") from None
+    _quiet_resource_tracker()
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                            silence_logs=logging.ERROR)
     return Client(cluster)
+
+
+def _quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker (one per process, shared by the workers) with its stderr on
+    the null device. It cleans up what a worker stopped at Ctrl-C left behind (a semaphore of a worker
+    still starting), and then warns about it: its business, not the user's."""
+    from multiprocessing import resource_tracker
+
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            resource_tracker.ensure_running()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def prepare_out(sweep: Sweep, out: Path) -> None:
@@ -292,11 +309,11 @@ def run_sweep(sweep: Sweep, out: str | Path, *, workers: int | None = None, sche
     client = None
     with _ctrl_c_flag() as interrupted:
         try:
-            if todo:
+            if todo and not interrupted.is_set():
                 client = _client(n_workers, scheduler)
                 size = ensemble or 1
-                groups = [todo[i:i + size] for i in range(0, len(todo), size)]
-                futures = {}
+                groups = [todo[i:i + size] for i in range(0, len(todo), size)] if not interrupted.is_set() else []
+                futures = {}  # none when Ctrl-C came while the cluster started
                 for group in groups:
                     key = f"twin-run-{sweep.fingerprint[:12]}-{group[0]:05d}" + (f"-{len(group)}" if ensemble else "")
                     if ensemble:

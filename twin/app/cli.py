@@ -33,6 +33,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import traceback
 import warnings
 from pathlib import Path
@@ -290,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     line and an exit status (see the module docstring)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     warnings.showwarning = _warning_line
+    if threading.current_thread() is threading.main_thread():  # Ctrl-C reaches a command whose launcher blocked it
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     args = None
     try:
         args = build_parser().parse_args(argv)
