@@ -16,6 +16,7 @@ import xarray as xr
 from twin.physics.simulation import Run
 
 from tests.conftest import whole_and_resumed
+from tests.fill_reference import fill_by_whole_grid_passes
 from twin.app.cli import main
 from twin.app.runs import execute
 from twin.scene import load_scene, save_scene
@@ -314,19 +315,6 @@ def test_resume_with_a_rising_stage_edge_is_bitwise_equal(tmp_path):
     _assert_same_result(*whole_and_resumed(simulation, tmp_path, 25.0))
 
 
-def _fill_by_whole_grid_passes(values: np.ndarray) -> np.ndarray:
-    """The definition fill_nodata keeps: each pass over the whole grid sets every missing cell with a
-    valid 4-neighbour to their mean (south, north, west, east summed in that order)."""
-    a = values.copy()
-    while np.isnan(a).any():
-        padded = np.pad(a, 1, constant_values=np.nan)
-        neigh = np.stack([padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:]])
-        n = np.sum(~np.isnan(neigh), axis=0)
-        take = np.isnan(a) & (n > 0)
-        a[take] = np.nansum(neigh, axis=0)[take] / n[take]
-    return a
-
-
 def test_fill_nodata_visits_only_the_frontier_and_equals_whole_grid_passes():
     """Bitwise the same fill as whole-grid passes, on random gaps (single cells, rims, corners, one
     valid cell); with data in one corner of 1500 x 1500 it fills 2.2 million cells in ~1500 rings."""
@@ -339,9 +327,9 @@ def test_fill_nodata_visits_only_the_frontier_and_equals_whole_grid_passes():
         a[rng.random((ny, nx)) < rng.random()] = np.nan
         a.flat[rng.integers(a.size)] = 1.0
         filled, count = fill_nodata(a)
-        assert count == int(np.isnan(a).sum()) and np.array_equal(filled, _fill_by_whole_grid_passes(a))
+        assert count == int(np.isnan(a).sum()) and np.array_equal(filled, fill_by_whole_grid_passes(a))
     corner = np.full((1500, 1500), np.nan)
     corner[:20, :20] = rng.normal(size=(20, 20))
     filled, count = fill_nodata(corner)
     assert count == 1500 * 1500 - 400 and np.isfinite(filled).all()
-    assert np.array_equal(filled[:60, :60], _fill_by_whole_grid_passes(corner[:60, :60]))
+    assert np.array_equal(filled[:60, :60], fill_by_whole_grid_passes(corner[:60, :60]))
